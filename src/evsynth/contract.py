@@ -1,0 +1,27 @@
+"""The data contract's fixed vocabularies (../shared/spec/CONTRACT.md §2), in one place.
+
+Codebooks add each review's own codes; these are the same for every review.
+"""
+
+from __future__ import annotations
+
+MULTI_SEPARATOR = ";"
+STUDY_ID_PATTERN = r"[A-Za-z0-9._-]+"
+SOURCE_TYPES = {"academic": "Academic literature", "grey": "Grey literature"}
+QUALITY = {"high": "High", "moderate": "Moderate", "low": "Low", "not_appraised": "Not appraised"}
+DIRECTIONS = {"benefit": "Benefit", "harm": "Harm", "no_effect": "No effect", "mixed": "Mixed",
+              "unclear": "Unclear"}
+EFFECT_MEASURES = {"smd": "Standardised mean difference", "md": "Mean difference",
+                   "or": "Odds ratio", "rr": "Risk ratio", "hr": "Hazard ratio",
+                   "rd": "Risk difference"}
+RATIO_MEASURES = frozenset({"or", "rr", "hr"})
+SCREENING_STAGES = {
+    "identified_databases": "Records identified from databases",
+    "identified_other": "Records identified from other sources",
+    "duplicates_removed": "Duplicate records removed",
+    "screened": "Records screened",
+    "excluded_screening": "Records excluded at screening",
+    "full_text_assessed": "Reports assessed for eligibility",
+    "excluded_full_text": "Reports excluded",
+    "included": "Studies included in the review",
+}

@@ -1,0 +1,111 @@
+"""Findings: what validation says about the inputs, located by sheet, row and column.
+
+A finding is data, not an exception. Stages collect findings and write them to
+``validation/issues.csv``; only the gate at the end of validation turns errors into a stop.
+:class:`InputError` is for inputs so broken that a stage cannot go on at all (an unreadable
+codebook, say); it still carries findings, so the user sees the same kind of message.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+#: The columns of validation/issues.csv, in order (data contract §4).
+ISSUE_COLUMNS: tuple[str, ...] = ("severity", "sheet", "row", "column", "value", "rule", "message")
+
+#: Values longer than this are cut in issues.csv so one bad cell cannot swamp the file.
+MAX_VALUE_CHARS = 80
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One thing validation found. ``row`` counts as a spreadsheet does: the header is row 1;
+    ``None`` means the finding is about the whole sheet or file."""
+
+    severity: Severity
+    sheet: str
+    row: int | None
+    column: str
+    value: str
+    rule: str
+    message: str
+
+    @classmethod
+    def error(cls, sheet: str, row: int | None, column: str, value: object, rule: str,
+              message: str) -> Finding:
+        return cls("error", sheet, row, column, truncate(value), rule, message)
+
+    @classmethod
+    def warning(cls, sheet: str, row: int | None, column: str, value: object, rule: str,
+                message: str) -> Finding:
+        return cls("warning", sheet, row, column, truncate(value), rule, message)
+
+    def location(self) -> str:
+        """Where the finding is, in words a spreadsheet user follows."""
+        parts = [f"sheet '{self.sheet}'"]
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column:
+            parts.append(f"column '{self.column}'")
+        return ", ".join(parts)
+
+    def one_line(self) -> str:
+        return f"{self.severity.upper()} {self.location()}: {self.message} [{self.rule}]"
+
+
+class InputError(Exception):
+    """Input that a stage cannot work with at all; carries the findings that explain why."""
+
+    def __init__(self, findings: Iterable[Finding]):
+        self.findings = sorted(findings, key=sort_key)
+        super().__init__("; ".join(f.one_line() for f in self.findings))
+
+
+def truncate(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def sort_key(finding: Finding) -> tuple:
+    """Errors first, then by sheet, row and column: the order a reviewer works through them."""
+    return (
+        finding.severity != "error",
+        finding.sheet,
+        -1 if finding.row is None else finding.row,
+        finding.column,
+        finding.rule,
+        finding.value,
+        finding.message,
+    )
+
+
+def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(set(findings), key=sort_key)
+
+
+def write_issues_csv(findings: Iterable[Finding], path: Path) -> None:
+    """Write findings to ``path`` in the contract's column order (deterministic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(ISSUE_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for finding in sorted_findings(findings):
+            record = asdict(finding)
+            record["row"] = "" if finding.row is None else finding.row
+            writer.writerow(record)
+
+
+def read_issues_csv(path: Path) -> list[Finding]:
+    """Read issues.csv back (used by the gate and the report)."""
+    names = [f.name for f in fields(Finding)]
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [
+            Finding(**{**{n: rec[n] for n in names}, "row": int(rec["row"]) if rec["row"] else None})
+            for rec in csv.DictReader(handle)
+        ]

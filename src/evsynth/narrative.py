@@ -1,0 +1,164 @@
+"""The lead's narrative: one Markdown file per report section, with live figures.
+
+A live figure is written ``{{name}}`` or ``{{kind:code}}`` in the prose and replaced by the
+current number when the report is rendered, so prose and numbers cannot drift apart. The
+names (listed in the README) are:
+
+=============================  =========================================================
+``{{n_studies}}``              included studies
+``{{n_academic}}``             academic records; ``{{n_grey}}`` grey-literature records
+``{{pct_academic}}``           share of academic records; ``{{pct_grey}}`` likewise
+``{{year_min}}``               earliest publication year; ``{{year_max}}`` the latest
+``{{n_countries}}``            distinct countries
+``{{n_outcomes}}``             outcomes with at least one study
+``{{n:THEME}}``                studies coded with THEME (rolled up the tree)
+``{{pct:THEME}}``              the same as a percentage of included studies (``43%``)
+``{{label:THEME}}``            the theme's label
+``{{k:OUTCOME}}``              studies reporting OUTCOME
+``{{benefit:OUTCOME}}``        of those, studies showing benefit
+``{{sign_p:OUTCOME}}``         the sign test's p value for OUTCOME
+``{{pooled:OUTCOME:MEASURE}}`` pooled estimate with 95% CI, e.g. ``0.74 (95% CI 0.61 to 0.90)``
+=============================  =========================================================
+
+An unknown name is a validation finding (file and line), never a blank in the report.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from evsynth.codebook import Codebook
+from evsynth.findings import Finding
+from evsynth.contract import EFFECT_MEASURES
+
+SHEET = "narrative"
+LIVE_FIGURE = re.compile(r"\{\{\s*([a-z_]+)((?::[A-Za-z0-9_.]+)*)\s*\}\}")
+#: Anything that looks like a live figure, valid or not (so typos are caught, not printed).
+LOOKS_LIKE_FIGURE = re.compile(r"\{\{(?!<)\s*([^{}]*?)\s*\}\}")
+
+SIMPLE_FIGURES = ("n_studies", "n_academic", "n_grey", "pct_academic", "pct_grey", "year_min",
+                  "year_max", "n_countries", "n_outcomes")
+THEME_FIGURES = ("n", "pct", "label")
+OUTCOME_FIGURES = ("k", "benefit", "sign_p")
+
+#: Narrative files per report format: section name -> required?
+SECTIONS: dict[str, dict[str, bool]] = {
+    "summary-of-evidence": {
+        "why": True, "caveats": False, "recommendations": True, "outcomes": False,
+        "limitations": False,
+    },
+    "strategic-briefing": {
+        "key-messages": True, "context": True, "implications": True,
+        "reflective-questions": True, "further-reading": False, "outcomes": False,
+    },
+}
+THEME_SECTION_PREFIX = "theme-"
+
+
+def figure_name_problem(kind: str, args: list[str], codebook: Codebook) -> str | None:
+    """Why ``{{kind:args}}`` is not a live figure this review has, or ``None`` if it is."""
+    if kind in SIMPLE_FIGURES:
+        return None if not args else f"'{kind}' takes no code"
+    if kind in THEME_FIGURES:
+        if len(args) != 1:
+            return f"'{kind}' needs one theme code, as in {{{{{kind}:THEME}}}}"
+        return None if args[0] in codebook.theme_by_code else f"'{args[0]}' is not a theme code"
+    if kind in OUTCOME_FIGURES:
+        if len(args) != 1:
+            return f"'{kind}' needs one outcome code, as in {{{{{kind}:OUTCOME}}}}"
+        return None if args[0] in codebook.outcomes else f"'{args[0]}' is not an outcome code"
+    if kind == "pooled":
+        if len(args) != 2:
+            return "'pooled' needs an outcome and a measure, as in {{pooled:OUTCOME:MEASURE}}"
+        if args[0] not in codebook.outcomes:
+            return f"'{args[0]}' is not an outcome code"
+        return None if args[1] in EFFECT_MEASURES else f"'{args[1]}' is not an effect measure"
+    return f"unknown live figure '{kind}'"
+
+
+def split_name(match: re.Match) -> tuple[str, list[str]]:
+    kind, rest = match.group(1), match.group(2)
+    return kind, [a for a in rest.split(":") if a]
+
+
+def narrative_files(folder: Path) -> dict[str, Path]:
+    """Section name -> file, for the Markdown files in a narrative folder."""
+    return {p.stem: p for p in sorted(folder.glob("*.md"))} if folder.is_dir() else {}
+
+
+def check_narrative(folder: Path | None, report_format: str, codebook: Codebook) -> list[Finding]:
+    """Findings for a narrative folder: missing required sections, unknown files and names."""
+    if folder is None:
+        return []
+    if not folder.is_dir():
+        return [Finding.error(SHEET, None, "", str(folder), "narrative_missing",
+                              f"{folder}: the narrative folder named in the config does not "
+                              "exist (leave 'narrative' out for a figures-only draft)")]
+    findings: list[Finding] = []
+    files = narrative_files(folder)
+    sections = SECTIONS[report_format]
+    for name, required in sections.items():
+        if required and name not in files:
+            findings.append(Finding.error(
+                SHEET, None, f"{name}.md", "", "narrative_section_missing",
+                f"{folder}/{name}.md: the {report_format} needs this section"))
+    top_codes = {t.code for t in codebook.top_level_themes()}
+    for name, path in files.items():
+        if name.startswith(THEME_SECTION_PREFIX):
+            code = name[len(THEME_SECTION_PREFIX):]
+            if code not in top_codes:
+                findings.append(Finding.error(
+                    SHEET, None, path.name, code, "narrative_unknown_theme",
+                    f"{path}: '{code}' is not a top-level theme code "
+                    f"({', '.join(sorted(top_codes))})"))
+        elif name not in sections:
+            findings.append(Finding.warning(
+                SHEET, None, path.name, "", "narrative_unused",
+                f"{path}: not a section of the {report_format}; not shown"))
+        findings += _check_text(path, codebook)
+    return findings
+
+
+def _check_text(path: Path, codebook: Codebook) -> list[Finding]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return [Finding.error(SHEET, None, path.name, "", "encoding",
+                              f"{path}: not UTF-8 text; save it as UTF-8")]
+    findings = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        for match in LOOKS_LIKE_FIGURE.finditer(line):
+            exact = LIVE_FIGURE.fullmatch(match.group(0))
+            problem = (figure_name_problem(*split_name(exact), codebook) if exact
+                       else f"'{match.group(0)}' is not a live figure name")
+            if problem:
+                findings.append(Finding.error(
+                    SHEET, line_no, path.name, match.group(0), "live_figure",
+                    f"{path} line {line_no}: {problem}"))
+    return findings
+
+
+def fill(text: str, figures: dict[str, str]) -> str:
+    """Replace every live figure in ``text``; names were checked at validation."""
+    def value(match: re.Match) -> str:
+        kind, args = split_name(match)
+        key = ":".join([kind, *args])
+        if key not in figures:
+            raise KeyError(f"live figure {match.group(0)} has no value")
+        return figures[key]
+
+    return LIVE_FIGURE.sub(value, text)
+
+
+def run_check_narrative(folder: Path | None, report_format: str, codebook_path: Path,
+                        issues_path: Path) -> None:
+    """Write the narrative's findings (possibly none); the render step stops on errors."""
+    from evsynth.codebook import load_codebook
+    from evsynth.findings import InputError, write_issues_csv
+
+    try:
+        findings = check_narrative(folder, report_format, load_codebook(codebook_path))
+    except InputError as exc:  # the codebook's own findings are reported by validation
+        findings = exc.findings
+    write_issues_csv(findings, issues_path)

@@ -1,0 +1,162 @@
+"""Outcome summaries: vote counting by direction of effect, and random-effects pooling.
+
+Direction follows the Cochrane Handbook (ch. 12.2.2.3) and SWiM: studies are counted by the
+direction of their effect, never by statistical significance, and an exact two-sided sign
+test compares the studies showing benefit with those showing harm. ``no_effect``, ``mixed``
+and ``unclear`` are counted and reported but are not votes in the sign test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pathlib import Path
+
+from evsynth.codebook import Codebook
+from evsynth.tables import read_clean, write_table
+from evsynth.stats import random_effects, se_from_ci, sign_test, wilson_interval
+from evsynth.contract import RATIO_MEASURES
+
+DIRECTION_ORDER = ("benefit", "harm", "no_effect", "mixed", "unclear")
+#: A study's rows for one outcome agree when at least this share point the same way
+#: (Thomson & Thomas 2013, effect direction plot rule for several measures of one outcome).
+AGREEMENT_SHARE = 0.7
+
+DIRECTION_COLUMNS = ["outcome", "k", "n_benefit", "n_harm", "n_no_effect", "n_mixed",
+                     "n_unclear", "sign_test_p", "label", "pct_benefit", "benefit_ci_lower",
+                     "benefit_ci_upper", "study_ids"]
+META_COLUMNS = ["outcome", "effect_measure", "method", "k", "estimate", "ci_lower", "ci_upper",
+                "pi_lower", "pi_upper", "tau2", "i2", "q", "q_p", "label", "scale", "se",
+                "analysis", "study_ids"]
+
+
+def study_direction(directions: pd.Series) -> str:
+    """One direction for a study that reports several measures of the same outcome."""
+    counts = directions.value_counts()
+    if len(counts) == 1:
+        return str(counts.index[0])
+    top, share = counts.index[0], counts.iloc[0] / counts.sum()
+    if top in ("benefit", "harm") and share >= AGREEMENT_SHARE:
+        return str(top)
+    return "mixed"
+
+
+def per_study_directions(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """One row per (outcome, study_id) with the study's overall direction for that outcome."""
+    if outcomes.empty:
+        return pd.DataFrame(columns=["outcome", "study_id", "direction"])
+    grouped = outcomes.groupby(["outcome", "study_id"], sort=True)["direction"]
+    return grouped.agg(study_direction).reset_index()
+
+
+def direction_summary(outcomes: pd.DataFrame, codebook: Codebook,
+                      by: str | None = None) -> pd.DataFrame:
+    """``outcomes/direction.csv``: per outcome, studies by direction and the sign test.
+
+    ``pct_benefit`` is the share of all k studies showing benefit, with a Wilson 95% interval.
+    """
+    per_study = per_study_directions(outcomes)
+    keys = ["outcome"] + ([by] if by else [])
+    if by:
+        per_study = per_study.merge(outcomes[["study_id", by]].drop_duplicates("study_id"),
+                                    on="study_id")
+    rows = []
+    for key, group in per_study.groupby(keys, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        counts = group["direction"].value_counts()
+        n = {d: int(counts.get(d, 0)) for d in DIRECTION_ORDER}
+        k = len(group)
+        lo, hi = wilson_interval(n["benefit"], k)
+        rows.append({
+            **dict(zip(keys, key, strict=True)),
+            "k": k,
+            **{f"n_{d}": n[d] for d in DIRECTION_ORDER},
+            "sign_test_p": sign_test(n["benefit"], n["harm"]),
+            "label": codebook.outcomes[key[0]].label,
+            "pct_benefit": 100 * n["benefit"] / k,
+            "benefit_ci_lower": 100 * lo,
+            "benefit_ci_upper": 100 * hi,
+            "study_ids": ";".join(sorted(group["study_id"])),
+        })
+    columns = DIRECTION_COLUMNS[:1] + ([by] if by else []) + DIRECTION_COLUMNS[1:]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def effect_sizes(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Rows with an estimate and 95% CI, on the analysis scale (log for ratio measures).
+
+    One estimate per study, outcome and measure: validation warns about repeats and the first
+    row is used. The standard error is recovered from the 95% CI (Cochrane Handbook 6.3.1 and
+    6.3.2: SE = (upper − lower) / (2 × 1.96), on the log scale for ratios).
+    """
+    rows = outcomes[(outcomes["estimate"] != "") & (outcomes["effect_measure"] != "")]
+    rows = rows.drop_duplicates(["study_id", "outcome", "effect_measure"], keep="first")
+    est, lo, hi = (rows[c].astype(float).to_numpy() for c in ("estimate", "ci_lower", "ci_upper"))
+    ratio = rows["effect_measure"].isin(RATIO_MEASURES).to_numpy()
+    yi = np.where(ratio, np.log(np.where(ratio, est, 1.0)), est)
+    se = np.where(ratio, se_from_ci(np.where(ratio, lo, 1.0), np.where(ratio, hi, 1.0),
+                                    log_scale=True),
+                  se_from_ci(lo, hi, log_scale=False))
+    return rows.assign(yi=yi, vi=se**2).reset_index(drop=True)
+
+
+def meta_analysis(outcomes: pd.DataFrame, studies: pd.DataFrame, codebook: Codebook,
+                  methods: tuple[str, ...] = ("REML",), hartung_knapp: bool = False,
+                  sensitivity_exclude_quality: tuple[str, ...] = ("low",)) -> pd.DataFrame:
+    """``outcomes/meta_analysis.csv``: random-effects pooling per (outcome, effect_measure).
+
+    A row appears only where k ≥ 2 (data contract §4). Ratio measures are pooled on the log
+    scale and reported back on the ratio scale. ``analysis`` is ``main`` or, where removing
+    studies of the excluded quality levels leaves k ≥ 2 and changes k, ``sensitivity``.
+    """
+    sizes = effect_sizes(outcomes).merge(studies[["study_id", "quality"]], on="study_id",
+                                         how="left")
+    rows = []
+    for (outcome, measure), group in sizes.groupby(["outcome", "effect_measure"], sort=True):
+        analyses = [("main", group)]
+        kept = group[~group["quality"].isin(sensitivity_exclude_quality)]
+        if len(kept) != len(group):
+            analyses.append(("sensitivity", kept))
+        for analysis, data in analyses:
+            if len(data) < 2:
+                continue
+            for method in methods:
+                fit = random_effects(data["yi"].to_numpy(), data["vi"].to_numpy(),
+                                     method=method, hartung_knapp=hartung_knapp)
+                back = np.exp if measure in RATIO_MEASURES else (lambda x: x)
+                rows.append({
+                    "outcome": outcome, "effect_measure": measure, "method": fit.method,
+                    "k": fit.k, "estimate": back(fit.estimate), "ci_lower": back(fit.ci_lower),
+                    "ci_upper": back(fit.ci_upper), "pi_lower": back(fit.pi_lower),
+                    "pi_upper": back(fit.pi_upper), "tau2": fit.tau2, "i2": fit.i2,
+                    "q": fit.q, "q_p": fit.q_p, "label": codebook.outcomes[outcome].label,
+                    "scale": "ratio" if measure in RATIO_MEASURES else "difference",
+                    "se": fit.se, "analysis": analysis,
+                    "study_ids": ";".join(sorted(data["study_id"])),
+                })
+    return pd.DataFrame(rows, columns=META_COLUMNS)
+
+
+def run_outcomes(studies_path: Path, outcomes_path: Path, codebook_path: Path, settings: dict,
+                 out_dir: Path, figures_dir: Path) -> None:
+    from evsynth.codebook import load_codebook
+    from evsynth.figures import direction_chart, forest_plot
+
+    codebook = load_codebook(codebook_path)
+    studies = read_clean(studies_path)
+    outcomes = read_clean(outcomes_path)
+    with_quality = outcomes.merge(studies[["study_id", "quality"]], on="study_id", how="left")
+    direction = direction_summary(outcomes, codebook)
+    write_table(direction, out_dir / "direction.csv")
+    write_table(direction_summary(with_quality, codebook, by="quality"),
+                out_dir / "direction_by_quality.csv")
+    pooled = meta_analysis(
+        outcomes, studies, codebook,
+        methods=(settings.get("method", "REML"),),
+        hartung_knapp=bool(settings.get("hartung_knapp", False)),
+        sensitivity_exclude_quality=tuple(settings.get("sensitivity_exclude_quality", ["low"])),
+    )
+    write_table(pooled, out_dir / "meta_analysis.csv")
+    direction_chart(direction, figures_dir / "direction")
+    forest_plot(effect_sizes(outcomes), pooled, figures_dir / "forest")
