@@ -1,0 +1,528 @@
+"""Tests for evsynth.stats against published reference values.
+
+Published numbers are asserted to the precision at which they were printed: a value printed
+as -0.7145 must round to -0.7145 at 4 decimals (see ``_printed``). Every published number
+carries its source in a comment. Structural and property tests follow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+
+from evsynth.stats import (
+    PooledEstimate,
+    cohen_kappa,
+    dersimonian_laird,
+    hartung_knapp,
+    percent_agreement,
+    random_effects,
+    reml,
+    se_from_ci,
+    sign_test,
+    wilson_interval,
+)
+
+Estimator = Callable[..., PooledEstimate]
+
+
+def _printed(value: float, printed: str) -> bool:
+    """True if ``value`` rounds to the number as printed, at the printed number of decimals."""
+    decimals = len(printed.split(".")[1]) if "." in printed else 0
+    return round(value, decimals) == float(printed)
+
+
+# ---------------------------------------------------------------------------------------
+# BCG vaccine trials: Colditz et al. (1994) JAMA 271:698-702, as metafor's dat.bcg
+# ---------------------------------------------------------------------------------------
+
+# trial: tpos, tneg, cpos, cneg
+BCG = np.array(
+    [
+        [4, 119, 11, 128],
+        [6, 300, 29, 274],
+        [3, 228, 11, 209],
+        [62, 13536, 248, 12619],
+        [33, 5036, 47, 5761],
+        [180, 1361, 372, 1079],
+        [8, 2537, 10, 619],
+        [505, 87886, 499, 87892],
+        [29, 7470, 45, 7232],
+        [17, 1699, 65, 1600],
+        [186, 50448, 141, 27197],
+        [5, 2493, 3, 2338],
+        [27, 16886, 29, 17825],
+    ],
+    dtype=float,
+)
+_TPOS, _TNEG, _CPOS, _CNEG = BCG.T
+# log risk ratio and its sampling variance, as escalc(measure="RR")
+YI = np.log((_TPOS / (_TPOS + _TNEG)) / (_CPOS / (_CPOS + _CNEG)))
+VI = 1 / _TPOS - 1 / (_TPOS + _TNEG) + 1 / _CPOS - 1 / (_CPOS + _CNEG)
+
+
+def test_bcg_effect_sizes_match_metafor_escalc() -> None:
+    # Published yi / vi columns of escalc(measure="RR", ..., data=dat.bcg): metafor
+    # reference page for dat.bcg (pkgdown, metafor 2.5-15) and the metafor README.
+    # Guards the transcription of the 2x2 tables above.
+    yi_pub = (
+        "-0.8893 -1.5854 -1.3481 -1.4416 -0.2175 -0.7861 -1.6209"
+        " 0.0120 -0.4694 -1.3713 -0.3394 0.4459 -0.0173"
+    )
+    vi_pub = (
+        "0.3256 0.1946 0.4154 0.0200 0.0512 0.0069 0.2230 0.0040 0.0564 0.0730 0.0124 0.5325 0.0714"
+    )
+    assert all(_printed(x, p) for x, p in zip(YI, yi_pub.split(), strict=True))
+    assert all(_printed(x, p) for x, p in zip(VI, vi_pub.split(), strict=True))
+
+
+# metafor rma(yi, vi, data=dat) printed output (REML default): metafor reference pages for
+# dat.bcg and rma.uni; also Viechtbauer (2010) J Stat Softw 36(3), section 3.
+REML_PUBLISHED = [
+    ("tau2", "0.3132"),
+    ("i2", "92.22"),
+    ("h2", "12.86"),
+    ("q", "152.2330"),
+    ("estimate", "-0.7145"),
+    ("se", "0.1798"),
+    ("ci_lower", "-1.0669"),
+    ("ci_upper", "-0.3622"),
+]
+
+
+@pytest.mark.parametrize(("field", "printed"), REML_PUBLISHED)
+def test_reml_bcg_matches_metafor(field: str, printed: str) -> None:
+    res = reml(YI, VI)
+    assert _printed(getattr(res, field), printed)
+
+
+def test_reml_bcg_test_statistics_match_metafor() -> None:
+    res = reml(YI, VI)
+    assert res.method == "REML"
+    assert res.k == 13
+    assert res.q_df == 12  # "Q(df = 12)"
+    assert res.q_p < 1e-4  # "p-val < .0001"
+    assert _printed(res.estimate / res.se, "-3.9744")  # zval
+
+
+def test_reml_bcg_prediction_interval_matches_metafor_predict() -> None:
+    # predict(res, transf=exp) for the REML model, metafor dat.bcg reference page:
+    #    pred  ci.lb  ci.ub  cr.lb  cr.ub
+    #  0.4894 0.3441 0.6962 0.1546 1.5490
+    # This is reproduced only with the normal quantile (metafor's default test="z");
+    # t_{k-2} (Higgins et al. 2009) would give 0.1342 to 1.7848.
+    res = reml(YI, VI)
+    assert _printed(math.exp(res.estimate), "0.4894")
+    assert _printed(math.exp(res.ci_lower), "0.3441")
+    assert _printed(math.exp(res.ci_upper), "0.6962")
+    assert _printed(math.exp(res.pi_lower), "0.1546")
+    assert _printed(math.exp(res.pi_upper), "1.5490")
+
+
+def test_reml_i2_uses_typical_within_study_variance_not_q() -> None:
+    # metafor prints I^2 = 92.22% for REML; the Q-based (Q - df)/Q would be 92.12%.
+    res = reml(YI, VI)
+    q_based = 100 * (res.q - res.q_df) / res.q
+    assert _printed(q_based, "92.12")
+    assert not _printed(res.i2, "92.12")
+
+
+# DerSimonian-Laird: metafor's tests/testthat/test_misc_metan_vs_rma.uni_with_dat.bcg.r,
+# which checks rma(method="DL") against Stata `metan tpos tneg cpos cneg, randomi rr`.
+DL_PUBLISHED = [
+    ("tau2", "0.3088"),
+    ("i2", "92.1173"),
+    ("q", "152.2330"),
+    ("estimate", "-0.7141"),
+    ("ci_lower", "-1.0644"),
+    ("ci_upper", "-0.3638"),
+]
+
+
+@pytest.mark.parametrize(("field", "printed"), DL_PUBLISHED)
+def test_dersimonian_laird_bcg_matches_metafor_and_metan(field: str, printed: str) -> None:
+    res = dersimonian_laird(YI, VI)
+    assert _printed(getattr(res, field), printed)
+
+
+def test_dersimonian_laird_bcg_ratio_scale_and_z() -> None:
+    res = dersimonian_laird(YI, VI)
+    assert res.method == "DL"
+    assert _printed(res.estimate / res.se, "-3.9952")  # zval (Stata: 4.00)
+    assert _printed(math.exp(res.estimate), "0.4896")
+    assert _printed(math.exp(res.ci_lower), "0.3449")
+    assert _printed(math.exp(res.ci_upper), "0.6950")
+
+
+def test_dersimonian_laird_i2_equals_q_based_i2() -> None:
+    # Higgins & Thompson (2002): for the DL estimator the two I^2 definitions coincide.
+    res = dersimonian_laird(YI, VI)
+    assert res.i2 == pytest.approx(100 * (res.q - res.q_df) / res.q, abs=1e-9)
+
+
+# Hartung-Knapp: metafor README, rma(yi, vi, data=dat, test="knha"):
+#  estimate      se     tval  df    pval    ci.lb    ci.ub
+#   -0.7145  0.1808  -3.9522  12  0.0019  -1.1084  -0.3206
+# predict(res, transf=exp, digits=2):  pred 0.49  ci 0.33 0.73  pi 0.14 1.76
+def test_hartung_knapp_bcg_matches_metafor_knha() -> None:
+    res = random_effects(YI, VI, method="REML", hartung_knapp=True)
+    assert res.method == "REML+HK"
+    assert _printed(res.estimate, "-0.7145")
+    assert _printed(res.se, "0.1808")
+    assert _printed(res.ci_lower, "-1.1084")
+    assert _printed(res.ci_upper, "-0.3206")
+    t = res.estimate / res.se
+    assert _printed(t, "-3.9522")
+    assert _printed(2 * sps.t.sf(abs(t), res.k - 1), "0.0019")
+    assert _printed(res.tau2, "0.3132")  # tau^2 is not changed by the adjustment
+    assert _printed(math.exp(res.ci_lower), "0.33")
+    assert _printed(math.exp(res.ci_upper), "0.73")
+    # under knha metafor's PI uses t_{k-1} and the HK standard error
+    assert _printed(math.exp(res.pi_lower), "0.14")
+    assert _printed(math.exp(res.pi_upper), "1.76")
+
+
+def test_hartung_knapp_function_equals_dispatcher() -> None:
+    direct = hartung_knapp(reml(YI, VI), YI, VI)
+    assert direct == random_effects(YI, VI, hartung_knapp=True)
+    dl = random_effects(YI, VI, method="DL", hartung_knapp=True)
+    assert dl.method == "DL+HK"
+    assert dl.tau2 == dersimonian_laird(YI, VI).tau2
+
+
+def test_hartung_knapp_rejects_misuse() -> None:
+    adjusted = random_effects(YI, VI, hartung_knapp=True)
+    with pytest.raises(ValueError, match="already"):
+        hartung_knapp(adjusted, YI, VI)
+    with pytest.raises(ValueError, match="k="):
+        hartung_knapp(reml(YI, VI), YI[:5], VI[:5])
+
+
+def test_hartung_knapp_identical_effects_gives_zero_scale() -> None:
+    # metafor sets the KNHA scale factor to 0 when the residual sum is ~0 (all yi equal).
+    res = random_effects([0.3, 0.3, 0.3], [0.1, 0.2, 0.3], hartung_knapp=True)
+    assert res.se == 0.0
+    assert res.ci_lower == res.ci_upper == pytest.approx(0.3)
+
+
+# ---------------------------------------------------------------------------------------
+# Random-effects: structure, edge cases, numerics
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("func", [reml, dersimonian_laird, random_effects])
+def test_fewer_than_two_studies_raises(func: Estimator) -> None:
+    with pytest.raises(ValueError, match="k >= 2"):
+        func([0.5], [0.1])
+    with pytest.raises(ValueError, match="k >= 2"):
+        func([], [])
+
+
+@pytest.mark.parametrize(
+    ("yi", "vi"),
+    [
+        ([0.1, 0.2], [0.1]),  # length mismatch
+        ([0.1, 0.2], [0.1, 0.0]),  # zero variance
+        ([0.1, 0.2], [0.1, -1.0]),  # negative variance
+        ([0.1, math.nan], [0.1, 0.1]),  # missing effect
+        ([0.1, 0.2], [0.1, math.inf]),  # infinite variance
+    ],
+)
+def test_invalid_inputs_raise(yi: list[float], vi: list[float]) -> None:
+    for func in (reml, dersimonian_laird):
+        with pytest.raises(ValueError):
+            func(yi, vi)
+
+
+def test_unknown_method_raises() -> None:
+    with pytest.raises(ValueError, match="unknown method"):
+        random_effects(YI, VI, method="PM")
+
+
+def test_method_is_case_insensitive() -> None:
+    assert random_effects(YI, VI, method="dl") == dersimonian_laird(YI, VI)
+    assert random_effects(YI, VI, method="reml") == reml(YI, VI)
+
+
+@pytest.mark.parametrize("func", [reml, dersimonian_laird])
+def test_identical_effects_truncate_tau2_at_zero(func: Estimator) -> None:
+    res = func([0.4, 0.4, 0.4, 0.4], [0.05, 0.1, 0.2, 0.4])
+    assert res.tau2 == 0.0
+    assert res.i2 == 0.0
+    assert res.h2 == 1.0
+    assert res.q == pytest.approx(0.0, abs=1e-12)
+    assert res.q_p == pytest.approx(1.0)
+    assert res.estimate == pytest.approx(0.4)
+    # with tau2 = 0 the model reduces to the fixed-effect (inverse-variance) model
+    assert res.se == pytest.approx(1 / math.sqrt(1 / 0.05 + 1 / 0.1 + 1 / 0.2 + 1 / 0.4))
+
+
+@pytest.mark.parametrize("func", [reml, dersimonian_laird])
+def test_less_spread_than_expected_gives_tau2_zero(func: Estimator) -> None:
+    # Q < df: the moment estimate is negative and the REML optimum is on the boundary.
+    yi, vi = [0.10, 0.12, 0.09, 0.11], [0.5, 0.5, 0.5, 0.5]
+    res = func(yi, vi)
+    assert res.q < res.q_df
+    assert res.tau2 == 0.0
+    assert res.i2 == 0.0
+
+
+def test_prediction_interval_needs_three_studies() -> None:
+    two = reml([0.1, 0.9], [0.05, 0.05])
+    assert math.isnan(two.pi_lower) and math.isnan(two.pi_upper)
+    assert math.isfinite(two.ci_lower) and math.isfinite(two.ci_upper)
+    three = reml([0.1, 0.9, 0.5], [0.05, 0.05, 0.05])
+    assert three.pi_lower < three.ci_lower < three.estimate < three.ci_upper < three.pi_upper
+
+
+def test_reml_solves_the_restricted_likelihood_score_equation() -> None:
+    # At an interior REML optimum: sum w^2 (y - mu)^2 = sum w - sum w^2 / sum w.
+    res = reml(YI, VI)
+    w = 1 / (VI + res.tau2)
+    lhs = float(np.sum(w**2 * (YI - res.estimate) ** 2))
+    rhs = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+    assert lhs == pytest.approx(rhs, rel=1e-8)
+
+
+def test_reml_fallback_search_agrees_with_fisher_scoring() -> None:
+    # max_iter=1 cannot converge, forcing the bounded likelihood search.
+    assert reml(YI, VI, max_iter=1).tau2 == pytest.approx(reml(YI, VI).tau2, abs=1e-6)
+
+
+def test_reml_rejects_bad_control_arguments() -> None:
+    with pytest.raises(ValueError):
+        reml(YI, VI, tol=0.0)
+    with pytest.raises(ValueError):
+        reml(YI, VI, max_iter=0)
+
+
+def test_pooled_estimate_is_frozen() -> None:
+    res = reml(YI, VI)
+    assert isinstance(res, PooledEstimate)
+    with pytest.raises(AttributeError):
+        res.tau2 = 0.0  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------
+# Sign test, Wilson interval, agreement
+# ---------------------------------------------------------------------------------------
+
+
+def test_sign_test_ten_benefit_two_harm() -> None:
+    # Exact two-sided binomial test: 2 * P(X <= 2 | n=12, p=0.5) = 158/4096 = 0.0386.
+    assert _printed(sign_test(10, 2), "0.0386")
+    assert sign_test(10, 2) == pytest.approx(158 / 4096)
+    assert sign_test(2, 10) == sign_test(10, 2)
+
+
+def test_sign_test_edge_cases() -> None:
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(3, 3) == 1.0
+    assert sign_test(5, 0) == pytest.approx(2 / 32)
+    with pytest.raises(ValueError):
+        sign_test(-1, 3)
+    with pytest.raises(ValueError):
+        sign_test(2.5, 3)  # type: ignore[arg-type]
+
+
+# Newcombe RG (1998). Two-sided confidence intervals for the single proportion: comparison
+# of seven methods. Statistics in Medicine 17:857-872. Worked examples, method 3 (Wilson
+# score interval without continuity correction), 95% level.
+@pytest.mark.parametrize(
+    ("x", "n", "lower", "upper"),
+    [
+        (81, 263, "0.2553", "0.3662"),
+        (15, 148, "0.0624", "0.1605"),
+        (0, 20, "0.0000", "0.1611"),
+        (1, 29, "0.0061", "0.1718"),
+    ],
+)
+def test_wilson_interval_newcombe_1998(x: int, n: int, lower: str, upper: str) -> None:
+    lo, hi = wilson_interval(x, n)
+    assert _printed(lo, lower)
+    assert _printed(hi, upper)
+
+
+def test_wilson_interval_edge_cases() -> None:
+    lo, hi = wilson_interval(0, 0)
+    assert math.isnan(lo) and math.isnan(hi)
+    assert wilson_interval(0, 10)[0] == 0.0
+    assert wilson_interval(10, 10)[1] == 1.0
+    # a wider level gives a wider interval
+    lo90, hi90 = wilson_interval(81, 263, level=0.90)
+    lo95, hi95 = wilson_interval(81, 263)
+    assert lo95 < lo90 < hi90 < hi95
+    for bad in [(-1, 10), (11, 10), (1, -1)]:
+        with pytest.raises(ValueError):
+            wilson_interval(*bad)
+    with pytest.raises(ValueError):
+        wilson_interval(1, 10, level=1.0)
+
+
+def _labels_from_table(table: list[list[int]]) -> tuple[list[str], list[str]]:
+    """Expand a rater-A (rows) by rater-B (columns) count table into paired label lists."""
+    cats = [f"cat{i}" for i in range(len(table))]
+    a: list[str] = []
+    b: list[str] = []
+    for i, row in enumerate(table):
+        for j, count in enumerate(row):
+            a += [cats[i]] * count
+            b += [cats[j]] * count
+    return a, b
+
+
+def test_cohen_kappa_cohen_1968_example() -> None:
+    # Cohen J (1968). Weighted kappa: nominal scale agreement with provision for scaled
+    # disagreement or partial credit. Psychological Bulletin 70(4):213-220, Table 1:
+    # proportions 0.44 0.07 0.09 / 0.05 0.20 0.05 / 0.01 0.03 0.06, p_o = .70, p_c = .41,
+    # unweighted kappa = .492 (reproduced in the R psych package's cohen.kappa example,
+    # "cohen reports .492"). Counts below are those proportions for n = 200.
+    a, b = _labels_from_table([[88, 14, 18], [10, 40, 10], [2, 6, 12]])
+    assert _printed(percent_agreement(a, b), "70")
+    assert _printed(cohen_kappa(a, b), "0.492")
+    assert cohen_kappa(a, b) == pytest.approx((0.70 - 0.41) / (1 - 0.41))
+    assert cohen_kappa(b, a) == pytest.approx(cohen_kappa(a, b))  # symmetric in raters
+
+
+def test_cohen_kappa_edge_cases() -> None:
+    assert cohen_kappa(["y", "n", "y", "n"], ["y", "n", "y", "n"]) == 1.0
+    # complete disagreement with balanced margins: p_o = 0, p_e = 0.5
+    assert cohen_kappa(["y", "n"], ["n", "y"]) == pytest.approx(-1.0)
+    # both raters use one identical category: p_e = 1, kappa undefined -> NaN
+    assert math.isnan(cohen_kappa(["y", "y", "y"], ["y", "y", "y"]))
+    assert percent_agreement(["y", "y", "y"], ["y", "y", "y"]) == 100.0
+    # raters use different single categories: p_e = 0, kappa = p_o = 0
+    assert cohen_kappa(["y", "y"], ["n", "n"]) == 0.0
+    assert math.isnan(cohen_kappa([], []))
+    assert math.isnan(percent_agreement([], []))
+    with pytest.raises(ValueError):
+        cohen_kappa(["y", "n"], ["y"])
+    with pytest.raises(ValueError):
+        percent_agreement(["y"], ["y", "n"])
+
+
+def test_kappa_and_agreement_accept_any_hashable_labels() -> None:
+    a, b = _labels_from_table([[20, 5], [10, 15]])
+    as_ints = ([0 if x == "cat0" else 1 for x in a], [0 if x == "cat0" else 1 for x in b])
+    assert cohen_kappa(*as_ints) == pytest.approx(cohen_kappa(a, b))
+    assert percent_agreement(*as_ints) == pytest.approx(70.0)
+    assert cohen_kappa(a, b) == pytest.approx(0.4)  # p_o = 0.7, p_e = 0.5
+
+
+# ---------------------------------------------------------------------------------------
+# Standard error from a confidence interval
+# ---------------------------------------------------------------------------------------
+
+
+def test_se_from_ci_round_trip_log_scale() -> None:
+    se = np.sqrt(VI)
+    z = sps.norm.ppf(0.975)
+    lower, upper = np.exp(YI - z * se), np.exp(YI + z * se)
+    recovered = se_from_ci(lower, upper, log_scale=True)
+    assert isinstance(recovered, np.ndarray)
+    np.testing.assert_allclose(recovered, se, rtol=1e-12)
+
+
+def test_se_from_ci_linear_scale_and_level() -> None:
+    # Cochrane Handbook 6.3.1: SE = (upper - lower) / 3.92 for a 95% CI.
+    assert float(se_from_ci(1.0, 4.92, log_scale=False)) == pytest.approx(1.0, rel=1e-3)
+    z90 = sps.norm.ppf(0.95)
+    assert float(se_from_ci(-z90, z90, log_scale=False, level=0.90)) == pytest.approx(1.0)
+    assert math.isnan(float(se_from_ci(math.nan, 2.0, log_scale=True)))
+
+
+def test_se_from_ci_rejects_invalid_bounds() -> None:
+    with pytest.raises(ValueError):
+        se_from_ci(0.0, 2.0, log_scale=True)
+    with pytest.raises(ValueError):
+        se_from_ci(-0.5, 2.0, log_scale=True)
+    with pytest.raises(ValueError):
+        se_from_ci(2.0, 1.0, log_scale=False)
+    with pytest.raises(ValueError):
+        se_from_ci(1.0, 2.0, log_scale=False, level=0.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Property tests
+# ---------------------------------------------------------------------------------------
+
+_effects = st.floats(min_value=-20.0, max_value=20.0, allow_nan=False, allow_infinity=False)
+_variances = st.floats(min_value=1e-6, max_value=1e4, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def _meta_data(draw: st.DrawFn) -> tuple[list[float], list[float]]:
+    k = draw(st.integers(min_value=2, max_value=40))
+    yi = draw(st.lists(_effects, min_size=k, max_size=k))
+    vi = draw(st.lists(_variances, min_size=k, max_size=k))
+    return yi, vi
+
+
+def _check_pooled(res: PooledEstimate, yi: list[float]) -> None:
+    span = max(yi) - min(yi)
+    slack = 1e-9 * max(1.0, span, max(abs(y) for y in yi))
+    assert min(yi) - slack <= res.estimate <= max(yi) + slack
+    assert res.tau2 >= 0.0
+    assert 0.0 <= res.i2 <= 100.0
+    assert res.h2 >= 1.0
+    assert res.q >= 0.0 and 0.0 <= res.q_p <= 1.0
+    assert res.se > 0.0 and math.isfinite(res.se)
+    assert res.ci_lower <= res.estimate <= res.ci_upper
+    if res.k >= 3:
+        assert res.pi_lower <= res.ci_lower and res.ci_upper <= res.pi_upper
+    else:
+        assert math.isnan(res.pi_lower) and math.isnan(res.pi_upper)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_meta_data())
+def test_property_reml_and_dl_are_well_behaved(data: tuple[list[float], list[float]]) -> None:
+    yi, vi = data
+    for method in ("REML", "DL"):
+        res = random_effects(yi, vi, method=method)
+        _check_pooled(res, yi)
+        hk = random_effects(yi, vi, method=method, hartung_knapp=True)
+        assert hk.se >= 0.0 and math.isfinite(hk.se)
+        assert hk.tau2 == res.tau2 and hk.estimate == pytest.approx(res.estimate)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_meta_data(), st.floats(min_value=-5.0, max_value=5.0))
+def test_property_location_shift_equivariance(
+    data: tuple[list[float], list[float]], shift: float
+) -> None:
+    yi, vi = data
+    for func in (reml, dersimonian_laird):
+        base = func(yi, vi)
+        moved = func([y + shift for y in yi], vi)
+        assert moved.estimate == pytest.approx(base.estimate + shift, abs=1e-6)
+        assert moved.tau2 == pytest.approx(base.tau2, rel=1e-5, abs=1e-8)
+
+
+@given(st.integers(0, 500), st.integers(0, 500))
+def test_property_sign_test_is_a_symmetric_probability(a: int, b: int) -> None:
+    p = sign_test(a, b)
+    assert 0.0 < p <= 1.0
+    assert p == pytest.approx(sign_test(b, a))
+
+
+@given(st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_property_wilson_contains_the_observed_proportion(xn: tuple[int, int]) -> None:
+    x, n = xn
+    lo, hi = wilson_interval(x, n)
+    assert 0.0 <= lo <= x / n <= hi <= 1.0
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from("abc")), min_size=1, max_size=60))
+def test_property_kappa_is_bounded_or_nan(pairs: list[tuple[str, str]]) -> None:
+    a = [x for x, _ in pairs]
+    b = [y for _, y in pairs]
+    kappa = cohen_kappa(a, b)
+    assert math.isnan(kappa) or -1.0 - 1e-12 <= kappa <= 1.0 + 1e-12
+    assert 0.0 <= percent_agreement(a, b) <= 100.0
