@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: files only
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -29,6 +30,8 @@ DIRECTION_COLOURS = {
 }
 DIRECTION_LABELS = {"benefit": "Benefit", "harm": "Harm", "no_effect": "No effect",
                     "mixed": "Mixed", "unclear": "Unclear"}
+#: Ticks for ratio axes (log scale), labelled as plain numbers.
+RATIO_TICKS = (0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 4, 5, 10, 20)
 #: A4 text width is about 6.3 in; figures are drawn at that width so text keeps its size.
 A4_WIDTH_IN = 6.3
 
@@ -155,6 +158,11 @@ def _forest_panel(ax: plt.Axes, effects: pd.DataFrame, p) -> None:
     ax.set_yticks([*y, 0.8], [*rows["study_id"], f"Pooled ({p.method})"])
     if ratio:
         ax.set_xscale("log")
+        lo_x, hi_x = ax.get_xlim()
+        ticks = [t for t in RATIO_TICKS if lo_x <= t <= hi_x]
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_ylim(0, y.max() + 1)
     label = p.effect_measure.upper()
     ax.set_title(f"{p.label} ({label}, k = {p.k}): {p.estimate:.2f} "

@@ -106,6 +106,22 @@ def read_issues_csv(path: Path) -> list[Finding]:
     names = [f.name for f in fields(Finding)]
     with path.open(newline="", encoding="utf-8") as handle:
         return [
-            Finding(**{**{n: rec[n] for n in names}, "row": int(rec["row"]) if rec["row"] else None})
+            Finding(**{n: rec[n] for n in names} | {"row": int(rec["row"]) if rec["row"] else None})
             for rec in csv.DictReader(handle)
         ]
+
+
+def stop_message(what: str, errors: list[Finding], issues_path: Path,
+                 report_path: Path | None = None, n_warnings: int | None = None,
+                 shown: int = 5) -> str:
+    """The one-paragraph message a run stops with: count, first findings, where the rest are."""
+    warnings = "" if n_warnings is None else f" and {n_warnings} warning(s)"
+    lines = [f"{what} has {len(errors)} error(s){warnings}; this review stops here until "
+             "they are fixed."]
+    lines += [f"  - {f.location()}: {f.message} [{f.rule}]" for f in errors[:shown]]
+    if len(errors) > shown:
+        lines.append(f"  … and {len(errors) - shown} more.")
+    lines.append(f"Every finding, by sheet, row and column: {issues_path}")
+    if report_path is not None:
+        lines.append(f"Readable report: {report_path}")
+    return "\n".join(lines)

@@ -174,7 +174,8 @@ def _read_workbook(path: Path) -> Intake:
                 findings.append(Finding.error(name, None, "", worksheet.title, "duplicate_sheet",
                                               f"{path}: more than one worksheet named '{name}'"))
                 continue
-            records = [[_cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)]
+            records = [[_cell_text(v) for v in row]
+                       for row in worksheet.iter_rows(values_only=True)]
             source = f"{path} [{worksheet.title}]"
             if not records or not any(any(c for c in r) for r in records):
                 findings.append(Finding.error(name, None, "", "", "empty_file",

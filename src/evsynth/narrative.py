@@ -29,8 +29,8 @@ import re
 from pathlib import Path
 
 from evsynth.codebook import Codebook
-from evsynth.findings import Finding
 from evsynth.contract import EFFECT_MEASURES
+from evsynth.findings import Finding
 
 SHEET = "narrative"
 LIVE_FIGURE = re.compile(r"\{\{\s*([a-z_]+)((?::[A-Za-z0-9_.]+)*)\s*\}\}")

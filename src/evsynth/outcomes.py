@@ -8,15 +8,15 @@ and ``unclear`` are counted and reported but are not votes in the sign test.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from pathlib import Path
-
 from evsynth.codebook import Codebook
-from evsynth.tables import read_clean, write_table
-from evsynth.stats import random_effects, se_from_ci, sign_test, wilson_interval
 from evsynth.contract import RATIO_MEASURES
+from evsynth.stats import random_effects, se_from_ci, sign_test, wilson_interval
+from evsynth.tables import read_clean, write_table
 
 DIRECTION_ORDER = ("benefit", "harm", "no_effect", "mixed", "unclear")
 #: A study's rows for one outcome agree when at least this share point the same way

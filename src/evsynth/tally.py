@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from evsynth.codebook import Codebook
-from evsynth.tables import read_clean, write_table
 from evsynth.contract import MULTI_SEPARATOR, QUALITY, SOURCE_TYPES
+from evsynth.tables import read_clean, write_table
 
 ID_SEPARATOR = ";"
 

@@ -458,8 +458,8 @@ def validation_report(result: ValidationResult) -> str:
         lines += [f"## {sheet}: {rule} ({severity}, {len(group)})", ""]
         lines += ["| row | column | value | message |", "|---:|---|---|---|"]
         for f in group[:200]:
-            lines.append(f"| {f.row or ''} | {markdown_text(f.column)} | {markdown_text(f.value)} | "
-                         f"{markdown_text(f.message)} |")
+            cells = [str(f.row or ""), *map(markdown_text, (f.column, f.value, f.message))]
+            lines.append("| " + " | ".join(cells) + " |")
         if len(group) > 200:
             lines.append(f"| | | | … and {len(group) - 200} more in issues.csv |")
         lines.append("")
@@ -475,26 +475,15 @@ def run_validate(sheets: Path, codebook: Path, validation_dir: Path, clean_dir: 
     return result
 
 
-#: How many findings the stop message quotes; the rest are in issues.csv and report.md.
-FINDINGS_SHOWN = 5
-
-
 def gate(summary_path: Path, issues_path: Path, report_path: Path, passed_path: Path) -> None:
     """Stop the review when validation found errors; otherwise write ``passed_path``."""
-    from evsynth.findings import read_issues_csv
+    from evsynth.findings import read_issues_csv, stop_message
     from evsynth.runner import StopReview
 
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     if summary["errors"]:
         errors = [f for f in read_issues_csv(issues_path) if f.severity == "error"]
-        shown = "\n".join(f"  - {f.location()}: {f.message} [{f.rule}]"
-                          for f in errors[:FINDINGS_SHOWN])
-        more = (f"\n  … and {len(errors) - FINDINGS_SHOWN} more."
-                if len(errors) > FINDINGS_SHOWN else "")
-        raise StopReview(
-            f"Validation found {summary['errors']} error(s) and {summary['warnings']} "
-            f"warning(s); this review stops here until they are fixed.\n{shown}{more}\n"
-            f"Every finding, by sheet, row and column: {issues_path}\n"
-            f"Readable report: {report_path}")
+        raise StopReview(stop_message("Validation", errors, issues_path, report_path,
+                                      n_warnings=summary["warnings"]))
     passed_path.write_text(
         f"validation passed with {summary['warnings']} warning(s)\n", encoding="utf-8")

@@ -1,0 +1,74 @@
+-- evsynth's Pandoc filter, used by both render paths.
+-- Under Quarto (the `quarto` global exists) it does nothing: Quarto has callouts and alt
+-- text of its own. Under plain Pandoc it provides what Quarto would:
+--   * ::: {.callout-* title="..."} boxes, as a styled <div> in HTML and #evs-box() in Typst;
+--   * fig-alt attributes as alt text (HTML alt, Typst image alt).
+
+if quarto ~= nil then return {} end
+
+local function callout_kind(div)
+  for _, class in ipairs(div.classes) do
+    local kind = class:match("^callout%-(.+)$")
+    if kind then return kind end
+  end
+  return nil
+end
+
+local function title_inlines(text)
+  return pandoc.utils.blocks_to_inlines(pandoc.read(text or "", "markdown").blocks)
+end
+
+local function typst_inlines(inlines)
+  local out = pandoc.write(pandoc.Pandoc({ pandoc.Plain(inlines) }), "typst")
+  return (out:gsub("%s+$", ""))
+end
+
+local function typst_string(text)
+  return '"' .. text:gsub("\\", "\\\\"):gsub('"', '\\"') .. '"'
+end
+
+function Div(div)
+  local kind = callout_kind(div)
+  if not kind then return nil end
+  local title = title_inlines(div.attributes["title"])
+  if FORMAT:match("typst") then
+    local blocks = { pandoc.RawBlock("typst", '#evs-box(kind: "' .. kind .. '", title: ['
+      .. typst_inlines(title) .. '])[') }
+    for _, b in ipairs(div.content) do table.insert(blocks, b) end
+    table.insert(blocks, pandoc.RawBlock("typst", "]"))
+    return blocks
+  end
+  local blocks = {}
+  if #title > 0 then
+    table.insert(blocks, pandoc.Div({ pandoc.Plain(title) }, pandoc.Attr("", { "callout-title" })))
+  end
+  for _, b in ipairs(div.content) do table.insert(blocks, b) end
+  return pandoc.Div(blocks, pandoc.Attr(div.identifier, { "callout", "callout-" .. kind },
+    { role = "note" }))
+end
+
+function Image(img)
+  local alt = img.attributes["fig-alt"]
+  if alt then
+    img.attributes["fig-alt"] = nil
+    img.attributes["alt"] = alt
+  end
+  return img
+end
+
+-- Typst: write figures ourselves so the image carries its alt text.
+function Figure(fig)
+  if not FORMAT:match("typst") then return nil end
+  local img = nil
+  pandoc.walk_block(fig, { Image = function(i) img = i end })
+  if not img then return nil end
+  local alt = img.attributes["fig-alt"] or img.attributes["alt"]
+  local args = typst_string(img.src)
+  local width = img.attributes["width"]
+  if width then args = args .. ", width: " .. width end
+  if alt then args = args .. ", alt: " .. typst_string(alt) end
+  local caption = pandoc.utils.blocks_to_inlines(fig.caption.long)
+  local code = "#figure(image(" .. args .. "), caption: [" .. typst_inlines(caption) .. "])"
+  if fig.identifier ~= "" then code = code .. " <" .. fig.identifier .. ">" end
+  return pandoc.RawBlock("typst", code)
+end

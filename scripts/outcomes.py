@@ -1,0 +1,14 @@
+"""Snakemake adapter: effect direction, meta-analysis and their figures."""
+from pathlib import Path
+
+from evsynth.outcomes import run_outcomes
+from evsynth.runner import run_rule
+
+run_rule(snakemake, lambda: run_outcomes(
+    studies_path=Path(snakemake.input.studies),
+    outcomes_path=Path(snakemake.input.outcomes),
+    codebook_path=Path(snakemake.params.codebook),
+    settings=dict(snakemake.params.meta_analysis),
+    out_dir=Path(snakemake.output.direction).parent,
+    figures_dir=Path(snakemake.output.direction_svg).parent,
+))

@@ -1,0 +1,270 @@
+"""Render a review's report: stage the Quarto project, fill it, run an engine.
+
+The Quarto project in ``reports/`` is copied to ``results/<review>/report/source/`` (so
+parallel renders never share intermediates), the review's partials are written to
+``_generated/`` and its metadata to ``_metadata.yml``. Then:
+
+- with ``quarto`` on PATH: ``quarto render <format>.qmd`` to HTML and Typst/PDF there;
+- otherwise the same sources go through Pandoc 3 (from ``pypandoc-binary``) to a
+  self-contained HTML page and to Typst, which the ``typst`` wheel compiles to PDF. This path
+  does what Quarto does for these sources: it resolves ``{{< include >}}`` shortcodes, merges
+  ``_quarto.yml``, ``_metadata.yml`` and the front matter, and applies the project's filter.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from evsynth.findings import read_issues_csv, stop_message
+from evsynth.report import ReviewResults, build_partials, metadata
+
+log = logging.getLogger(__name__)
+
+INCLUDE = re.compile(r"^[ \t]*\{\{<\s*include\s+(\S+)\s*>\}\}[ \t]*$", re.MULTILINE)
+SHORTCODE = re.compile(r"\{\{<(.*?)>\}\}")
+FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+HTML_COMMENT = re.compile(r"<!--.*?-->\n?", re.DOTALL)
+#: Typst gets a fixed timestamp so the same sources give the same PDF bytes.
+PDF_TIMESTAMP = 0
+
+
+class RenderError(Exception):
+    """An engine failed; the message says which and where its log is."""
+
+
+# --- Engines -----------------------------------------------------------------------------------
+
+def quarto_path() -> str | None:
+    return shutil.which("quarto")
+
+
+def quarto_version() -> str | None:
+    exe = quarto_path()
+    if not exe:
+        return None
+    done = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() or None
+
+
+def pandoc_path() -> str:
+    import pypandoc
+
+    return pypandoc.get_pandoc_path()
+
+
+def pandoc_version() -> str | None:
+    try:
+        import pypandoc
+
+        return pypandoc.get_pandoc_version()
+    except (ImportError, OSError):
+        return None
+
+
+def typst_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("typst")
+    except Exception:  # noqa: BLE001 - a missing engine is reported as None
+        return None
+
+
+def font_paths() -> list[str]:
+    """Fonts for Typst: matplotlib's DejaVu family, so the PDF never depends on the machine."""
+    import matplotlib
+
+    return [str(Path(matplotlib.get_data_path()) / "fonts" / "ttf")]
+
+
+# --- Staging -----------------------------------------------------------------------------------
+
+def stage_sources(reports_dir: Path, source_dir: Path) -> None:
+    """A fresh per-review copy of the Quarto project (without the narrative folders)."""
+    if source_dir.exists():
+        shutil.rmtree(source_dir)
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n.startswith(".")}
+        if Path(folder) == reports_dir:  # outputs of a manual `quarto render` in reports/
+            skipped |= {n for n in names if n in ("narrative", "_freeze")
+                        or n.endswith((".html", ".pdf"))}
+        return skipped
+
+    shutil.copytree(reports_dir, source_dir, ignore=ignore)
+
+
+def write_generated(source_dir: Path, partials: dict[str, str], meta: dict,
+                    figures_dir: Path) -> None:
+    generated = source_dir / "_generated"
+    for name, text in sorted(partials.items()):
+        path = generated / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    (source_dir / "_metadata.yml").write_text(
+        yaml.safe_dump(meta, sort_keys=True, allow_unicode=True), encoding="utf-8")
+    shutil.copytree(figures_dir, source_dir / "figures", dirs_exist_ok=True)
+    (generated / "brand.css").write_text(brand_css(source_dir / "_brand.yml"), encoding="utf-8")
+
+
+def brand_css(brand_path: Path) -> str:
+    """The brand's colours and base font as the CSS variables report.css uses."""
+    brand = yaml.safe_load(brand_path.read_text(encoding="utf-8"))
+    colours = brand.get("color", {})
+    palette = colours.get("palette", {})
+    lines = [":root {"]
+    for role in ("primary", "secondary", "tertiary", "light", "warning", "foreground",
+                 "background"):
+        if role in colours:
+            lines.append(f"  --evs-{role}: {palette.get(colours[role], colours[role])};")
+    family = brand.get("typography", {}).get("base", {}).get("family")
+    if family:
+        lines.append(f'  --evs-font: "{family}", "Helvetica Neue", Arial, sans-serif;')
+    return "\n".join(lines) + "\n}\n"
+
+
+# --- The Pandoc + Typst path -------------------------------------------------------------------
+
+def resolve_includes(path: Path, seen: tuple[Path, ...] = ()) -> str:
+    """The file's text with every ``{{< include file >}}`` replaced by that file, recursively
+    (paths relative to the including file, as Quarto resolves them)."""
+    if path in seen:
+        raise RenderError(f"{path}: includes itself (via {' -> '.join(map(str, seen))})")
+    text = path.read_text(encoding="utf-8")
+    text = FRONT_MATTER.sub("", text) if seen else text
+
+    def include(match: re.Match) -> str:
+        target = (path.parent / match.group(1)).resolve()
+        if not target.is_file():
+            raise RenderError(f"{path}: included file {match.group(1)} not found")
+        return resolve_includes(target, (*seen, path)).rstrip("\n") + "\n"
+
+    return INCLUDE.sub(include, text)
+
+
+def flatten(source_dir: Path, qmd_name: str) -> tuple[str, dict]:
+    """The document as one Markdown text, and its merged metadata (Quarto's precedence:
+    project ``_quarto.yml`` < directory ``_metadata.yml`` < the document's front matter)."""
+    text = HTML_COMMENT.sub("", resolve_includes((source_dir / qmd_name).resolve()))
+    match = FRONT_MATTER.match(text)
+    front = yaml.safe_load(match.group(1)) if match else {}
+    body = text[match.end():] if match else text
+    leftover = SHORTCODE.search(body)
+    if leftover:
+        raise RenderError(f"{qmd_name}: shortcode {leftover.group(0)!r} is not supported "
+                          "without Quarto (only include is)")
+    project = yaml.safe_load((source_dir / "_quarto.yml").read_text(encoding="utf-8"))
+    meta = {k: v for k, v in project.items() if k not in ("project", "format", "filters",
+                                                            "brand")}
+    meta.update(yaml.safe_load((source_dir / "_metadata.yml").read_text(encoding="utf-8")))
+    meta.update(front or {})
+    meta["_format"] = project.get("format", {})
+    return body, meta
+
+
+def run_pandoc(args: list[str], cwd: Path) -> None:
+    done = subprocess.run([pandoc_path(), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+    if done.stderr.strip():
+        log.info("pandoc: %s", done.stderr.strip())
+    if done.returncode != 0:
+        raise RenderError(f"pandoc failed ({done.returncode}): {done.stderr.strip()[:500]}")
+
+
+def render_with_pandoc(source_dir: Path, qmd_name: str, html_path: Path, pdf_path: Path) -> None:
+    import typst
+
+    body, meta = flatten(source_dir, qmd_name)
+    formats = meta.pop("_format")
+    stem = Path(qmd_name).stem
+    flat = source_dir / f"{stem}.md"
+    flat.write_text(body, encoding="utf-8")
+    meta_file = source_dir / f"{stem}.meta.yml"
+    meta_file.write_text(yaml.safe_dump(meta, sort_keys=True, allow_unicode=True), "utf-8")
+    filters = [a for f in yaml.safe_load((source_dir / "_quarto.yml").read_text("utf-8")).get(
+        "filters", []) for a in ("--lua-filter", f)]
+    common = ["--from", "markdown", "--metadata-file", meta_file.name, *filters]
+
+    html = formats.get("html", {})
+    html_args = ["--to", "html5", "--standalone", "--embed-resources",
+                 "--section-divs", "--output", str(html_path.resolve())]
+    if html.get("toc"):
+        html_args += ["--toc", f"--toc-depth={html.get('toc-depth', 2)}"]
+    for css in [html.get("css")] if isinstance(html.get("css"), str) else html.get("css", []):
+        html_args += ["--css", css]
+    html_args += ["--css", "_generated/brand.css"]
+    if html.get("include-before-body"):
+        html_args += ["--include-before-body", html["include-before-body"]]
+    run_pandoc([*common, *html_args, flat.name], source_dir)
+
+    typ = source_dir / f"{stem}.typ"
+    typst_opts = formats.get("typst", {})
+    typst_args = ["--to", "typst", "--template", "_typst/pandoc.typ", "--output", typ.name]
+    if typst_opts.get("toc"):
+        typst_args += ["--toc", f"--toc-depth={typst_opts.get('toc-depth', 2)}"]
+    run_pandoc([*common, *typst_args, flat.name], source_dir)
+    try:
+        _, warnings = typst.compile_with_warnings(
+            str(typ), output=str(pdf_path.resolve()), root=str(source_dir),
+            font_paths=font_paths(), ignore_system_fonts=True, timestamp=PDF_TIMESTAMP)
+    except Exception as exc:  # typst raises its own error type with the source location
+        raise RenderError(f"typst failed on {typ}: {exc}") from exc
+    for warning in warnings or []:
+        log.info("typst: %s", warning)
+
+
+def render_with_quarto(source_dir: Path, qmd_name: str, html_path: Path, pdf_path: Path) -> None:
+    exe = quarto_path()
+    for fmt in ("html", "typst"):
+        done = subprocess.run([exe, "render", qmd_name, "--to", fmt], cwd=source_dir,
+                              capture_output=True, text=True, timeout=1800)
+        log.info("quarto render --to %s: %s", fmt, done.stderr.strip())
+        if done.returncode != 0:
+            raise RenderError(f"quarto render --to {fmt} failed: {done.stderr.strip()[-500:]}")
+    stem = Path(qmd_name).stem
+    shutil.move(source_dir / f"{stem}.html", html_path)
+    shutil.move(source_dir / f"{stem}.pdf", pdf_path)
+
+
+def choose_engine() -> str:
+    """``quarto`` when it is on PATH (unless EVSYNTH_ENGINE=pandoc says otherwise)."""
+    wanted = os.environ.get("EVSYNTH_ENGINE", "auto")
+    if wanted == "pandoc" or (wanted == "auto" and not quarto_path()):
+        return "pandoc"
+    if not quarto_path():
+        raise RenderError("EVSYNTH_ENGINE=quarto but quarto is not on PATH")
+    return "quarto"
+
+
+# --- The stage ---------------------------------------------------------------------------------
+
+def run_render(review: str, settings: dict, results_dir: Path, reports_dir: Path,
+               html_path: Path, pdf_path: Path) -> str:
+    """Fill and render one review's report; returns the engine used."""
+    from evsynth.runner import StopReview
+
+    narrative_issues = results_dir / "validation" / "narrative_issues.csv"
+    errors = [f for f in read_issues_csv(narrative_issues) if f.severity == "error"]
+    if errors:
+        raise StopReview(stop_message("The narrative", errors, narrative_issues))
+    report_format = settings["report"]
+    narrative = Path(settings["narrative"]) if settings.get("narrative") else None
+    res = ReviewResults.load(results_dir, Path(settings["codebook"]))
+    source_dir = html_path.parent / "source"
+    stage_sources(reports_dir, source_dir)
+    write_generated(source_dir, build_partials(res, settings, report_format, narrative, review),
+                    metadata(settings, report_format), results_dir / "figures")
+    engine = choose_engine()
+    log.info("rendering %s for %s with %s", report_format, review, engine)
+    render = render_with_quarto if engine == "quarto" else render_with_pandoc
+    try:
+        render(source_dir, f"{report_format}.qmd", html_path, pdf_path)
+    except (RenderError, subprocess.TimeoutExpired, OSError) as exc:
+        raise StopReview(f"Rendering the {report_format} for '{review}' failed: {exc}") from exc
+    return engine

@@ -1,0 +1,428 @@
+"""Report content: the Markdown partials that fill a format's Quarto source.
+
+Everything here reads result files and formats them; nothing is computed anew (the numbers
+come from the tally and outcomes stages). All text that came from the sheets or the codebook
+goes through :func:`evsynth.escape.markdown_text`. The lead's narrative is their own Markdown
+and is kept as written, with live figures filled in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from evsynth.codebook import Codebook, load_codebook
+from evsynth.contract import EFFECT_MEASURES, QUALITY, SCREENING_STAGES
+from evsynth.escape import markdown_text as md
+from evsynth.narrative import SECTIONS, THEME_SECTION_PREFIX, fill, narrative_files
+from evsynth.tables import read_clean, read_results
+
+FORMAT_LABELS = {"summary-of-evidence": "Summary of evidence",
+                 "strategic-briefing": "Strategic briefing"}
+FIGURE_WIDTH = "100%"
+SOURCE_SHORT = {"academic": "Academic", "grey": "Grey"}
+
+
+@dataclass
+class ReviewResults:
+    """The result files of one review, as the report reads them."""
+
+    codebook: Codebook
+    studies: pd.DataFrame
+    screening: pd.DataFrame
+    themes: pd.DataFrame
+    direction: pd.DataFrame
+    meta: pd.DataFrame
+    agreement: pd.DataFrame
+    validation: dict
+
+    @classmethod
+    def load(cls, results_dir: Path, codebook_path: Path) -> ReviewResults:
+        return cls(
+            codebook=load_codebook(codebook_path),
+            studies=read_clean(results_dir / "clean" / "studies.csv"),
+            screening=read_clean(results_dir / "clean" / "screening.csv"),
+            themes=read_results(results_dir / "tallies" / "themes.csv"),
+            direction=read_results(results_dir / "outcomes" / "direction.csv"),
+            meta=read_results(results_dir / "outcomes" / "meta_analysis.csv"),
+            agreement=read_results(results_dir / "tallies" / "agreement.csv"),
+            validation=json.loads((results_dir / "validation" / "summary.json").read_text("utf-8")),
+        )
+
+
+# --- Formatting --------------------------------------------------------------------------------
+
+def pct(value: float) -> str:
+    return f"{value:.0f}%"
+
+
+def p_value(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def number(x: float, digits: int = 2) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def pooled_text(row: pd.Series) -> str:
+    return (f"{number(row['estimate'])} (95% CI {number(row['ci_lower'])} to "
+            f"{number(row['ci_upper'])})")
+
+
+def pipe_table(headers: list[str], rows: list[list[str]], widths: list[int],
+               align: str | None = None, caption: str | None = None) -> str:
+    """A Markdown pipe table; ``widths`` are relative column widths, ``align`` 'l'/'r' each.
+
+    Cells must already be Markdown (escaped where they hold free text).
+    """
+    align = align or "l" * len(headers)
+    rule = [("-" * (w - 1) + ":") if a == "r" else ("-" * w) for w, a in zip(widths, align,
+                                                                                strict=True)]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(rule) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    if caption:
+        lines += ["", f": {caption}"]
+    return "\n".join(lines) + "\n"
+
+
+def figure(path: str, caption: str, alt: str, ident: str) -> str:
+    alt_attr = alt.replace("\\", "\\\\").replace('"', '\\"')
+    return f'![{caption}]({path}){{#{ident} fig-alt="{alt_attr}" width="{FIGURE_WIDTH}"}}\n'
+
+
+def label_of(vocabulary: dict[str, str], code: str) -> str:
+    return vocabulary.get(code, code)
+
+
+# --- Live figures ------------------------------------------------------------------------------
+
+def live_figures(res: ReviewResults) -> dict[str, str]:
+    """Every live figure the narrative may cite, formatted as it is printed."""
+    studies, n = res.studies, len(res.studies)
+    years = studies["year"].astype(int) if n else pd.Series(dtype=int)
+    countries = {c for cell in studies.get("country", pd.Series(dtype=str)) for c in
+                 str(cell).split(";") if c}
+    n_academic = int((studies["source_type"] == "academic").sum())
+    n_grey = int((studies["source_type"] == "grey").sum())
+    figures = {
+        "n_studies": str(n),
+        "n_academic": str(n_academic),
+        "n_grey": str(n_grey),
+        "pct_academic": pct(100 * n_academic / n) if n else "0%",
+        "pct_grey": pct(100 * n_grey / n) if n else "0%",
+        "year_min": str(years.min()) if n else "n/a",
+        "year_max": str(years.max()) if n else "n/a",
+        "n_countries": str(len(countries)),
+        "n_outcomes": str(len(res.direction)),
+    }
+    for row in res.themes.itertuples(index=False):
+        figures[f"n:{row.code}"] = str(row.n_studies)
+        figures[f"pct:{row.code}"] = pct(row.pct_studies)
+        figures[f"label:{row.code}"] = md(row.label)
+    by_outcome = res.direction.set_index("outcome") if len(res.direction) else None
+    for code in res.codebook.outcomes:
+        known = by_outcome is not None and code in by_outcome.index
+        figures[f"k:{code}"] = str(int(by_outcome.loc[code, "k"])) if known else "0"
+        figures[f"benefit:{code}"] = str(int(by_outcome.loc[code, "n_benefit"])) if known else "0"
+        figures[f"sign_p:{code}"] = (p_value(by_outcome.loc[code, "sign_test_p"]) if known
+                                     else "n/a")
+        for measure in EFFECT_MEASURES:
+            figures[f"pooled:{code}:{measure}"] = "not pooled (fewer than two estimates)"
+    for _, row in main_analyses(res.meta).iterrows():
+        figures[f"pooled:{row['outcome']}:{row['effect_measure']}"] = pooled_text(row)
+    return figures
+
+
+def main_analyses(meta: pd.DataFrame) -> pd.DataFrame:
+    return meta[meta["analysis"] == "main"] if len(meta) else meta
+
+
+# --- Narrative ---------------------------------------------------------------------------------
+
+def narrative_partials(folder: Path | None, report_format: str, figures: dict[str, str],
+                       review: str) -> dict[str, str]:
+    """``narrative/<section>.md`` for every section of the format (empty when optional and
+    absent; a visible placeholder in a draft, where there is no narrative folder at all)."""
+    files = narrative_files(folder) if folder else {}
+    out = {}
+    for section, required in SECTIONS[report_format].items():
+        if section in files:
+            out[section] = fill(files[section].read_text(encoding="utf-8"), figures)
+        elif required and folder is None:
+            out[section] = (f"*Draft: the lead's text for this section goes in "
+                            f"`{section}.md` in the review's narrative folder.*\n")
+        else:
+            out[section] = ""
+    for name, path in files.items():
+        if name.startswith(THEME_SECTION_PREFIX):
+            out[name] = fill(path.read_text(encoding="utf-8"), figures)
+    return out
+
+
+# --- Sections ----------------------------------------------------------------------------------
+
+def notice(settings: dict, draft: bool) -> str:
+    parts = []
+    if settings.get("illustrative"):
+        parts.append(
+            '::: {.callout-warning title="Illustrative data"}\n'
+            "Every record in this report is synthetic, made up to show how the pipeline works. "
+            "Citations are fictional, and no finding here is a finding about any real study, "
+            "programme or organisation.\n:::\n")
+    if draft:
+        parts.append(
+            '::: {.callout-warning title="Draft: figures only"}\n'
+            "This review has no narrative folder yet, so the lead's text is missing. Every "
+            "number and chart below is live; add the narrative and rerun to finish the "
+            "report.\n:::\n")
+    return "\n".join(parts)
+
+
+def counts_table(values: pd.Series, vocabulary: dict[str, str], heading: str,
+                 caption: str) -> str:
+    """Studies per category value (multi-valued cells count under each value)."""
+    exploded = values.fillna("").astype(str).str.split(";").explode()
+    exploded = exploded[exploded != ""]
+    counts = exploded.value_counts()
+    order = [c for c in vocabulary if c in counts.index] + sorted(
+        c for c in counts.index if c not in vocabulary)
+    total = len(values)
+    rows = [[md(label_of(vocabulary, c)), str(int(counts[c])),
+             pct(100 * counts[c] / total) if total else "0%"] for c in order]
+    return pipe_table([heading, "Studies", "%"], rows, [40, 10, 8], "lrr", caption)
+
+
+def what_we_did(res: ReviewResults, figures: dict[str, str]) -> str:
+    s = res.studies
+    n = len(s)
+    out = [
+        f"We included **{figures['n_studies']} records**: {figures['n_academic']} from the "
+        f"academic literature ({figures['pct_academic']}) and {figures['n_grey']} from the grey "
+        f"literature ({figures['pct_grey']}), published between {figures['year_min']} and "
+        f"{figures['year_max']}, from {figures['n_countries']} countries. Each record was coded "
+        f"against the review's codebook of {len(res.codebook.themes)} themes.\n",
+    ]
+    if len(res.screening):
+        out.append(prisma_table(res.screening, n))
+    out.append(counts_table(s["design"], res.codebook.vocabularies["design"], "Study design",
+                            "Included records by study design"))
+    out.append(counts_table(s["quality"], QUALITY, "Quality appraisal",
+                            "Included records by quality appraisal"))
+    countries = s["country"].fillna("").str.split(";").explode()
+    countries = countries[countries != ""].value_counts()
+    if len(countries):
+        top = sorted(countries.items(), key=lambda kv: (-kv[1], kv[0]))
+        listed = "; ".join(f"{md(c)} ({k})" for c, k in top)
+        out.append(f"Countries (records): {listed}.\n")
+    return "\n".join(out)
+
+
+def prisma_table(screening: pd.DataFrame, n_included: int) -> str:
+    """The PRISMA 2020 flow as a table (stage, records), exclusions with their reasons."""
+    rows = []
+    for stage in SCREENING_STAGES:
+        rows_for = screening[screening["stage"] == stage]
+        if rows_for.empty:
+            continue
+        if stage == "excluded_full_text":
+            total = rows_for["count"].astype(int).sum()
+            rows.append([md(SCREENING_STAGES[stage]), str(total)])
+            for r in rows_for.itertuples(index=False):
+                rows.append([f"   ·  {md(r.reason) or 'reason not given'}", str(r.count)])
+        else:
+            rows.append([md(SCREENING_STAGES[stage]), str(int(rows_for['count'].iloc[0]))])
+    return pipe_table(["PRISMA 2020 flow", "Records"], rows, [50, 10], "lr",
+                      "Identification, screening and inclusion (PRISMA 2020)")
+
+
+def key_findings(res: ReviewResults, narrative: dict[str, str]) -> str:
+    n = len(res.studies)
+    out = [
+        figure("figures/themes.svg",
+               f"Included records coded with each theme (of {n}); a record counts once for a "
+               "theme and for each of its parent themes.",
+               "Horizontal bar chart of the number and percentage of included records coded "
+               "with each theme, with sub-themes indented under their parent theme.",
+               "fig-themes"),
+    ]
+    themes = res.themes.set_index("code")
+    for top in res.codebook.top_level_themes():
+        row = themes.loc[top.code]
+        out.append(f"### {md(top.label)}\n")
+        out.append(f"Coded in **{int(row['n_studies'])} of {n}** included records "
+                   f"({pct(row['pct_studies'])}).\n")
+        children = res.codebook.children(top.code)
+        if children:
+            rows = [[md(c.label), str(int(themes.loc[c.code, "n_studies"])),
+                     pct(themes.loc[c.code, "pct_studies"])] for c in children]
+            out.append(pipe_table(["Sub-theme", "Records", "% of included"], rows, [40, 10, 12],
+                                  "lrr", f"{md(top.label)}: records per sub-theme"))
+        text = narrative.get(f"{THEME_SECTION_PREFIX}{top.code}", "")
+        if text:
+            out.append(text)
+    return "\n".join(out)
+
+
+def outcomes_section(res: ReviewResults) -> str:
+    if res.direction.empty:
+        return "No included record reported an outcome that the codebook tracks.\n"
+    out = [
+        "Studies are counted by the direction of their effect, not by statistical "
+        "significance (Cochrane Handbook, chapter 12). The sign test compares the studies "
+        "showing benefit with those showing harm; studies with no effect, mixed or unclear "
+        "results are shown but are not counted as votes.\n",
+    ]
+    rows = []
+    for r in res.direction.itertuples(index=False):
+        rows.append([md(r.label), str(r.k), str(r.n_benefit), str(r.n_harm), str(r.n_no_effect),
+                     str(r.n_mixed), str(r.n_unclear), p_value(r.sign_test_p)])
+    out.append(pipe_table(["Outcome", "Studies", "Benefit", "Harm", "No effect", "Mixed",
+                           "Unclear", "Sign test p"], rows, [24, 8, 8, 6, 9, 6, 8, 10],
+                          "lrrrrrrr", "Direction of effect by outcome"))
+    out.append(figure("figures/direction.svg",
+                      "Studies by direction of effect for each outcome, with the sign test.",
+                      "Stacked horizontal bars per outcome showing how many studies found "
+                      "benefit, harm, no effect, mixed or unclear results.", "fig-direction"))
+    pooled = main_analyses(res.meta)
+    if len(pooled):
+        rows = [[md(r.label), md(EFFECT_MEASURES[r.effect_measure]), str(r.k),
+                 f"{number(r.estimate)} ({number(r.ci_lower)} to {number(r.ci_upper)})",
+                 f"{number(r.pi_lower)} to {number(r.pi_upper)}", f"{r.i2:.0f}%", r.method]
+                for r in pooled.itertuples(index=False)]
+        out.append(pipe_table(["Outcome", "Measure", "k", "Pooled (95% CI)",
+                               "95% prediction interval", "I²", "Method"], rows,
+                              [18, 18, 4, 18, 16, 6, 8], "llrllrl",
+                              "Random-effects meta-analyses (k ≥ 2 studies with an estimate)"))
+        out.append(figure("figures/forest.svg",
+                          "Forest plots: study estimates with 95% confidence intervals, the "
+                          "pooled estimate (diamond) and the 95% prediction interval (dashed).",
+                          "Forest plots, one panel per pooled outcome and effect measure.",
+                          "fig-forest"))
+        sens = res.meta[res.meta["analysis"] == "sensitivity"]
+        for r in sens.itertuples(index=False):
+            out.append(f"Sensitivity analysis for {md(r.label)} ({r.effect_measure.upper()}), "
+                       f"without low-quality studies: {number(r.estimate)} (95% CI "
+                       f"{number(r.ci_lower)} to {number(r.ci_upper)}), k = {r.k}.\n")
+    return "\n".join(out)
+
+
+def limitations(res: ReviewResults) -> str:
+    s = res.studies
+    n = len(s)
+    not_appraised = int((s["quality"] == "not_appraised").sum())
+    low = int((s["quality"] == "low").sum())
+    lines = [
+        f"- {not_appraised} of {n} records were not appraised for quality and {low} were "
+        "appraised as low quality.",
+        "- Counts show how often a theme was discussed, not how strong the evidence for it is.",
+    ]
+    if len(res.direction):
+        lines.append("- Outcome evidence is summarised by direction of effect; pooled "
+                     "estimates appear only where two or more studies reported a comparable "
+                     "effect size.")
+    return "\n".join(lines) + "\n"
+
+
+def evidence_base(res: ReviewResults, figures: dict[str, str]) -> str:
+    return (f"This briefing draws on **{figures['n_studies']} records** "
+            f"({figures['n_academic']} academic, {figures['n_grey']} grey literature, "
+            f"{figures['year_min']}–{figures['year_max']}).\n")
+
+
+def at_a_glance(res: ReviewResults) -> str:
+    return ("The chart under *What the evidence tells us* shows how often each theme appears; "
+            "the table and chart below show what the studies found for each outcome.\n")
+
+
+def further_reading(narrative: dict[str, str]) -> str:
+    text = narrative.get("further-reading", "")
+    return f"## Further reading {{#further-reading}}\n\n{text}" if text else ""
+
+
+def included_studies(res: ReviewResults) -> str:
+    rows = []
+    design = res.codebook.vocabularies["design"]
+    for r in res.studies.sort_values("study_id").itertuples(index=False):
+        rows.append([md(r.study_id), md(r.citation), md(r.year),
+                     md(SOURCE_SHORT.get(r.source_type, r.source_type)),
+                     md(label_of(design, r.design)),
+                     md(label_of(QUALITY, r.quality))])
+    return pipe_table(["ID", "Citation", "Year", "Source", "Design", "Quality"], rows,
+                      [6, 46, 6, 9, 16, 12], caption=f"The {len(rows)} included records")
+
+
+def method_audit(res: ReviewResults, settings: dict) -> str:
+    v = res.validation
+    out = [
+        "This report was generated by evsynth from the review's coded extraction sheets. "
+        "Each number can be traced: `validation/issues.csv` lists every finding by sheet, row "
+        "and column; `tallies/themes.csv` lists the study IDs behind every theme count; "
+        "`provenance.json` records the inputs' hashes and the software versions.\n",
+        "**Methods.** Themes are counted once per record, rolled up from sub-themes to parent "
+        "themes. Outcome direction is vote-counted by direction of effect with an exact "
+        "two-sided sign test (Cochrane Handbook ch. 12; SWiM). Pooled estimates use a "
+        "random-effects model (REML unless configured otherwise) with 95% confidence and "
+        "prediction intervals; ratio measures are pooled on the log scale.\n",
+    ]
+    rows = [[md(name), str(s["rows_read"]), str(s["rows_valid"]), str(s["errors"]),
+             str(s["warnings"])] for name, s in sorted(v.get("sheets", {}).items())]
+    out.append(pipe_table(["Sheet", "Rows read", "Rows valid", "Errors", "Warnings"], rows,
+                          [14, 10, 10, 8, 10], "lrrrr", "Validation summary"))
+    hashes = [[md(Path(p).name), f"`{h[:16]}`"] for p, h in sorted(
+        {**v.get("inputs", {}), **v.get("codebook", {})}.items())]
+    out.append(pipe_table(["Input file", "SHA-256 (first 16 hex digits)"], hashes, [30, 30],
+                          caption="Input files"))
+    agreement = res.agreement
+    if len(agreement):
+        overall = agreement[agreement["code"] == "(all codes)"].iloc[0]
+        kappa = overall["kappa"]
+        n_double = int(agreement["n_double_coded"].iloc[0])  # the same for every code
+        out.append(f"**Double coding.** {n_double} records were coded by two coders; pooled "
+                   "over all codes, agreement was "
+                   f"{overall['pct_agreement']:.1f}% (Cohen's κ = {number(kappa)}). "
+                   "Per-code figures are in `tallies/agreement.csv`.\n")
+    return "\n".join(out)
+
+
+def build_partials(res: ReviewResults, settings: dict, report_format: str,
+                   narrative_dir: Path | None, review: str) -> dict[str, str]:
+    """Every ``_generated/`` file of a report: path relative to ``_generated/`` -> Markdown."""
+    figures = live_figures(res)
+    narrative = narrative_partials(narrative_dir, report_format, figures, review)
+    partials = {f"narrative/{k}.md": v for k, v in narrative.items()
+                if not k.startswith(THEME_SECTION_PREFIX)}
+    partials.update({
+        "notice.md": notice(settings, draft=narrative_dir is None),
+        "what-we-did.md": what_we_did(res, figures),
+        "key-findings.md": key_findings(res, narrative),
+        "outcomes.md": outcomes_section(res),
+        "limitations.md": limitations(res),
+        "evidence-base.md": evidence_base(res, figures),
+        "at-a-glance.md": at_a_glance(res),
+        "further-reading.md": further_reading(narrative),
+        "included-studies.md": included_studies(res),
+        "method-audit.md": method_audit(res, settings),
+    })
+    return partials
+
+
+def metadata(settings: dict, report_format: str) -> dict:
+    """Document metadata (``_metadata.yml``); user text escaped, as Markdown metadata is."""
+    meta = {"title": md(settings["title"]), "format-label": FORMAT_LABELS[report_format],
+            "lang": "en-GB"}
+    if settings.get("subtitle"):
+        meta["subtitle"] = md(settings["subtitle"])
+    if settings.get("organisation"):
+        meta["organisation"] = md(settings["organisation"])
+    if settings.get("illustrative"):
+        meta["notice"] = "Illustrative data: not real findings"
+    if not settings.get("narrative"):
+        meta["draft"] = True
+    return meta
+
+
+

@@ -1,0 +1,24 @@
+# Provenance: what went into a review's results, hashed, with the software that made them.
+
+
+rule provenance:
+    input:
+        sheets=sheet_files,
+        codebook=codebook_file,
+        summary=rules.validate.output.summary,
+        report=lambda wc: expand(
+            "results/{review}/report/{format}.{ext}",
+            review=wc.review,
+            format=report_format(wc.review),
+            ext=["html", "pdf"],
+        ),
+    output:
+        provenance="results/{review}/provenance.json",
+    params:
+        review=lambda wc: wc.review,
+        settings=lambda wc: review_config(wc.review),
+        project_dir=str(Path(workflow.basedir).parent),
+    log:
+        "logs/provenance/{review}.log",
+    script:
+        "../../scripts/provenance.py"

@@ -1,0 +1,46 @@
+# Render a review's report: fill the Quarto sources in reports/ with the review's results and
+# narrative, then render HTML and PDF (Quarto if on PATH, else Pandoc + Typst).
+
+
+def tally_results(wildcards):
+    return {
+        "themes": f"results/{wildcards.review}/tallies/themes.csv",
+        "cooccurrence": f"results/{wildcards.review}/tallies/cooccurrence.csv",
+        "agreement": f"results/{wildcards.review}/tallies/agreement.csv",
+        "crosstabs": [
+            f"results/{wildcards.review}/tallies/themes_by_{field}.csv"
+            for field in crosstab_fields(wildcards.review)
+        ],
+    }
+
+
+rule render:
+    input:
+        unpack(tally_results),
+        validation=rules.validate.output.summary,
+        narrative_check=rules.check_narrative.output.issues,
+        studies=rules.validate.output.studies,
+        screening=rules.validate.output.screening,
+        direction=rules.outcomes.output.direction,
+        meta_analysis=rules.outcomes.output.meta_analysis,
+        figures=[
+            rules.tally.output.figure_svg,
+            rules.outcomes.output.direction_svg,
+            rules.outcomes.output.forest_svg,
+        ],
+        codebook=codebook_file,
+        narrative=narrative_files,
+        sources=report_sources,
+    output:
+        html="results/{review}/report/{format}.html",
+        pdf="results/{review}/report/{format}.pdf",
+    params:
+        review=lambda wc: wc.review,
+        settings=lambda wc: review_config(wc.review),
+        reports_dir=str(REPORTS_DIR),
+    log:
+        "logs/render/{review}_{format}.log",
+    benchmark:
+        "benchmarks/render/{review}_{format}.tsv"
+    script:
+        "../../scripts/render.py"

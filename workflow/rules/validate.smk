@@ -1,0 +1,57 @@
+# Validation runs in two rules so that the findings survive a failed validation:
+# `validate` always succeeds and writes them; `validation_gate` stops the review on errors.
+
+
+rule validate:
+    input:
+        sheets=sheet_files,
+        codebook=codebook_file,
+    output:
+        issues="results/{review}/validation/issues.csv",
+        summary="results/{review}/validation/summary.json",
+        report="results/{review}/validation/report.md",
+        studies="results/{review}/clean/studies.csv",
+        codes="results/{review}/clean/codes.csv",
+        outcomes="results/{review}/clean/outcomes.csv",
+        screening="results/{review}/clean/screening.csv",
+    params:
+        sheets=lambda wc: review_config(wc.review)["sheets"],
+        codebook=lambda wc: review_config(wc.review)["codebook"],
+    log:
+        "logs/validate/{review}.log",
+    benchmark:
+        "benchmarks/validate/{review}.tsv"
+    script:
+        "../../scripts/validate.py"
+
+
+rule validation_gate:
+    input:
+        summary=rules.validate.output.summary,
+        issues=rules.validate.output.issues,
+    output:
+        passed="results/{review}/validation/passed.txt",
+    params:
+        report=rules.validate.output.report,
+    log:
+        "logs/validation_gate/{review}.log",
+    script:
+        "../../scripts/validation_gate.py"
+
+
+# The narrative is checked apart from the sheets, so that editing prose re-renders the report
+# without re-running the tallies. Its findings are kept the same way; render stops on errors.
+rule check_narrative:
+    input:
+        narrative=narrative_files,
+        codebook=codebook_file,
+    output:
+        issues="results/{review}/validation/narrative_issues.csv",
+    params:
+        narrative=lambda wc: review_config(wc.review).get("narrative", ""),
+        codebook=lambda wc: review_config(wc.review)["codebook"],
+        report_format=lambda wc: report_format(wc.review),
+    log:
+        "logs/check_narrative/{review}.log",
+    script:
+        "../../scripts/check_narrative.py"
