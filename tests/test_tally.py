@@ -1,0 +1,127 @@
+"""Thematic tallies on the tiny review, against counts made by hand.
+
+Codes in tests/data/tiny/sheets/codes.csv (5 studies):
+  T1: a.one, a.two      T2: a.one, b      T3: b
+  T4: a.two (coder_a and coder_b), b (coder_b only)      T5: a (the parent itself)
+Rolled up: a = {T1, T2, T4, T5} (T1 once, although it has two children), a.one = {T1, T2},
+a.two = {T1, T4}, b = {T2, T3, T4}.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from evsynth.tally import (
+    agreement_table,
+    codes_forward,
+    cooccurrence,
+    disagreements_table,
+    study_category_fields,
+    theme_crosstab,
+    theme_tally,
+)
+
+
+def test_theme_tally_rolls_up_the_tree_and_counts_each_study_once(tiny_clean):
+    result, codebook = tiny_clean
+    themes = theme_tally(result.clean["studies"], result.clean["codes"], codebook)
+    got = themes.set_index("code")
+    assert list(themes["code"]) == ["a", "a.one", "a.two", "b"]  # codebook tree order
+    assert got.loc["a", "n_studies"] == 4
+    assert got.loc["a", "study_ids"] == "T1;T2;T4;T5"
+    assert got.loc["a", "pct_studies"] == 80.0
+    assert got.loc["a.one", "n_studies"] == 2 and got.loc["a.one", "study_ids"] == "T1;T2"
+    assert got.loc["a.two", "study_ids"] == "T1;T4"
+    assert got.loc["b", "study_ids"] == "T2;T3;T4"
+    assert got.loc["a.one", "parent"] == "a" and got.loc["a.one", "level"] == 2
+    assert got.loc["a", "parent"] == "" and got.loc["a", "level"] == 1
+
+
+def test_a_theme_no_study_has_is_listed_with_zero(tiny_clean):
+    result, codebook = tiny_clean
+    codes = result.clean["codes"][result.clean["codes"]["code"] != "b"]
+    got = theme_tally(result.clean["studies"], codes, codebook).set_index("code")
+    assert got.loc["b", "n_studies"] == 0 and got.loc["b", "study_ids"] == ""
+
+
+def test_consensus_keeps_only_codes_every_coder_applied(tiny_clean):
+    result, codebook = tiny_clean
+    codes = codes_forward(result.clean["codes"], "consensus")
+    got = theme_tally(result.clean["studies"], codes, codebook).set_index("code")
+    assert got.loc["b", "study_ids"] == "T2;T3"  # T4's b was coder_b's alone
+    assert got.loc["a.two", "study_ids"] == "T1;T4"  # both coders gave T4 a.two
+
+
+def test_first_coder_takes_one_coding_per_study(tiny_clean):
+    result, codebook = tiny_clean
+    codes = codes_forward(result.clean["codes"], "first_coder")
+    assert set(codes.loc[codes["study_id"] == "T4", "code"]) == {"a.two"}
+    with pytest.raises(ValueError, match="unknown agreement.forward"):
+        codes_forward(result.clean["codes"], "majority")
+
+
+def test_crosstab_counts_studies_per_field_value(tiny_clean):
+    result, codebook = tiny_clean
+    fields = study_category_fields(codebook)
+    assert set(fields) == {"source_type", "design", "quality", "intervention_type", "setting"}
+    table = theme_crosstab(result.clean["studies"], result.clean["codes"], codebook,
+                           "source_type", fields["source_type"]).set_index("code")
+    # a = T1, T2, T4 (academic) + T5 (grey); b = T2, T4 (academic) + T3 (grey)
+    assert table.loc["a", "academic"] == 3 and table.loc["a", "grey"] == 1
+    assert table.loc["b", "academic"] == 2 and table.loc["b", "grey"] == 1
+
+
+def test_crosstab_of_a_multi_valued_field_counts_each_value(tiny_clean):
+    result, codebook = tiny_clean
+    fields = study_category_fields(codebook)
+    table = theme_crosstab(result.clean["studies"], result.clean["codes"], codebook,
+                           "intervention_type", fields["intervention_type"]).set_index("code")
+    # a.two = T1 (group), T4 (group;individual); blanks are "not_recorded"
+    assert table.loc["a.two", "group"] == 2 and table.loc["a.two", "individual"] == 1
+    assert table.loc["a", "not_recorded"] == 2  # T2 and T5 have no intervention type
+
+
+def test_cooccurrence_is_symmetric_with_theme_totals_on_the_diagonal(tiny_clean):
+    result, codebook = tiny_clean
+    matrix = cooccurrence(result.clean["codes"], codebook).set_index("code")
+    assert matrix.loc["a", "a"] == 4 and matrix.loc["b", "b"] == 3
+    assert matrix.loc["a", "b"] == matrix.loc["b", "a"] == 2  # T2 and T4
+    assert matrix.loc["a.one", "a.two"] == 1  # T1 only
+    assert (matrix.to_numpy() == matrix.to_numpy().T).all()
+
+
+def test_agreement_on_the_double_coded_study(tiny_clean):
+    result, codebook = tiny_clean
+    table = agreement_table(result.clean["codes"], codebook).set_index("code")
+    # Only T4 has two coders: both gave a.two; only coder_b gave b.
+    assert table.loc["a.two", "n_double_coded"] == 1
+    assert table.loc["a.two", "pct_agreement"] == 100.0
+    assert table.loc["b", "pct_agreement"] == 0.0
+    assert table.loc["(all codes)", "n_agree"] == 1
+    assert math.isnan(table.loc["a.two", "kappa"])  # one study: chance agreement is 1
+    disagreements = disagreements_table(result.clean["codes"], codebook)
+    assert disagreements.to_dict("records") == [
+        {"study_id": "T4", "code": "b", "label": "Theme B", "applied_by": "coder_b",
+         "not_applied_by": "coder_a"}]
+
+
+def test_agreement_kappa_over_several_studies(tiny_clean):
+    _, codebook = tiny_clean
+    # Two coders, four studies, code b: coder_a yes on S1,S2; coder_b yes on S1,S3.
+    # Agreement: S1 (yes/yes), S4 (no/no) = 2 of 4 = 50%; p_e = 0.5*0.5 + 0.5*0.5 = 0.5,
+    # kappa = (0.5 - 0.5) / (1 - 0.5) = 0.
+    rows = []
+    for study in ("S1", "S2", "S3", "S4"):
+        for coder in ("coder_a", "coder_b"):
+            rows.append({"study_id": study, "code": "a", "coder": coder})
+    rows += [{"study_id": "S1", "code": "b", "coder": "coder_a"},
+             {"study_id": "S2", "code": "b", "coder": "coder_a"},
+             {"study_id": "S1", "code": "b", "coder": "coder_b"},
+             {"study_id": "S3", "code": "b", "coder": "coder_b"}]
+    table = agreement_table(pd.DataFrame(rows), codebook).set_index("code")
+    assert table.loc["b", "n_double_coded"] == 4
+    assert table.loc["b", "pct_agreement"] == 50.0
+    assert table.loc["b", "kappa"] == pytest.approx(0.0)
