@@ -14,6 +14,7 @@ help:
 	@echo "make run     run the whole workflow on $(CONFIG) (installs into $(VENV) first)"
 	@echo "make test    run the test suite (installs into $(VENV) first)"
 	@echo "make lint    ruff and snakemake --lint"
+	@echo "make template REVIEW=<id>   an Excel extraction template for a review's codebook"
 	@echo "make clean   delete results/ and logs/ (everything there is rebuilt by make run)"
 
 # Reinstall only when the declared dependencies change.
@@ -23,8 +24,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# Snakemake stays quiet but for the reviews' own messages; the summary says where the
+# reports are, or which file explains why a review stopped.
 run: $(STAMP)
-	@$(SNAKEMAKE) --keep-going --quiet rules progress || $(BIN)/python -m evsynth.cli explain-failure --config $(CONFIG)
+	@$(SNAKEMAKE) --keep-going --quiet all; status=$$?; \
+	$(BIN)/python -m evsynth.cli summary --config $(CONFIG) && exit $$status
 
 dry-run: $(STAMP)
 	$(SNAKEMAKE) --dry-run
@@ -35,6 +39,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/snakemake --snakefile workflow/Snakefile --lint
+
+# An Excel extraction template for one review: make template REVIEW=families
+template: $(STAMP)
+	@test -n "$(REVIEW)" || (echo "usage: make template REVIEW=<review id>"; exit 2)
+	@mkdir -p templates
+	$(BIN)/python -m evsynth.cli template --codebook config/codebooks/$(REVIEW).yaml \
+	  --out templates/$(REVIEW)-extraction.xlsx
 
 clean:
 	rm -rf results logs benchmarks .snakemake/metadata .snakemake/incomplete

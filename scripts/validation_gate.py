@@ -5,6 +5,7 @@ from evsynth.runner import run_rule
 from evsynth.validate import gate
 
 run_rule(snakemake, lambda: gate(
+    review=snakemake.wildcards.review,
     summary_path=Path(snakemake.input.summary),
     issues_path=Path(snakemake.input.issues),
     report_path=Path(snakemake.params.report),

@@ -120,7 +120,7 @@ def test_bad_sheet_stops_with_a_message_and_keeps_the_findings(tmp_path: Path):
     before = {p: p.read_bytes() for p in (workdir / "sheets").iterdir()}
     done = snakemake(workdir)
     assert done.returncode != 0
-    assert "Validation has 1 error(s)" in done.stderr
+    assert "Validation of review 'tiny' has 1 error(s)" in done.stderr
     assert "sheet 'studies', row 4, column 'year'" in done.stderr
     assert "Traceback" not in done.stderr
     issues = (workdir / "results/tiny/validation/issues.csv").read_text("utf-8")

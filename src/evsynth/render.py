@@ -252,7 +252,8 @@ def run_render(review: str, settings: dict, results_dir: Path, reports_dir: Path
     narrative_issues = results_dir / "validation" / "narrative_issues.csv"
     errors = [f for f in read_issues_csv(narrative_issues) if f.severity == "error"]
     if errors:
-        raise StopReview(stop_message("The narrative", errors, narrative_issues))
+        raise StopReview(stop_message(f"The narrative of review '{review}'", errors,
+                                      narrative_issues))
     report_format = settings["report"]
     narrative = Path(settings["narrative"]) if settings.get("narrative") else None
     res = ReviewResults.load(results_dir, Path(settings["codebook"]))

@@ -131,7 +131,8 @@ def _validation(spec: ColumnSpec, list_range: str | None) -> DataValidation | No
     prompt = _describe(spec)
     if list_range is not None and not spec.multi:
         validation = DataValidation(type="list", formula1=list_range, allow_blank=True,
-                                    errorStyle="stop", errorTitle="Not a code",
+                                    showErrorMessage=True, errorStyle="stop",
+                                    errorTitle="Not a code",
                                     error=f"Choose a code of '{spec.name}' from the list; codes "
                                           "and labels are on the instructions sheet.")
     elif list_range is not None:
@@ -142,7 +143,7 @@ def _validation(spec: ColumnSpec, list_range: str | None) -> DataValidation | No
         validation = _number_validation(spec)
     else:
         return None
-    validation.showInputMessage = True
+    validation.showInputMessage = True  # openpyxl's defaults show neither message nor error
     validation.promptTitle = spec.name[:MAX_PROMPT_TITLE]
     validation.prompt = prompt[:MAX_PROMPT]
     return validation
@@ -162,7 +163,8 @@ def _number_validation(spec: ColumnSpec) -> DataValidation:
         operator, formulas = "between", (-(10**15), 10**15)
     first, second = (None if f is None else _number_text(f) for f in formulas)
     return DataValidation(type=kind, operator=operator, formula1=first, formula2=second,
-                          allow_blank=True, errorStyle="stop", errorTitle="Not allowed",
+                          allow_blank=True, showErrorMessage=True, errorStyle="stop",
+                          errorTitle="Not allowed",
                           error=f"'{spec.name}': {_describe(spec)}"[:MAX_PROMPT])
 
 
