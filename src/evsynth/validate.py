@@ -475,7 +475,8 @@ def run_validate(sheets: Path, codebook: Path, validation_dir: Path, clean_dir: 
     return result
 
 
-def gate(summary_path: Path, issues_path: Path, report_path: Path, passed_path: Path) -> None:
+def gate(review: str, summary_path: Path, issues_path: Path, report_path: Path,
+         passed_path: Path) -> None:
     """Stop the review when validation found errors; otherwise write ``passed_path``."""
     from evsynth.findings import read_issues_csv, stop_message
     from evsynth.runner import StopReview
@@ -483,7 +484,7 @@ def gate(summary_path: Path, issues_path: Path, report_path: Path, passed_path: 
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     if summary["errors"]:
         errors = [f for f in read_issues_csv(issues_path) if f.severity == "error"]
-        raise StopReview(stop_message("Validation", errors, issues_path, report_path,
-                                      n_warnings=summary["warnings"]))
+        raise StopReview(stop_message(f"Validation of review '{review}'", errors, issues_path,
+                                      report_path, n_warnings=summary["warnings"]))
     passed_path.write_text(
         f"validation passed with {summary['warnings']} warning(s)\n", encoding="utf-8")
