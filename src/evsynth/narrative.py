@@ -37,6 +37,10 @@ LIVE_FIGURE = re.compile(r"\{\{\s*([a-z_]+)((?::[A-Za-z0-9_.]+)*)\s*\}\}")
 #: Anything that looks like a live figure, valid or not (so typos are caught, not printed).
 LOOKS_LIKE_FIGURE = re.compile(r"\{\{(?!<)\s*([^{}]*?)\s*\}\}")
 
+FIGURE_AT_LINE_START = re.compile(r"\s*\(?\{\{")
+PAREN_MARKER = re.compile(r"^(\s*)\((\d+)\)")
+NUMBER_MARKER = re.compile(r"^(\s*)(\d+)([.)])(\s|$)")
+
 SIMPLE_FIGURES = ("n_studies", "n_academic", "n_grey", "pct_academic", "pct_grey", "year_min",
                   "year_max", "n_countries", "n_outcomes")
 THEME_FIGURES = ("n", "pct", "label")
@@ -148,7 +152,16 @@ def fill(text: str, figures: dict[str, str]) -> str:
             raise KeyError(f"live figure {match.group(0)} has no value")
         return figures[key]
 
-    return LIVE_FIGURE.sub(value, text)
+    lines = []
+    for line in text.split("\n"):
+        filled = LIVE_FIGURE.sub(value, line)
+        if FIGURE_AT_LINE_START.match(line):
+            # A number that lands at the start of a line would read as a list marker
+            # ("(9) recur" -> an ordered list): escape its punctuation so it stays prose.
+            filled = PAREN_MARKER.sub(r"\1\\(\2)", filled, count=1)
+            filled = NUMBER_MARKER.sub(r"\1\2\\\3\4", filled, count=1)
+        lines.append(filled)
+    return "\n".join(lines)
 
 
 def run_check_narrative(folder: Path | None, report_format: str, codebook_path: Path,
