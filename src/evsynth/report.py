@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from evsynth.codebook import Codebook, load_codebook
-from evsynth.contract import EFFECT_MEASURES, QUALITY, SCREENING_STAGES
+from evsynth.contract import EFFECT_MEASURES, QUALITY
 from evsynth.escape import markdown_text as md
 from evsynth.narrative import SECTIONS, THEME_SECTION_PREFIX, fill, narrative_files
 from evsynth.tables import read_clean, read_results
@@ -207,7 +207,12 @@ def what_we_did(res: ReviewResults, figures: dict[str, str]) -> str:
         f"against the review's codebook of {len(res.codebook.themes)} themes.\n",
     ]
     if len(res.screening):
-        out.append(prisma_table(res.screening, n))
+        out.append(figure("figures/prisma.svg",
+                          "PRISMA 2020 flow diagram: records identified, screened, assessed and "
+                          "included, with the reasons full-text reports were excluded.",
+                          "Flow diagram from records identified, through duplicates removed "
+                          "and screening exclusions, to full-text exclusions by reason and the "
+                          f"{n} studies included.", "fig-prisma"))
     out.append(counts_table(s["design"], res.codebook.vocabularies["design"], "Study design",
                             "Included records by study design"))
     out.append(counts_table(s["quality"], QUALITY, "Quality appraisal",
@@ -219,24 +224,6 @@ def what_we_did(res: ReviewResults, figures: dict[str, str]) -> str:
         listed = "; ".join(f"{md(c)} ({k})" for c, k in top)
         out.append(f"Countries (records): {listed}.\n")
     return "\n".join(out)
-
-
-def prisma_table(screening: pd.DataFrame, n_included: int) -> str:
-    """The PRISMA 2020 flow as a table (stage, records), exclusions with their reasons."""
-    rows = []
-    for stage in SCREENING_STAGES:
-        rows_for = screening[screening["stage"] == stage]
-        if rows_for.empty:
-            continue
-        if stage == "excluded_full_text":
-            total = rows_for["count"].astype(int).sum()
-            rows.append([md(SCREENING_STAGES[stage]), str(total)])
-            for r in rows_for.itertuples(index=False):
-                rows.append([f"   ·  {md(r.reason) or 'reason not given'}", str(r.count)])
-        else:
-            rows.append([md(SCREENING_STAGES[stage]), str(int(rows_for['count'].iloc[0]))])
-    return pipe_table(["PRISMA 2020 flow", "Records"], rows, [50, 10], "lr",
-                      "Identification, screening and inclusion (PRISMA 2020)")
 
 
 def key_findings(res: ReviewResults, narrative: dict[str, str]) -> str:

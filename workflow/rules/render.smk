@@ -27,6 +27,7 @@ rule render:
             rules.tally.output.figure_svg,
             rules.outcomes.output.direction_svg,
             rules.outcomes.output.forest_svg,
+            rules.prisma.output.svg,
         ],
         codebook=codebook_file,
         narrative=narrative_files,
