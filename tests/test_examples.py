@@ -1,0 +1,111 @@
+"""The two bundled example reviews, rendered in their house formats and read back as a
+reader would: PDF text (pypdf) and the HTML page."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import REPO
+from test_workflow import snakemake
+
+pytestmark = pytest.mark.workflow
+
+SUMMARY_HEADINGS = ["Why we did this review", "What we did", "Key findings", "Our commitments",
+                    "Outcome evidence at a glance", "Limitations", "Included studies",
+                    "Method and audit"]
+BRIEFING_HEADINGS = ["Key messages", "Context", "What the evidence tells us",
+                     "Implications for practice and for leaders", "Reflective questions",
+                     "Evidence at a glance", "Further reading", "Included studies",
+                     "Method and audit"]
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's own config, sheets and narrative, run in a private folder."""
+    workdir = tmp_path_factory.mktemp("examples")
+    shutil.copytree(REPO / "config", workdir / "config")
+    shutil.copytree(REPO / "data" / "raw", workdir / "data" / "raw")
+    shutil.copytree(REPO / "reports" / "narrative", workdir / "reports" / "narrative")
+    shutil.copy(workdir / "config" / "config.yaml", workdir / "config.yaml")
+    done = snakemake(workdir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workdir
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def pdf_words(path: Path) -> str:
+    return words("\n".join(page.extract_text() or "" for page in PdfReader(path).pages))
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_summary_of_evidence_pdf(examples: Path):
+    base = examples / "results/culturally-responsive"
+    text = pdf_words(base / "report/summary-of-evidence.pdf")
+    for heading in SUMMARY_HEADINGS:
+        assert heading in text, heading
+    assert "Illustrative data" in text
+    assert "We included 46 records: 26 from the academic literature (57%) and 20 from the grey" \
+        in text
+    themes = {r["code"]: r for r in rows(base / "tallies/themes.csv")}
+    assert f"Coded in {themes['cc']['n_studies']} of 46 included records" in text
+    assert "PRISMA 2020 flow diagram" in text
+    # The appendix lists every included record.
+    for study in rows(base / "clean/studies.csv"):
+        assert study["study_id"] in text
+    reader = PdfReader(base / "report/summary-of-evidence.pdf")
+    assert reader.metadata.title.startswith("Culturally responsive interventions")
+    assert reader.outline, "the PDF has bookmarks"
+
+
+def test_strategic_briefing_pdf(examples: Path):
+    base = examples / "results/families"
+    text = pdf_words(base / "report/strategic-briefing.pdf")
+    for heading in BRIEFING_HEADINGS:
+        assert heading in text, heading
+    assert "This briefing draws on 32 records" in text
+    pooled = {(r["outcome"], r["effect_measure"]): r for r in
+              rows(base / "outcomes/meta_analysis.csv") if r["analysis"] == "main"}
+    rr = pooled[("reoffending", "rr")]
+    live = (f"{float(rr['estimate']):.2f} (95% CI {float(rr['ci_lower']):.2f} to "
+            f"{float(rr['ci_upper']):.2f})")
+    assert live in text  # {{pooled:reoffending:rr}} in the key messages
+    assert "FA32" in text
+
+
+@pytest.mark.parametrize("review, fmt, headings", [
+    ("culturally-responsive", "summary-of-evidence", SUMMARY_HEADINGS),
+    ("families", "strategic-briefing", BRIEFING_HEADINGS),
+])
+def test_html_is_self_contained_with_every_section(examples: Path, review, fmt, headings):
+    html = words((examples / f"results/{review}/report/{fmt}.html").read_text("utf-8"))
+    for heading in headings:
+        assert heading in html, heading
+    assert 'src="http' not in html and 'href="http' not in html.split("</head>")[0]
+    assert "<img" in html and 'alt="' in html
+    assert 'name="viewport"' in html
+
+
+def test_editing_one_narrative_file_rerenders_that_report_alone(examples: Path):
+    target = examples / "reports/narrative/families/context.md"
+    target.write_text(target.read_text("utf-8") + "\nOne more sentence.\n", "utf-8")
+    done = snakemake(examples, "--dry-run")
+    assert done.returncode == 0
+    plan = done.stdout.splitlines()
+    wildcards = [line.strip() for line in plan if line.strip().startswith("wildcards:")]
+    assert wildcards and all("review=families" in line for line in wildcards), wildcards
+    stats = plan[plan.index("Job stats:") + 2:]
+    jobs = {line.split()[0] for line in stats[: stats.index(next(
+        line for line in stats if line.startswith("total")))]}
+    assert jobs == {"check_narrative", "render", "provenance", "all"}, jobs
