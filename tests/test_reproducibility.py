@@ -1,0 +1,152 @@
+"""Reproducibility and audit: identical reruns, recovery from a killed run, untouched inputs,
+provenance, the data package, many reviews in parallel and the SLURM profile."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from test_workflow import snakemake
+
+pytestmark = pytest.mark.workflow
+
+COMPARED = (".csv", ".json", ".svg", ".md")
+
+
+def digests(root: Path, suffixes: tuple[str, ...] = COMPARED) -> dict[str, str]:
+    """SHA-256 of every result file with one of ``suffixes``, by path relative to ``root``."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((root / "results").rglob("*"))
+            if p.is_file() and p.suffix in suffixes and "source" not in p.parts}
+
+
+def fresh_tiny(parent: Path, name: str = "tiny") -> Path:
+    workdir = parent / name
+    shutil.copytree(REPO / "tests/data/tiny", workdir)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = fresh_tiny(tmp_path_factory.mktemp("first"))
+    done = snakemake(workdir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workdir
+
+
+def test_two_clean_runs_are_byte_identical(clean_run: Path, tmp_path: Path):
+    second = fresh_tiny(tmp_path)
+    done = snakemake(second)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, again = digests(clean_run), digests(second)
+    assert len(first) > 20
+    assert first == again
+    # The figures' PNGs and the PDF are fixed too (no timestamps), although not required.
+    assert digests(clean_run, (".png", ".pdf")) == digests(second, (".png", ".pdf"))
+
+
+def test_a_run_killed_part_way_recovers_to_the_same_bytes(clean_run: Path, tmp_path: Path):
+    workdir = fresh_tiny(tmp_path)
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow/Snakefile"),
+               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+               "--cores", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "EVSYNTH_ENGINE": "pandoc"},
+                               start_new_session=True)
+    marker = workdir / "results/tiny/tallies/themes.csv"
+    deadline = time.monotonic() + 300
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # no chance to clean up, as in a power cut
+    process.wait()
+    assert not (workdir / "results/tiny/provenance.json").exists(), "killed too late"
+    done = snakemake(workdir, "--rerun-incomplete")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert digests(workdir) == digests(clean_run)
+
+
+def test_the_pipeline_never_writes_under_the_inputs(tmp_path: Path):
+    workdir = fresh_tiny(tmp_path)
+    inputs = [workdir / "sheets", workdir / "narrative", workdir / "codebook.yaml"]
+
+    def snapshot() -> dict[str, tuple[bytes, int]]:
+        files = [p for root in inputs for p in ([root] if root.is_file() else root.rglob("*"))]
+        return {str(p): (p.read_bytes(), p.stat().st_mtime_ns) for p in files if p.is_file()}
+
+    before = snapshot()
+    for path in inputs[:2]:  # read-only folders: any write attempt would fail the run
+        for p in path.rglob("*"):
+            p.chmod(0o444)
+        path.chmod(0o555)
+    try:
+        done = snakemake(workdir)
+    finally:
+        for path in inputs[:2]:
+            path.chmod(0o755)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert snapshot() == before
+    assert sorted(p.name for p in (workdir / "sheets").iterdir()) == [
+        "codes.csv", "outcomes.csv", "screening.csv", "studies.csv"]
+
+
+def test_provenance_names_every_input_with_its_hash(clean_run: Path):
+    record = json.loads((clean_run / "results/tiny/provenance.json").read_text("utf-8"))
+    for rel, digest in record["inputs"].items():
+        assert hashlib.sha256((clean_run / rel).read_bytes()).hexdigest() == digest
+    assert record["config"]["sheets"] == "sheets/"
+    assert len(record["config_sha256"]) == 64
+    for package in ("python", "pandas", "scipy", "snakemake", "evsynth"):
+        assert record["software"][package], package
+    assert record["engines"]["pandoc"] and record["engines"]["typst"]
+    assert "commit" in record["project"] and "dirty" in record["project"]
+
+
+def test_datapackage_describes_every_result_table(clean_run: Path):
+    base = clean_run / "results/tiny"
+    package = json.loads((base / "datapackage.json").read_text("utf-8"))
+    paths = {r["path"] for r in package["resources"]}
+    on_disk = {p.relative_to(base).as_posix() for p in base.rglob("*.csv")
+               if "report" not in p.parts}
+    assert paths == on_disk
+    themes = next(r for r in package["resources"] if r["path"] == "tallies/themes.csv")
+    fields = {f["name"]: f for f in themes["schema"]["fields"]}
+    assert fields["n_studies"]["type"] == "integer"
+    assert fields["study_ids"]["description"]
+    import frictionless
+
+    report = frictionless.validate(str(base / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:5]
+
+
+def test_many_reviews_run_in_parallel(tmp_path: Path):
+    workdir = tmp_path / "many"
+    reviews = {}
+    for i in range(4):
+        shutil.copytree(REPO / "tests/data/tiny", workdir / f"r{i}")
+        reviews[f"review-{i}"] = {
+            "title": f"Review {i}", "sheets": f"r{i}/sheets/", "codebook": f"r{i}/codebook.yaml",
+            "report": "summary-of-evidence" if i % 2 else "strategic-briefing",
+            "illustrative": True}
+    (workdir / "config.yaml").write_text(json.dumps({"reviews": reviews}), "utf-8")
+    done = snakemake(workdir, "--cores", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for i in range(4):
+        fmt = "summary-of-evidence" if i % 2 else "strategic-briefing"
+        assert (workdir / f"results/review-{i}/report/{fmt}.pdf").is_file()
+
+
+def test_the_slurm_profile_passes_a_dry_run(tmp_path: Path):
+    workdir = fresh_tiny(tmp_path)
+    done = snakemake(workdir, "--profile", str(REPO / "profiles/slurm"), "--dry-run")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "render" in done.stdout and "This was a dry-run" in done.stdout
