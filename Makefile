@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 CONFIG ?= config/config.yaml
-SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) --cores $(CORES)
+SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) --cores $(CORES) --rerun-incomplete
 
-.PHONY: run test lint dry-run clean template help
+.PHONY: run test lint dry-run clean template audit bench help
 
 help:
 	@echo "make run     run the whole workflow on $(CONFIG) (installs into $(VENV) first)"
 	@echo "make test    run the test suite (installs into $(VENV) first)"
+	@echo "make audit   Snakemake's HTML report of the run (results/audit.html)"
 	@echo "make lint    ruff and snakemake --lint"
 	@echo "make template REVIEW=<id>   an Excel extraction template for a review's codebook"
 	@echo "make clean   delete results/ and logs/ (everything there is rebuilt by make run)"
@@ -29,6 +30,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@$(SNAKEMAKE) --keep-going --quiet all; status=$$?; \
 	$(BIN)/python -m evsynth.cli summary --config $(CONFIG) && exit $$status
+
+# Snakemake's own HTML report of the last run: every stage's tables and figures, captioned.
+audit: $(STAMP)
+	$(SNAKEMAKE) --report results/audit.html
+	@echo "Open results/audit.html to browse the run step by step."
 
 dry-run: $(STAMP)
 	$(SNAKEMAKE) --dry-run

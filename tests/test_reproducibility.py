@@ -150,3 +150,12 @@ def test_the_slurm_profile_passes_a_dry_run(tmp_path: Path):
     done = snakemake(workdir, "--profile", str(REPO / "profiles/slurm"), "--dry-run")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "render" in done.stdout and "This was a dry-run" in done.stdout
+
+
+def test_snakemake_report_browses_each_stage(clean_run: Path, tmp_path: Path):
+    out = tmp_path / "audit.html"
+    done = snakemake(clean_run, "--report", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    html = out.read_text("utf-8", errors="replace")
+    for category in ("1. Validation", "2. Themes", "4. Reports", "5. Provenance"):
+        assert category in html, category

@@ -75,6 +75,7 @@ def all_outputs():
             f"results/{review}/report/{fmt}.html",
             f"results/{review}/report/{fmt}.pdf",
             f"results/{review}/provenance.json",
+            f"results/{review}/datapackage.json",
         ]
         outputs += [
             f"results/{review}/tallies/themes_by_{field}.csv" for field in crosstab_fields(review)

@@ -7,7 +7,12 @@ rule prisma:
         screening=rules.validate.output.screening,
     output:
         png="results/{review}/figures/prisma.png",
-        svg="results/{review}/figures/prisma.svg",
+        svg=report(
+            "results/{review}/figures/prisma.svg",
+            caption="../report/prisma.rst",
+            category="1. Validation",
+            subcategory="{review}",
+        ),
     log:
         "logs/prisma/{review}.log",
     script:

@@ -33,8 +33,18 @@ rule render:
         narrative=narrative_files,
         sources=report_sources,
     output:
-        html="results/{review}/report/{format}.html",
-        pdf="results/{review}/report/{format}.pdf",
+        html=report(
+            "results/{review}/report/{format}.html",
+            caption="../report/report_html.rst",
+            category="4. Reports",
+            subcategory="{review}",
+        ),
+        pdf=report(
+            "results/{review}/report/{format}.pdf",
+            caption="../report/report_pdf.rst",
+            category="4. Reports",
+            subcategory="{review}",
+        ),
     params:
         review=lambda wc: wc.review,
         settings=lambda wc: review_config(wc.review),

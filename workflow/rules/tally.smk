@@ -9,10 +9,20 @@ rule tally:
         codes=rules.validate.output.codes,
         codebook=codebook_file,
     output:
-        themes="results/{review}/tallies/themes.csv",
+        themes=report(
+            "results/{review}/tallies/themes.csv",
+            caption="../report/themes.rst",
+            category="2. Themes",
+            subcategory="{review}",
+        ),
         cooccurrence="results/{review}/tallies/cooccurrence.csv",
         figure_png="results/{review}/figures/themes.png",
-        figure_svg="results/{review}/figures/themes.svg",
+        figure_svg=report(
+            "results/{review}/figures/themes.svg",
+            caption="../report/themes_figure.rst",
+            category="2. Themes",
+            subcategory="{review}",
+        ),
     params:
         codebook=lambda wc: review_config(wc.review)["codebook"],
         forward=config.get("agreement", {}).get("forward", "union"),
@@ -47,7 +57,12 @@ rule agreement:
         codes=rules.validate.output.codes,
         codebook=codebook_file,
     output:
-        agreement="results/{review}/tallies/agreement.csv",
+        agreement=report(
+            "results/{review}/tallies/agreement.csv",
+            caption="../report/agreement.rst",
+            category="2. Themes",
+            subcategory="{review}",
+        ),
         disagreements="results/{review}/tallies/disagreements.csv",
     params:
         codebook=lambda wc: review_config(wc.review)["codebook"],

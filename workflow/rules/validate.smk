@@ -7,10 +7,25 @@ rule validate:
         sheets=sheet_files,
         codebook=codebook_file,
     output:
-        issues="results/{review}/validation/issues.csv",
+        issues=report(
+            "results/{review}/validation/issues.csv",
+            caption="../report/issues.rst",
+            category="1. Validation",
+            subcategory="{review}",
+        ),
         summary="results/{review}/validation/summary.json",
-        report="results/{review}/validation/report.md",
-        studies="results/{review}/clean/studies.csv",
+        report=report(
+            "results/{review}/validation/report.md",
+            caption="../report/validation_report.rst",
+            category="1. Validation",
+            subcategory="{review}",
+        ),
+        studies=report(
+            "results/{review}/clean/studies.csv",
+            caption="../report/clean.rst",
+            category="1. Validation",
+            subcategory="{review}",
+        ),
         codes="results/{review}/clean/codes.csv",
         outcomes="results/{review}/clean/outcomes.csv",
         screening="results/{review}/clean/screening.csv",
