@@ -8,7 +8,7 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) --cores $(CORES) --rerun-incomplete
 
-.PHONY: run test lint dry-run clean template audit bench help
+.PHONY: run test lint dry-run clean template audit bench unlock help
 
 help:
 	@echo "make run     run the whole workflow on $(CONFIG) (installs into $(VENV) first)"
@@ -35,6 +35,11 @@ run: $(STAMP)
 audit: $(STAMP)
 	$(SNAKEMAKE) --report results/audit.html
 	@echo "Open results/audit.html to browse the run step by step."
+
+# After a crash or `kill -9`, Snakemake's lock stays behind: release it, then `make run`
+# redoes whatever was cut off (--rerun-incomplete).
+unlock: $(STAMP)
+	$(SNAKEMAKE) --unlock
 
 dry-run: $(STAMP)
 	$(SNAKEMAKE) --dry-run

@@ -70,6 +70,9 @@ def test_a_run_killed_part_way_recovers_to_the_same_bytes(clean_run: Path, tmp_p
     os.killpg(process.pid, signal.SIGKILL)  # no chance to clean up, as in a power cut
     process.wait()
     assert not (workdir / "results/tiny/provenance.json").exists(), "killed too late"
+    # The documented recovery (`make unlock`, then `make run`): a kill -9 leaves Snakemake's
+    # lock behind; --rerun-incomplete redoes the job that was cut off.
+    assert snakemake(workdir, "--unlock").returncode == 0
     done = snakemake(workdir, "--rerun-incomplete")
     assert done.returncode == 0, done.stderr[-3000:]
     assert digests(workdir) == digests(clean_run)
