@@ -72,3 +72,15 @@ function Figure(fig)
   if fig.identifier ~= "" then code = code .. " <" .. fig.identifier .. ">" end
   return pandoc.RawBlock("typst", code)
 end
+
+-- Typst: short tables stay on one page with their caption; long ones split across pages
+-- (the template repeats their header row).
+local SHORT_TABLE_ROWS = 25
+
+function Table(tbl)
+  if not FORMAT:match("typst") then return nil end
+  local rows = 0
+  for _, body in ipairs(tbl.bodies) do rows = rows + #body.body end
+  if rows > SHORT_TABLE_ROWS then return nil end
+  return { pandoc.RawBlock("typst", "#block(breakable: false)["), tbl, pandoc.RawBlock("typst", "]") }
+end

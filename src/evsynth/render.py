@@ -205,7 +205,8 @@ def render_with_pandoc(source_dir: Path, qmd_name: str, html_path: Path, pdf_pat
 
     typ = source_dir / f"{stem}.typ"
     typst_opts = formats.get("typst", {})
-    typst_args = ["--to", "typst", "--template", "_typst/pandoc.typ", "--output", typ.name]
+    typst_args = ["--to", "typst", "--template", "_typst/pandoc.typ", "--output", typ.name,
+                  f"--shift-heading-level-by={typst_opts.get('shift-heading-level-by', 0)}"]
     if typst_opts.get("toc"):
         typst_args += ["--toc", f"--toc-depth={typst_opts.get('toc-depth', 2)}"]
     run_pandoc([*common, *typst_args, flat.name], source_dir)

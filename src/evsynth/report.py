@@ -339,7 +339,7 @@ def included_studies(res: ReviewResults) -> str:
                      md(label_of(design, r.design)),
                      md(label_of(QUALITY, r.quality))])
     return pipe_table(["ID", "Citation", "Year", "Source", "Design", "Quality"], rows,
-                      [6, 46, 6, 9, 16, 12], caption=f"The {len(rows)} included records")
+                      [7, 44, 6, 10, 18, 12], caption=f"The {len(rows)} included records")
 
 
 def method_audit(res: ReviewResults, settings: dict) -> str:
