@@ -1,4 +1,4 @@
-"""Snakemake adapter: effect direction, meta-analysis and their figures."""
+"""Snakemake adapter: effect direction, meta-analysis, the gap map and their figures."""
 from pathlib import Path
 
 from evsynth.outcomes import run_outcomes
@@ -11,4 +11,6 @@ run_rule(snakemake, lambda: run_outcomes(
     settings=dict(snakemake.params.meta_analysis),
     out_dir=Path(snakemake.output.direction).parent,
     figures_dir=Path(snakemake.output.direction_svg).parent,
+    codes_path=Path(snakemake.input.codes),
+    forward=snakemake.params.forward,
 ))

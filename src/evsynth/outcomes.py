@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from evsynth.codebook import Codebook
-from evsynth.contract import RATIO_MEASURES
+from evsynth.contract import QUALITY, RATIO_MEASURES
 from evsynth.stats import random_effects, se_from_ci, sign_test, wilson_interval
 from evsynth.tables import read_clean, write_table
 
@@ -138,10 +138,66 @@ def meta_analysis(outcomes: pd.DataFrame, studies: pd.DataFrame, codebook: Codeb
     return pd.DataFrame(rows, columns=META_COLUMNS)
 
 
+def effect_direction_cells(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """The effect-direction plot's cells: one row per (outcome, study_id) with the study's
+    direction (:func:`per_study_directions`) and ``n``, the largest sample size the study
+    reported for that outcome (NaN where none was)."""
+    cells = per_study_directions(outcomes)
+    if cells.empty:
+        return cells.assign(n=pd.Series(dtype=float))
+    n = pd.to_numeric(outcomes["n"], errors="coerce") if "n" in outcomes else np.nan
+    sizes = outcomes.assign(n=n).groupby(["outcome", "study_id"], sort=True)["n"].max()
+    return cells.merge(sizes.reset_index(), on=["outcome", "study_id"], how="left")
+
+
+GAP_MAP_COLUMNS = ["theme", "outcome", "n_studies", "n_benefit", "n_harm", "n_no_effect",
+                   "n_mixed", "n_unclear", "study_ids"]
+
+
+def gap_map(codes: pd.DataFrame, outcomes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """``outcomes/gap_map.csv``: every theme × outcome, with the studies coded with the theme
+    (rolled up the tree, as in ``tallies/themes.csv``) that report the outcome, by direction.
+
+    Rows follow the codebook: themes in tree order, outcomes in codebook order within each
+    theme. Pairs no study covers are listed with zero: they are the gaps.
+    """
+    from evsynth.tally import ID_SEPARATOR, study_theme_pairs
+
+    pairs = study_theme_pairs(codes, codebook).rename(columns={"code": "theme"})
+    votes = per_study_directions(outcomes)
+    joined = pairs.merge(votes, on="study_id")
+    cells = {key: group for key, group in joined.groupby(["theme", "outcome"], sort=True)}
+    rows = []
+    for theme in codebook.themes:
+        for outcome in codebook.outcomes:
+            group = cells.get((theme.code, outcome))
+            counts = group["direction"].value_counts() if group is not None else {}
+            rows.append({
+                "theme": theme.code, "outcome": outcome,
+                "n_studies": 0 if group is None else len(group),
+                **{f"n_{d}": int(counts.get(d, 0)) for d in DIRECTION_ORDER},
+                "study_ids": "" if group is None else ID_SEPARATOR.join(sorted(group["study_id"])),
+            })
+    return pd.DataFrame(rows, columns=GAP_MAP_COLUMNS)
+
+
+def sensitivity_label(excluded: tuple[str, ...]) -> str:
+    """How the forest plot names the sensitivity analysis, e.g. "Without low-quality studies"."""
+    if tuple(excluded) == ("low",):
+        return "Without low-quality studies"
+    names = [QUALITY.get(q, q).lower() for q in excluded]
+    return "Without studies rated " + " or ".join(names)
+
+
 def run_outcomes(studies_path: Path, outcomes_path: Path, codebook_path: Path, settings: dict,
-                 out_dir: Path, figures_dir: Path) -> None:
+                 out_dir: Path, figures_dir: Path, codes_path: Path | None = None,
+                 forward: str = "union") -> None:
+    """The outcomes stage: ``direction.csv``, ``direction_by_quality.csv``,
+    ``meta_analysis.csv`` and (with ``codes_path``) ``gap_map.csv`` under ``out_dir``; the
+    direction, forest, effect-direction and gap-map figures under ``figures_dir``."""
     from evsynth.codebook import load_codebook
-    from evsynth.figures import direction_chart, forest_plot
+    from evsynth.figures import direction_chart, effect_direction_plot, forest_plot, gap_map_plot
+    from evsynth.tally import codes_forward
 
     codebook = load_codebook(codebook_path)
     studies = read_clean(studies_path)
@@ -151,12 +207,25 @@ def run_outcomes(studies_path: Path, outcomes_path: Path, codebook_path: Path, s
     write_table(direction, out_dir / "direction.csv")
     write_table(direction_summary(with_quality, codebook, by="quality"),
                 out_dir / "direction_by_quality.csv")
+    excluded = tuple(settings.get("sensitivity_exclude_quality", ["low"]))
     pooled = meta_analysis(
         outcomes, studies, codebook,
         methods=(settings.get("method", "REML"),),
         hartung_knapp=bool(settings.get("hartung_knapp", False)),
-        sensitivity_exclude_quality=tuple(settings.get("sensitivity_exclude_quality", ["low"])),
+        sensitivity_exclude_quality=excluded,
     )
     write_table(pooled, out_dir / "meta_analysis.csv")
+    outcome_labels = {code: o.label for code, o in codebook.outcomes.items()}
     direction_chart(direction, figures_dir / "direction")
-    forest_plot(effect_sizes(outcomes), pooled, figures_dir / "forest")
+    forest_plot(effect_sizes(outcomes), pooled, figures_dir / "forest",
+                benefit={code: o.benefit for code, o in codebook.outcomes.items()},
+                sensitivity_label=sensitivity_label(excluded))
+    effect_direction_plot(effect_direction_cells(outcomes), studies, direction, outcome_labels,
+                          figures_dir / "effect_direction")
+    if codes_path is not None:
+        codes = codes_forward(read_clean(codes_path), forward)
+        gaps = gap_map(codes, outcomes, codebook)
+        write_table(gaps, out_dir / "gap_map.csv")
+        themes = pd.DataFrame([(t.code, t.label, t.level) for t in codebook.themes],
+                              columns=["code", "label", "level"])
+        gap_map_plot(gaps, themes, outcome_labels, figures_dir / "gap_map")

@@ -1,0 +1,294 @@
+"""Figures and the gap map: produced for a review's data, counted by hand on the tiny review,
+byte-identical between renders, A4-wide, and placeholders (never errors) when there is no data.
+
+Tiny review (tests/data/tiny/sheets/), codes rolled up the tree (see tests/test_tally.py):
+  a = {T1, T2, T4, T5}, a.one = {T1, T2}, a.two = {T1, T4}, b = {T2, T3, T4}
+One direction per study and outcome (outcomes.csv):
+  reoffending: T1 benefit (n 100), T4 benefit (n 200), T2 no_effect (n 40)
+  wellbeing:   T2 mixed (benefit and no_effect on two scales, n 40), T3 benefit (n blank),
+               T5 harm (n 30)
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from evsynth.figures import (
+    A4_WIDTH_IN,
+    effect_direction_plot,
+    forest_plot,
+    gap_map_plot,
+    ratio_ticks,
+)
+from evsynth.outcomes import (
+    direction_summary,
+    effect_direction_cells,
+    effect_sizes,
+    gap_map,
+    meta_analysis,
+    run_outcomes,
+    sensitivity_label,
+)
+from evsynth.tables import read_clean, write_table
+from evsynth.tally import codes_forward
+
+FIGURES = ["direction", "forest", "effect_direction", "gap_map"]
+DPI = 200  # figures.STYLE["savefig.dpi"]
+
+
+def write_clean(result, folder: Path, outcomes: pd.DataFrame | None = None) -> Path:
+    """The validated tables as the validate rule writes them (``clean/*.csv``)."""
+    for name in ("studies", "codes", "outcomes"):
+        table = outcomes if name == "outcomes" and outcomes is not None else result.clean[name]
+        write_table(table, folder / f"{name}.csv")
+    return folder
+
+
+def run_stage(result, codebook_path: Path, base: Path, outcomes: pd.DataFrame | None = None,
+              settings: dict | None = None) -> Path:
+    clean = write_clean(result, base / "clean", outcomes)
+    run_outcomes(clean / "studies.csv", clean / "outcomes.csv", codebook_path, settings or {},
+                 base / "outcomes", base / "figures", codes_path=clean / "codes.csv")
+    return base
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def png_chunk_types(path: Path) -> list[str]:
+    data, types = path.read_bytes()[8:], []
+    while data:
+        (length,) = struct.unpack(">I", data[:4])
+        types.append(data[4:8].decode("ascii"))
+        data = data[12 + length:]
+    return types
+
+
+def svg_is_wellformed(path: Path) -> bool:
+    import xml.etree.ElementTree as ET
+
+    return ET.parse(path).getroot().tag.endswith("svg")
+
+
+# --- The gap map, by hand ------------------------------------------------------------------------
+
+def test_gap_map_counts_match_the_hand_counts(tiny_clean):
+    result, codebook = tiny_clean
+    table = gap_map(result.clean["codes"], result.clean["outcomes"], codebook)
+    assert list(table.columns) == ["theme", "outcome", "n_studies", "n_benefit", "n_harm",
+                                   "n_no_effect", "n_mixed", "n_unclear", "study_ids"]
+    # Every theme x outcome, themes in tree order, outcomes in codebook order.
+    assert list(zip(table["theme"], table["outcome"], strict=True)) == [
+        (t, o) for t in ("a", "a.one", "a.two", "b") for o in ("reoffending", "wellbeing")]
+    got = table.set_index(["theme", "outcome"])
+    counts = ["n_studies", "n_benefit", "n_harm", "n_no_effect", "n_mixed", "n_unclear"]
+    expected = {
+        ("a", "reoffending"): ([3, 2, 0, 1, 0, 0], "T1;T2;T4"),
+        ("a", "wellbeing"): ([2, 0, 1, 0, 1, 0], "T2;T5"),  # T5 coded at the parent itself
+        ("a.one", "reoffending"): ([2, 1, 0, 1, 0, 0], "T1;T2"),
+        ("a.one", "wellbeing"): ([1, 0, 0, 0, 1, 0], "T2"),
+        ("a.two", "reoffending"): ([2, 2, 0, 0, 0, 0], "T1;T4"),
+        ("a.two", "wellbeing"): ([0, 0, 0, 0, 0, 0], ""),  # a gap
+        ("b", "reoffending"): ([2, 1, 0, 1, 0, 0], "T2;T4"),
+        ("b", "wellbeing"): ([2, 1, 0, 0, 1, 0], "T2;T3"),
+    }
+    for key, (numbers, ids) in expected.items():
+        assert got.loc[key, counts].tolist() == numbers, key
+        assert got.loc[key, "study_ids"] == ids, key
+
+
+def test_gap_map_follows_the_coding_that_goes_forward(tiny_clean):
+    result, codebook = tiny_clean
+    consensus = codes_forward(result.clean["codes"], "consensus")  # T4's b was one coder's
+    got = gap_map(consensus, result.clean["outcomes"], codebook).set_index(["theme", "outcome"])
+    assert got.loc[("b", "reoffending"), "study_ids"] == "T2"
+    assert got.loc[("b", "reoffending"), "n_studies"] == 1
+
+
+def test_effect_direction_cells_carry_the_largest_n(tiny_clean):
+    result, _ = tiny_clean
+    cells = effect_direction_cells(result.clean["outcomes"]).set_index(["study_id", "outcome"])
+    assert cells.loc[("T2", "wellbeing"), "direction"] == "mixed"
+    assert cells.loc[("T2", "wellbeing"), "n"] == 40
+    assert cells.loc[("T4", "reoffending"), "n"] == 200
+    assert np.isnan(cells.loc[("T3", "wellbeing"), "n"])  # n left blank
+    assert len(cells) == 6
+
+
+# --- The stage writes every figure -------------------------------------------------------------
+
+def test_outcomes_stage_writes_every_figure_and_the_gap_map(tiny_clean, tmp_path):
+    result, _ = tiny_clean
+    base = run_stage(result, REPO / "tests/data/tiny/codebook.yaml", tmp_path)
+    for name in FIGURES:
+        png, svg = base / "figures" / f"{name}.png", base / "figures" / f"{name}.svg"
+        assert png.stat().st_size > 5000, name
+        assert svg_is_wellformed(svg), name
+    gaps = read_clean(base / "outcomes/gap_map.csv")
+    assert len(gaps) == 8
+    assert gaps.loc[(gaps["theme"] == "a") & (gaps["outcome"] == "reoffending"),
+                    "n_studies"].item() == "3"
+    # Laid out at the A4 text width (6.3 in), so report text prints at its nominal size,
+    # and short enough for one page.
+    for name in ("forest", "effect_direction", "gap_map"):
+        width, height = png_size(base / "figures" / f"{name}.png")
+        assert width == round(A4_WIDTH_IN * DPI), name
+        assert height < 9.5 * DPI, name
+
+
+def test_families_example_effect_direction_plot_fits_a_page(tmp_path):
+    from evsynth.codebook import load_codebook
+    from evsynth.validate import validate_review
+
+    book = REPO / "config/codebooks/families.yaml"
+    result = validate_review(REPO / "data/raw/families", book)
+    assert result.summary["passed"]
+    codebook = load_codebook(book)
+    outcomes = result.clean["outcomes"]
+    cells = effect_direction_cells(outcomes)
+    png, _ = effect_direction_plot(cells, result.clean["studies"],
+                                   direction_summary(outcomes, codebook),
+                                   {c: o.label for c, o in codebook.outcomes.items()},
+                                   tmp_path / "effect_direction")
+    width, height = png_size(png)
+    assert width == round(A4_WIDTH_IN * DPI)
+    rows = cells["study_id"].nunique()
+    assert 20 <= rows <= 32
+    assert height < 9.5 * DPI
+
+
+def test_effect_direction_plot_shrinks_rows_beyond_sixty_studies(tmp_path):
+    rng = np.random.default_rng(7)
+    n_studies, outcomes = 90, ["o1", "o2", "o3", "o4", "o5"]
+    studies = pd.DataFrame({"study_id": [f"S{i:03d}" for i in range(n_studies)],
+                            "year": "2020",
+                            "quality": rng.choice(["high", "moderate", "low", "not_appraised"],
+                                                  n_studies)})
+    cells = pd.DataFrame([
+        {"outcome": o, "study_id": s, "n": rng.choice([np.nan, 30.0, 120.0, 900.0]),
+         "direction": rng.choice(["benefit", "harm", "no_effect", "mixed", "unclear"])}
+        for s in studies["study_id"] for o in rng.choice(outcomes, 2, replace=False)])
+    direction = pd.DataFrame({"outcome": outcomes, "k": 36, "n_benefit": 10, "n_harm": 5,
+                              "sign_test_p": 0.3})
+    labels = {o: f"Outcome {o} with a long descriptive label" for o in outcomes}
+    png, svg = effect_direction_plot(cells, studies, direction, labels, tmp_path / "edp")
+    width, height = png_size(png)
+    assert width == round(A4_WIDTH_IN * DPI)
+    # 90 rows at the dense row height (0.13 in), not the normal 0.21 in.
+    assert height / DPI < 90 * 0.15 + 3
+    assert svg_is_wellformed(svg)
+
+
+def test_forest_plot_draws_the_sensitivity_analysis(tmp_path):
+    from evsynth.codebook import load_codebook
+    from evsynth.validate import validate_review
+
+    bcg = REPO / "tests/data/bcg"
+    result = validate_review(bcg / "sheets", bcg / "codebook.yaml")
+    codebook = load_codebook(bcg / "codebook.yaml")
+    studies = result.clean["studies"].copy()
+    studies.loc[studies["study_id"].isin(["BCG01", "BCG02", "BCG03"]), "quality"] = "low"
+    pooled = meta_analysis(result.clean["outcomes"], studies, codebook)
+    assert list(pooled["analysis"]) == ["main", "sensitivity"]
+    png, svg = forest_plot(effect_sizes(result.clean["outcomes"]), pooled, tmp_path / "forest",
+                           benefit={"tb": "decrease"},
+                           sensitivity_label=sensitivity_label(("low",)))
+    assert png_size(png)[0] == round(A4_WIDTH_IN * DPI)
+    assert svg_is_wellformed(svg)
+    assert sensitivity_label(("low", "not_appraised")) == (
+        "Without studies rated low or not appraised")
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0.05, 7.0), (0.4, 1.3), (0.9, 1.1), (0.01, 100.0)])
+def test_ratio_ticks_are_round_spaced_and_include_one(lo, hi):
+    width = 3.5
+    ticks = ratio_ticks(lo, hi, width)
+    assert 1 in ticks and len(ticks) >= 2
+    assert all(lo <= t <= hi for t in ticks)
+    gaps = np.diff(np.log(ticks)) / (np.log(hi) - np.log(lo)) * width
+    assert (gaps >= 0.42 - 1e-9).all()
+
+
+# --- Determinism -----------------------------------------------------------------------------
+
+def test_two_renders_are_byte_identical_and_carry_no_timestamps(tiny_clean, tmp_path):
+    result, _ = tiny_clean
+    first = run_stage(result, REPO / "tests/data/tiny/codebook.yaml", tmp_path / "one")
+    second = run_stage(result, REPO / "tests/data/tiny/codebook.yaml", tmp_path / "two")
+    for name in FIGURES:
+        for ext in ("png", "svg"):
+            a, b = first / "figures" / f"{name}.{ext}", second / "figures" / f"{name}.{ext}"
+            assert a.read_bytes() == b.read_bytes(), f"{name}.{ext}"
+        svg = (first / "figures" / f"{name}.svg").read_text("utf-8")
+        assert "<dc:date>" not in svg and "<dc:creator>" not in svg.lower()
+        png = first / "figures" / f"{name}.png"
+        assert not {"tEXt", "iTXt", "zTXt", "tIME"} & set(png_chunk_types(png)), name
+        assert b"Software" not in png.read_bytes() and b"Creation Time" not in png.read_bytes()
+    assert (first / "outcomes/gap_map.csv").read_bytes() == (
+        second / "outcomes/gap_map.csv").read_bytes()
+
+
+def test_bcg_figures_are_deterministic(tmp_path):
+    """A second data set (13 studies, a log axis), each figure function called directly."""
+    from evsynth.codebook import load_codebook
+    from evsynth.validate import validate_review
+
+    bcg = REPO / "tests/data/bcg"
+    result = validate_review(bcg / "sheets", bcg / "codebook.yaml")
+    codebook = load_codebook(bcg / "codebook.yaml")
+    outcomes, studies = result.clean["outcomes"], result.clean["studies"]
+    labels = {c: o.label for c, o in codebook.outcomes.items()}
+    themes = pd.DataFrame([(t.code, t.label, t.level) for t in codebook.themes],
+                          columns=["code", "label", "level"])
+    pooled = meta_analysis(outcomes, studies, codebook)
+    gaps = gap_map(result.clean["codes"], outcomes, codebook)
+    outputs = {}
+    for run in ("a", "b"):
+        folder = tmp_path / run
+        outputs[run] = [
+            *forest_plot(effect_sizes(outcomes), pooled, folder / "forest",
+                         benefit={"tb": "decrease"}),
+            *effect_direction_plot(effect_direction_cells(outcomes), studies,
+                                   direction_summary(outcomes, codebook), labels,
+                                   folder / "effect_direction"),
+            *gap_map_plot(gaps, themes, labels, folder / "gap_map"),
+        ]
+    for a, b in zip(outputs["a"], outputs["b"], strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+# --- No data: placeholders, never errors -------------------------------------------------------
+
+def test_an_empty_outcomes_sheet_gives_placeholder_figures(tiny_clean, tmp_path):
+    result, _ = tiny_clean
+    empty = result.clean["outcomes"].iloc[0:0]
+    base = run_stage(result, REPO / "tests/data/tiny/codebook.yaml", tmp_path, outcomes=empty)
+    for name in FIGURES:
+        png = base / "figures" / f"{name}.png"
+        assert png.is_file() and svg_is_wellformed(base / "figures" / f"{name}.svg"), name
+        width, height = png_size(png)
+        assert height < 2 * DPI, name  # the one-line placeholder, not an empty grid
+    gaps = read_clean(base / "outcomes/gap_map.csv")
+    assert len(gaps) == 8 and set(gaps["n_studies"]) == {"0"} and set(gaps["study_ids"]) == {""}
+    assert read_clean(base / "outcomes/meta_analysis.csv").empty
+
+
+def test_no_codes_gives_an_all_gap_map_without_errors(tiny_clean, tmp_path):
+    result, codebook = tiny_clean
+    codes = result.clean["codes"].iloc[0:0]
+    table = gap_map(codes, result.clean["outcomes"], codebook)
+    assert len(table) == 8 and table["n_studies"].sum() == 0
+    themes = pd.DataFrame([(t.code, t.label, t.level) for t in codebook.themes],
+                          columns=["code", "label", "level"])
+    png, svg = gap_map_plot(table, themes, {"reoffending": "Re-offending",
+                                            "wellbeing": "Wellbeing"}, tmp_path / "gap_map")
+    assert png.is_file() and svg_is_wellformed(svg)
