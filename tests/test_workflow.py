@@ -52,6 +52,8 @@ def test_workflow_writes_every_contract_output(tiny_run: Path):
                 "tallies/themes_by_intervention_type.csv", "tallies/cooccurrence.csv",
                 "tallies/agreement.csv", "outcomes/direction.csv", "outcomes/meta_analysis.csv",
                 "figures/themes.png", "figures/themes.svg", "figures/forest.svg",
+                "outcomes/gap_map.csv", "figures/effect_direction.svg", "figures/gap_map.svg",
+                "figures/prisma.svg", "datapackage.json",
                 "report/summary-of-evidence.html", "report/summary-of-evidence.pdf",
                 "provenance.json"]:
         assert (base / rel).is_file(), rel

@@ -196,6 +196,11 @@ def counts_table(values: pd.Series, vocabulary: dict[str, str], heading: str,
     return pipe_table([heading, "Studies", "%"], rows, [40, 10, 8], "lrr", caption)
 
 
+def countries_phrase(n_countries: str) -> str:
+    return {"0": "with no country recorded", "1": "from 1 country"}.get(
+        n_countries, f"from {n_countries} countries")
+
+
 def what_we_did(res: ReviewResults, figures: dict[str, str]) -> str:
     s = res.studies
     n = len(s)
@@ -203,8 +208,8 @@ def what_we_did(res: ReviewResults, figures: dict[str, str]) -> str:
         f"We included **{figures['n_studies']} records**: {figures['n_academic']} from the "
         f"academic literature ({figures['pct_academic']}) and {figures['n_grey']} from the grey "
         f"literature ({figures['pct_grey']}), published between {figures['year_min']} and "
-        f"{figures['year_max']}, from {figures['n_countries']} countries. Each record was coded "
-        f"against the review's codebook of {len(res.codebook.themes)} themes.\n",
+        f"{figures['year_max']}, {countries_phrase(figures['n_countries'])}. Each record was "
+        f"coded against the review's codebook of {len(res.codebook.themes)} themes.\n",
     ]
     if len(res.screening):
         out.append(figure("figures/prisma.svg",
@@ -270,10 +275,15 @@ def outcomes_section(res: ReviewResults) -> str:
     out.append(pipe_table(["Outcome", "Studies", "Benefit", "Harm", "No effect", "Mixed",
                            "Unclear", "Sign test p"], rows, [24, 8, 8, 6, 9, 6, 8, 10],
                           "lrrrrrrr", "Direction of effect by outcome"))
-    out.append(figure("figures/direction.svg",
-                      "Studies by direction of effect for each outcome, with the sign test.",
-                      "Stacked horizontal bars per outcome showing how many studies found "
-                      "benefit, harm, no effect, mixed or unclear results.", "fig-direction"))
+    out.append(figure(
+        "figures/effect_direction.svg",
+        "Effect direction plot (Boon & Thomson 2021): one row per study reporting an outcome, "
+        "one column per outcome. ▲ benefit, ▼ harm, ◆ mixed, ○ no effect, ? unclear; marker "
+        "size shows sample size (< 50 or not reported, 50–300, > 300); rows are shaded by study "
+        "quality. The last row gives the sign test of benefit against harm.",
+        "Grid of studies (rows, grouped by quality) by outcomes (columns), with an upward, "
+        "downward, diamond, circle or question-mark marker where a study reported the outcome, "
+        "and the sign-test p value under each outcome.", "fig-effect-direction"))
     pooled = main_analyses(res.meta)
     if len(pooled):
         rows = [[md(r.label), md(EFFECT_MEASURES[r.effect_measure]), str(r.k),
@@ -284,11 +294,15 @@ def outcomes_section(res: ReviewResults) -> str:
                                "95% prediction interval", "I²", "Method"], rows,
                               [18, 18, 4, 18, 16, 6, 8], "llrllrl",
                               "Random-effects meta-analyses (k ≥ 2 studies with an estimate)"))
-        out.append(figure("figures/forest.svg",
-                          "Forest plots: study estimates with 95% confidence intervals, the "
-                          "pooled estimate (diamond) and the 95% prediction interval (dashed).",
-                          "Forest plots, one panel per pooled outcome and effect measure.",
-                          "fig-forest"))
+        out.append(figure(
+            "figures/forest.svg",
+            "Forest plots, one per pooled outcome and effect measure: study estimates with 95% "
+            "confidence intervals (square size shows the random-effects weight), the pooled "
+            "estimate (filled diamond), the 95% prediction interval, and, where some studies "
+            "were rated low quality, the pooled estimate without them (hollow diamond).",
+            "Forest plots, one panel per pooled outcome, listing each study's estimate and 95% "
+            "confidence interval and weight, the pooled random-effects estimate and its "
+            "prediction interval.", "fig-forest"))
         sens = res.meta[res.meta["analysis"] == "sensitivity"]
         for r in sens.itertuples(index=False):
             out.append(f"Sensitivity analysis for {md(r.label)} ({r.effect_measure.upper()}), "
@@ -321,8 +335,18 @@ def evidence_base(res: ReviewResults, figures: dict[str, str]) -> str:
 
 
 def at_a_glance(res: ReviewResults) -> str:
-    return ("The chart under *What the evidence tells us* shows how often each theme appears; "
-            "the table and chart below show what the studies found for each outcome.\n")
+    return (
+        "The evidence gap map shows, for each theme, how many studies also report each outcome "
+        "and which way their results point; empty cells are gaps in the evidence.\n\n"
+        + figure(
+            "figures/gap_map.svg",
+            "Evidence gap map: for each theme and sub-theme, the number of studies coded with it "
+            "that report each outcome (bubble area and count). Colour shows the net direction, "
+            "(benefit − harm) ÷ studies, from all harm (vermillion) to all benefit (blue); grey "
+            "means no study in the cell found benefit or harm; a small dot marks a gap.",
+            "Bubble grid of themes (rows) by outcomes (columns); bubble size is the number of "
+            "studies, colour their net direction of effect, and small dots mark theme–outcome "
+            "pairs with no studies.", "fig-gap-map"))
 
 
 def further_reading(narrative: dict[str, str]) -> str:

@@ -27,6 +27,8 @@ rule render:
             rules.tally.output.figure_svg,
             rules.outcomes.output.direction_svg,
             rules.outcomes.output.forest_svg,
+            rules.outcomes.output.effect_direction_svg,
+            rules.outcomes.output.gap_map_svg,
             rules.prisma.output.svg,
         ],
         codebook=codebook_file,
