@@ -160,5 +160,6 @@ def test_snakemake_report_browses_each_stage(clean_run: Path, tmp_path: Path):
     done = snakemake(clean_run, "--report", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     html = out.read_text("utf-8", errors="replace")
-    for category in ("1. Validation", "2. Themes", "4. Reports", "5. Provenance"):
+    for category in ("1. Validation", "2. Themes", "3. Outcomes", "4. Reports",
+                     "5. Provenance"):
         assert category in html, category

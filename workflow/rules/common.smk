@@ -81,3 +81,41 @@ def all_outputs():
             f"results/{review}/tallies/themes_by_{field}.csv" for field in crosstab_fields(review)
         ]
     return outputs
+
+
+def tally_results(wildcards):
+    return {
+        "themes": f"results/{wildcards.review}/tallies/themes.csv",
+        "cooccurrence": f"results/{wildcards.review}/tallies/cooccurrence.csv",
+        "agreement": f"results/{wildcards.review}/tallies/agreement.csv",
+        "crosstabs": [
+            f"results/{wildcards.review}/tallies/themes_by_{field}.csv"
+            for field in crosstab_fields(wildcards.review)
+        ],
+    }
+
+
+def result_tables(wildcards):
+    """Every CSV a review's run writes, for the data package."""
+    tables = [
+        rules.validate.output.issues,
+        rules.validate.output.studies,
+        rules.validate.output.codes,
+        rules.validate.output.outcomes,
+        rules.validate.output.screening,
+        rules.check_narrative.output.issues,
+        rules.tally.output.themes,
+        rules.tally.output.cooccurrence,
+        rules.agreement.output.agreement,
+        rules.agreement.output.disagreements,
+        rules.outcomes.output.direction,
+        rules.outcomes.output.direction_by_quality,
+        rules.outcomes.output.meta_analysis,
+        rules.outcomes.output.gap_map,
+    ]
+    tables = [t.format(review=wildcards.review) for t in tables]
+    tables += [
+        f"results/{wildcards.review}/tallies/themes_by_{field}.csv"
+        for field in crosstab_fields(wildcards.review)
+    ]
+    return sorted(tables)

@@ -29,31 +29,6 @@ rule provenance:
         "../../scripts/provenance.py"
 
 
-def result_tables(wildcards):
-    """Every CSV a review's run writes, for the data package."""
-    tables = [
-        rules.validate.output.issues,
-        rules.validate.output.studies,
-        rules.validate.output.codes,
-        rules.validate.output.outcomes,
-        rules.validate.output.screening,
-        rules.check_narrative.output.issues,
-        rules.tally.output.themes,
-        rules.tally.output.cooccurrence,
-        rules.agreement.output.agreement,
-        rules.agreement.output.disagreements,
-        rules.outcomes.output.direction,
-        rules.outcomes.output.direction_by_quality,
-        rules.outcomes.output.meta_analysis,
-    ]
-    tables = [t.format(review=wildcards.review) for t in tables]
-    tables += [
-        f"results/{wildcards.review}/tallies/themes_by_{field}.csv"
-        for field in crosstab_fields(wildcards.review)
-    ]
-    return sorted(tables)
-
-
 rule datapackage:
     input:
         tables=result_tables,

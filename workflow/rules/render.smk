@@ -2,18 +2,6 @@
 # narrative, then render HTML and PDF (Quarto if on PATH, else Pandoc + Typst).
 
 
-def tally_results(wildcards):
-    return {
-        "themes": f"results/{wildcards.review}/tallies/themes.csv",
-        "cooccurrence": f"results/{wildcards.review}/tallies/cooccurrence.csv",
-        "agreement": f"results/{wildcards.review}/tallies/agreement.csv",
-        "crosstabs": [
-            f"results/{wildcards.review}/tallies/themes_by_{field}.csv"
-            for field in crosstab_fields(wildcards.review)
-        ],
-    }
-
-
 rule render:
     input:
         unpack(tally_results),
