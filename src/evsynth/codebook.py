@@ -6,6 +6,8 @@ findings on sheet ``codebook`` whose column is the key path (``themes[2].childre
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -85,16 +87,25 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{key}'", key_node.start_mark
-            )
-        seen.add(key)
+        try:
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark
+                )
+            seen.add(key)
+        except TypeError:  # an unhashable key: construct_mapping reports it as YAML
+            pass
     return loader.construct_mapping(node, deep=deep)
 
 
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+#: Columns of the studies sheet the contract defines; a review field may not reuse a name.
+CORE_STUDY_COLUMNS: tuple[str, ...] = (
+    "study_id", "citation", "year", "source_type", "country", "design", "intervention_type",
+    "quality",
 )
 
 
@@ -103,16 +114,92 @@ def _schema() -> dict:
     return yaml.safe_load(text)
 
 
-def key_path(parts: Any) -> str:
-    """``['themes', 2, 'label']`` -> ``themes[2].label``."""
+def key_path(parts: Any, data: Any = None) -> str:
+    """``['themes', 2, 'label']`` -> ``themes[2].label``.
+
+    With ``data`` (the document the parts walk through) a part is written as ``[i]`` only where
+    it indexes a list, so a mapping key that YAML read as a number still prints as ``.1``.
+    """
     out = ""
+    node = data
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        is_index = isinstance(node, list) if data is not None else isinstance(part, int)
+        text = str(part).lower() if isinstance(part, bool) else str(part)
+        out += f"[{part}]" if is_index else (f".{text}" if out else text)
+        try:
+            node = node[part] if data is not None else None
+        except (KeyError, IndexError, TypeError):
+            node = None
     return out
 
 
-def read_yaml(path: Path, sheet: str) -> Any:
-    """Parse a YAML file, turning every way it can fail into a finding naming the file."""
+def _mark_line(mark: Any) -> int | None:
+    return mark.line + 1 if mark is not None else None
+
+
+def _yaml_problem(path: Path, sheet: str, exc: yaml.YAMLError) -> Finding:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    detail = f"{problem} ({context})" if context and context not in problem else problem
+    return Finding.error(sheet, None, "", "", "yaml_syntax",
+                         f"{path}{where}: not valid YAML: {detail}")
+
+
+def _key_text(node: yaml.Node) -> str:
+    return node.value if isinstance(node, yaml.ScalarNode) else f"<{node.id}>"
+
+
+def _line_key(parts: Any) -> tuple[str, ...]:
+    return tuple(str(p).lower() if isinstance(p, bool) else str(p) for p in parts)
+
+
+def _walk_nodes(node: yaml.Node | None, parts: tuple, lines: dict[tuple[str, ...], int],
+                duplicates: list[tuple[tuple, int, int]], active: set[int]) -> None:
+    """Record the line of every key path and every duplicate mapping key (path, line, first)."""
+    if node is None or id(node) in active:  # an alias pointing back up its own tree
+        return
+    active.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = _key_text(key_node)
+            line = key_node.start_mark.line + 1
+            here = (*parts, key)
+            if key == "<<":
+                _walk_nodes(value_node, parts, lines, duplicates, active)
+                continue
+            if key in first:
+                duplicates.append((here, line, first[key]))
+            else:
+                first[key] = line
+                lines.setdefault(_line_key(here), line)
+            _walk_nodes(value_node, here, lines, duplicates, active)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            here = (*parts, i)
+            lines.setdefault(_line_key(here), item.start_mark.line + 1)
+            _walk_nodes(item, here, lines, duplicates, active)
+    active.discard(id(node))
+
+
+@dataclass
+class _Document:
+    data: Any
+    lines: dict[tuple[str, ...], int]  # key path (as text) -> line of the key in the file
+
+    def line(self, parts: Any) -> int | None:
+        """The line of the deepest key on ``parts`` the file has (a missing key: its parent)."""
+        parts = _line_key(parts)
+        while parts:
+            if parts in self.lines:
+                return self.lines[parts]
+            parts = parts[:-1]
+        return None
+
+
+def _parse_yaml(path: Path, sheet: str) -> _Document:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -121,33 +208,70 @@ def read_yaml(path: Path, sheet: str) -> Any:
     except UnicodeDecodeError:
         raise InputError([Finding.error(sheet, None, "", str(path), "encoding",
                                         f"{path}: not UTF-8 text; save it as UTF-8")]) from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise InputError([Finding.error(sheet, None, "", str(path), "file_unreadable",
+                                        f"{path}: cannot be read ({exc.strerror or exc})")]
+                         ) from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        loader = _UniqueKeyLoader(text)  # checks the characters first: it can fail too
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError([_yaml_problem(path, sheet, exc)]) from None
+    try:
+        node = loader.get_single_node()
+        lines: dict[tuple[str, ...], int] = {}
+        duplicates: list[tuple[tuple, int, int]] = []
+        _walk_nodes(node, (), lines, duplicates, set())
+        if duplicates:
+            raise InputError([
+                Finding.error(sheet, None, key_path(parts), parts[-1], "yaml_duplicate_key",
+                              f"{path} line {line}: key '{parts[-1]}' appears twice in the same "
+                              f"place (first on line {first}); YAML would silently keep only "
+                              "the last one")
+                for parts, line, first in duplicates])
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        raise InputError([_yaml_problem(path, sheet, exc)]) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # e.g. a date YAML recognises but the calendar does not (2020-13-45)
         raise InputError([Finding.error(sheet, None, "", "", "yaml_syntax",
-                                        f"{path}{line}: not valid YAML ({problem})")]) from None
+                                        f"{path}: a value cannot be read ({exc})")]) from None
+    finally:
+        loader.dispose()
+    return _Document(data, lines)
+
+
+def read_yaml(path: Path, sheet: str) -> Any:
+    """Parse a YAML file, turning every way it can fail into a finding naming the file.
+
+    A key given twice in one mapping is an error (with its key path), not a silent overwrite.
+    """
+    return _parse_yaml(path, sheet).data
 
 
 def load_codebook(path: Path | str) -> Codebook:
     """Read and check a codebook; raise :class:`InputError` listing every problem found."""
     path = Path(path)
-    data = read_yaml(path, SHEET)
+    document = _parse_yaml(path, SHEET)
+    data = document.data
+    if data is None:
+        raise InputError([Finding.error(SHEET, None, "(top level)", "", "codebook_schema",
+                                        f"{path}: the codebook is empty")])
     validator = jsonschema.Draft202012Validator(_schema())
-    problems = [
-        Finding.error(SHEET, None, key_path(err.absolute_path) or "(top level)",
-                      _short(err.instance), "codebook_schema", f"{path}: {_explain(err)}")
-        for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
-    ]
+    try:
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
+    except RecursionError:
+        raise InputError([Finding.error(SHEET, None, "(top level)", "", "codebook_schema",
+                                        f"{path}: the codebook refers to itself (a YAML alias "
+                                        "inside its own anchor)")]) from None
+    problems = [problem for err in errors for problem in _schema_findings(err, document, path)]
     if problems:
         raise InputError(problems)
 
-    themes = tuple(_flatten_themes(data["themes"]))
-    problems = _duplicate_theme_findings(data["themes"], path)
+    problems = _duplicate_theme_findings(data["themes"], path, document)
+    problems += _field_clash_findings(data.get("fields") or {}, path, document)
     if problems:
         raise InputError(problems)
+    themes = tuple(_flatten_themes(data["themes"]))
     return Codebook(
         review=data["review"],
         vocabularies={k: dict(v) for k, v in data["vocabularies"].items()},
@@ -163,29 +287,91 @@ def load_codebook(path: Path | str) -> Codebook:
     )
 
 
+def _schema_findings(err: jsonschema.ValidationError, document: _Document,
+                     path: Path) -> list[Finding]:
+    """One finding per thing to fix, located at the key path the lead has to edit."""
+    parts = list(err.absolute_path)
+    schema_path = list(err.relative_schema_path)
+    data = document.data
+
+    def finding(where: list, value: Any, message: str) -> Finding:
+        line = document.line(where)
+        at = f" line {line}" if line else ""
+        return Finding.error(SHEET, None, key_path(where, data) or "(top level)", _short(value),
+                             "codebook_schema", f"{path}{at}: {message}")
+
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+        out = []
+        for key in extra:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else "."
+            out.append(finding([*parts, key], key,
+                               f"unknown key '{key}'{hint} Allowed here: {', '.join(allowed)}"))
+        return out
+    if err.validator == "required" and isinstance(err.instance, dict):
+        return [finding([*parts, name], "", f"'{name}' is missing; it is required here")
+                for name in err.validator_value if name not in err.instance]
+    if "propertyNames" in schema_path:  # the key itself is wrong; the path stops at its parent
+        key = err.instance
+        if not isinstance(key, str):
+            return [finding([*parts, key], key,
+                            f"YAML read the key as {key!r} ({type(key).__name__}), not as a "
+                            "code (it does that to yes/no/on/off/true/false and numbers); put "
+                            "the key in quotes")]
+        return [finding([*parts, key], key, f"'{key}' is not a valid code: " + _CODE_RULE)]
+    if err.validator == "not" and isinstance(err.instance, dict):
+        if err.validator_value == {"required": ["values"]}:
+            return [finding([*parts, "values"], "values",
+                            "'values' is only allowed on fields of type category")]
+        return [finding([*parts, "multi"], err.instance.get("multi"),
+                        "'multi: true' is only allowed on fields of type category or text")]
+    return [finding(parts, err.instance, _explain(err))]
+
+
+_CODE_RULE = ("use lower-case letters, digits and underscores, with dots between levels "
+              "(e.g. cc.language)")
+
+
+def _field_clash_findings(fields: dict, path: Path, document: _Document) -> list[Finding]:
+    out = []
+    for name in fields:
+        if name in CORE_STUDY_COLUMNS:
+            line = document.line(["fields", name])
+            out.append(Finding.error(
+                SHEET, None, f"fields.{name}", name, "codebook_field_clash",
+                f"{path}{f' line {line}' if line else ''}: '{name}' is a column the contract "
+                "already defines for the studies sheet; give the review field another name"))
+    return out
+
+
 def _flatten_themes(nodes: list[dict], parent: str | None = None, level: int = 1):
     for node in nodes:
         yield Theme(node["code"], node["label"], parent, level, node.get("description", ""))
         yield from _flatten_themes(node.get("children") or [], node["code"], level + 1)
 
 
-def _duplicate_theme_findings(nodes: list[dict], path: Path) -> list[Finding]:
+def _duplicate_theme_findings(nodes: list[dict], path: Path,
+                             document: _Document | None = None) -> list[Finding]:
     first_seen: dict[str, str] = {}
     problems = []
 
-    def walk(items: list[dict], prefix: str) -> None:
+    def walk(items: list[dict], prefix: list) -> None:
         for i, node in enumerate(items):
-            where = f"{prefix}[{i}]"
+            where = [*prefix, i]
             code = node["code"]
             if code in first_seen:
+                line = document.line([*where, "code"]) if document else None
                 problems.append(Finding.error(
-                    SHEET, None, f"{where}.code", code, "codebook_duplicate_code",
-                    f"{path}: theme code '{code}' is used twice (first at {first_seen[code]})"))
+                    SHEET, None, key_path([*where, "code"]), code, "codebook_duplicate_code",
+                    f"{path}{f' line {line}' if line else ''}: theme code '{code}' is used twice "
+                    f"(first at {first_seen[code]})"))
             else:
-                first_seen[code] = f"{where}.code"
-            walk(node.get("children") or [], f"{where}.children")
+                first_seen[code] = key_path([*where, "code"])
+            walk(node.get("children") or [], [*where, "children"])
 
-    walk(nodes, "themes")
+    walk(nodes, ["themes"])
     return problems
 
 
@@ -196,17 +382,24 @@ def _short(instance: Any) -> str:
 
 def _explain(err: jsonschema.ValidationError) -> str:
     """A one-line reason a research lead can act on, for the commonest schema failures."""
-    if err.validator == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        return f"unknown key(s) {', '.join(map(repr, extra))}; allowed: " + ", ".join(
-            sorted(err.schema.get("properties", {})))
-    if err.validator == "required":
-        return err.message.replace("is a required property", "is required here")
     if err.validator == "pattern":
-        return (f"'{err.instance}' is not a valid code: use lower-case letters, digits and "
-                "underscores, with dots between levels")
+        return f"'{err.instance}' is not a valid code: {_CODE_RULE}"
     if err.validator == "enum":
         return f"'{err.instance}' is not one of {', '.join(map(str, err.validator_value))}"
-    if err.validator == "not" and "values" in (err.instance or {}):
-        return "'values' is only allowed on fields of type category"
+    if err.validator == "type":
+        wanted = err.validator_value
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        words = {"string": "text", "object": "a set of 'key: value' entries",
+                 "array": "a list of '- ' items", "boolean": "true or false"}
+        want = " or ".join(words.get(w, w) for w in str(wanted).split(" or "))
+        if err.instance is None:
+            return f"this is empty; it should be {want}"
+        if isinstance(err.instance, bool | int | float | dt.date) and "string" in str(wanted):
+            return (f"YAML read {err.instance!r} as a {type(err.instance).__name__}, not text; "
+                    "put it in quotes")
+        return f"expected {want}, found {type(err.instance).__name__} {_short(err.instance)!r}"
+    if err.validator in {"minProperties", "minItems"}:
+        return "this is empty; it needs at least one entry"
+    if err.validator == "minLength":
+        return "this is empty; give a label"
     return err.message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from evsynth.contract import (
 )
 from evsynth.escape import markdown_text
 from evsynth.findings import Finding, InputError, sorted_findings, write_issues_csv
-from evsynth.intake import Intake, Sheet, read_sheets, sha256_file
+from evsynth.intake import Intake, Sheet, joined, read_sheets, sha256_file
 
 TRUE_WORDS, FALSE_WORDS = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 #: Index column carried into every clean table: the row the record came from.
@@ -116,35 +117,73 @@ class ValidationResult:
 # --- Column checks -----------------------------------------------------------------------------
 
 class _Collector:
-    """Findings for one sheet, plus which rows have errors (those stay out of the clean table)."""
+    """Findings for one sheet, plus which rows have errors (those stay out of the clean table).
+
+    Rows the reader already reported as broken (a CSV row with too many fields) count as bad
+    from the start and get no further findings: their cells may sit in the wrong columns.
+    """
 
     def __init__(self, sheet: Sheet):
         self.sheet = sheet
         self.findings: list[Finding] = []
-        self.bad = np.zeros(len(sheet.frame), dtype=bool)
+        n = len(sheet.frame)
+        broken = getattr(sheet, "broken", None)
+        self.skip = np.zeros(n, dtype=bool) if broken is None else np.asarray(broken, dtype=bool)
+        self.bad = self.skip.copy()
 
     def cells(self, mask: pd.Series | np.ndarray, column: str, values: pd.Series, rule: str,
-              message: str, severity: str = "error") -> None:
-        """One finding per flagged cell; ``message`` may use ``{value}``."""
-        mask = np.asarray(mask, dtype=bool)
+              message: str, severity: str = "error", messages: pd.Series | None = None) -> None:
+        """One finding per flagged cell; ``message`` may use ``{value}``; ``messages`` gives a
+        message per row instead (only the flagged rows are read)."""
+        mask = np.asarray(mask, dtype=bool) & ~self.skip
         if not mask.any():
             return
         make = Finding.error if severity == "error" else Finding.warning
-        for row, value in zip(self.sheet.rows[mask], values[mask], strict=True):
-            self.findings.append(make(self.sheet.name, int(row), column, value, rule,
-                                      message.format(value=value)))
+        rows = self.sheet.rows.to_numpy()[mask]
+        flagged = values.to_numpy()[mask]
+        texts = (messages.to_numpy()[mask] if messages is not None
+                 else [message.format(value=value) for value in flagged])
+        for row, value, text in zip(rows, flagged, texts, strict=True):
+            self.findings.append(make(self.sheet.name, int(row), column, value, rule, text))
         if severity == "error":
             self.bad |= mask
+
+    def summary(self, mask: pd.Series | np.ndarray, column: str, values: pd.Series, rule: str,
+                message: str) -> None:
+        """One warning for all flagged cells of a column (a fix, not a problem): first row."""
+        mask = np.asarray(mask, dtype=bool) & ~self.skip
+        if mask.any():
+            first = int(np.flatnonzero(mask)[0])
+            self.note(Finding.warning(self.sheet.name, int(self.sheet.rows.iloc[first]), column,
+                                      values.iloc[first], rule,
+                                      message.format(count=int(mask.sum()))))
 
     def note(self, finding: Finding) -> None:
         self.findings.append(finding)
 
 
+#: A whole number as a spreadsheet may write it: optional sign, ASCII digits, maybe ".0".
+_INTEGER = r"[+-]?[0-9]+(?:\.0*)?"
+#: Something that may need rewriting as a plain whole number ("+5", "007", "2019.0"); searched
+#: in the whole column joined by NULs (see :func:`evsynth.intake.joined`).
+_NON_CANONICAL_INTEGER = re.compile(r"\x00(?:\+|-?0[0-9])|\.[0-9]*\x00")
+
+
+def _contains(values: pd.Series, text: str) -> pd.Series:
+    """``values.str.contains(text)``, skipped (all False) when no cell can contain it."""
+    if text not in joined(values):
+        return pd.Series(False, index=values.index)
+    return values.str.contains(text, regex=False)
+
+
 def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Series:
-    """Check one column; return it normalised (category case, booleans, multi separators)."""
+    """Check one column; return it normalised (category case, booleans, integers, separators)."""
+    given = values
+    if spec.multi:
+        values = _normalise_multi(values)
     present = values != ""
     if spec.required:
-        col.cells(~present, spec.name, values, "required", f"'{spec.name}' is required")
+        col.cells(~present, spec.name, given, "required", f"'{spec.name}' is required")
     if spec.pattern:
         bad = present & ~values.str.fullmatch(spec.pattern)
         col.cells(bad, spec.name, values, "pattern",
@@ -152,13 +191,27 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
     if spec.type == "category":
         values = _check_category(col, spec, values, present)
     elif spec.type == "integer":
-        bad = present & ~values.str.fullmatch(r"[+-]?\d+")
-        col.cells(bad, spec.name, values, "integer", "'{value}' is not a whole number")
-        _check_range(col, spec, values, present & ~bad)
+        ok = present & values.str.fullmatch(_INTEGER)
+        col.cells(present & ~ok, spec.name, values, "integer",
+                  "'{value}' is not a whole number")
+        if _NON_CANONICAL_INTEGER.search(joined(values)):
+            canonical = (values.str.replace(r"\.0*$", "", regex=True)
+                         .str.replace(r"^\+", "", regex=True)
+                         .str.replace(r"^(-?)0+(?=[0-9])", r"\1", regex=True))
+            col.summary(ok & (canonical != values), spec.name, values, "integer_normalised",
+                        "{count} whole number(s) written another way (e.g. '2019.0', '+5', "
+                        "'007'); read as plain whole numbers")
+            values = values.where(~ok, canonical)
+        _check_range(col, spec, values, ok)
     elif spec.type == "number":
         numbers = pd.to_numeric(values.where(present), errors="coerce")
-        bad = present & ~np.isfinite(numbers.fillna(np.nan).to_numpy(dtype=float))
-        col.cells(bad, spec.name, values, "number", "'{value}' is not a number")
+        finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
+        bad = present & ~finite
+        if bad.any():
+            comma = values.str.fullmatch(r"[+-]?[0-9]*,[0-9]+")
+            col.cells(bad & ~comma, spec.name, values, "number", "'{value}' is not a number")
+            col.cells(bad & comma, spec.name, values, "number",
+                      "'{value}' is not a number: write decimals with a point (0.5, not 0,5)")
         _check_range(col, spec, values, present & ~bad)
     elif spec.type == "boolean":
         lowered = values.str.lower()
@@ -166,39 +219,68 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
         col.cells(bad, spec.name, values, "boolean", "'{value}' is not true/false (or yes/no)")
         values = values.mask(lowered.isin(TRUE_WORDS), "true").mask(
             lowered.isin(FALSE_WORDS), "false")
-    elif spec.multi:
-        values = values.map(_join_multi)
     return values
 
 
-def _split_multi(value: str) -> list[str]:
-    return [part.strip() for part in value.split(MULTI_SEPARATOR) if part.strip()]
+def _explode_multi(values: pd.Series) -> pd.Series:
+    """One entry per value of each multi-valued cell (index: the cell's row), blanks dropped."""
+    parts = values.str.split(MULTI_SEPARATOR, regex=False).explode().str.strip()
+    return parts[parts.notna() & (parts != "")]
 
 
-def _join_multi(value: str) -> str:
-    return MULTI_SEPARATOR.join(dict.fromkeys(_split_multi(value)))
+def _normalise_multi(values: pd.Series) -> pd.Series:
+    """``"a ; b;;a"`` -> ``"a;b"``: trimmed parts, no blanks, no repeats, order kept.
+
+    Only cells that hold the separator are looked at, and only those with a repeated value
+    are taken apart and joined again, so the usual cell costs a few vectorised string calls.
+    """
+    has = _contains(values, MULTI_SEPARATOR)
+    if not has.any():
+        return values
+    sep = re.escape(MULTI_SEPARATOR)
+    cells = (values[has].str.replace(rf"\s*{sep}[\s{sep}]*", MULTI_SEPARATOR, regex=True)
+             .str.strip(MULTI_SEPARATOR).str.strip())
+    parts = cells.str.split(MULTI_SEPARATOR, regex=False).explode()
+    pairs = pd.DataFrame({"row": parts.index, "part": parts.to_numpy()})
+    repeated = pairs.duplicated()
+    if repeated.any():
+        rows = pairs.loc[repeated, "row"].unique()
+        pairs = pairs[pairs["row"].isin(rows) & ~repeated]
+        rebuilt = pairs.groupby("row", sort=False)["part"].agg(MULTI_SEPARATOR.join)
+        cells.loc[rebuilt.index] = rebuilt.to_numpy()
+    out = values.copy()
+    out[has] = cells
+    return out
 
 
 def _check_category(col: _Collector, spec: ColumnSpec, values: pd.Series,
                     present: pd.Series) -> pd.Series:
-    allowed = spec.values or {}
-    has_separator = values.str.contains(MULTI_SEPARATOR, regex=False)
-    if not spec.multi:
-        col.cells(present & has_separator, spec.name, values, "single_value",
-                  f"'{spec.name}' takes one value; '{{value}}' has several")
+    allowed = dict(spec.values or {})
+    if spec.multi:
+        parts = _explode_multi(values[present])
+    else:
+        several = present & _contains(values, MULTI_SEPARATOR)
+        col.cells(several, spec.name, values, "single_value",
+                  f"'{spec.name}' takes one value; '{{value}}' has several (separated by "
+                  f"'{MULTI_SEPARATOR}')")
+        parts = values[present & ~several]
+    known = parts.isin(list(allowed))
+    if known.all():
+        return values
     by_lower = {code.lower(): code for code in allowed}
-    parts = values[present].map(_split_multi if spec.multi else lambda v: [v]).explode()
-    parts = parts[parts.notna()]
-    known = parts.isin(allowed.keys())
-    recased = ~known & parts.str.lower().isin(by_lower.keys())
+    lowered = parts.str.lower()
+    recased = ~known & lowered.isin(list(by_lower))
     unknown = ~known & ~recased
     if unknown.any():
-        shown = ", ".join(sorted(allowed)[:12]) + (", …" if len(allowed) > 12 else "")
-        bad_rows = unknown.groupby(level=0).any()
-        mask = values.index.isin(bad_rows[bad_rows].index)
-        first_bad = parts[unknown].groupby(level=0).first().reindex(values.index)
-        col.cells(mask, spec.name, first_bad.fillna(""), "vocabulary",
-                  f"'{{value}}' is not a code of '{spec.name}'; allowed: {shown}")
+        if allowed:
+            shown = ", ".join(sorted(allowed)[:12]) + (", …" if len(allowed) > 12 else "")
+            why = f"'{{value}}' is not a code of '{spec.name}'; allowed: {shown}"
+        else:
+            why = f"'{{value}}': the codebook declares no codes for '{spec.name}'"
+        first_bad = parts[unknown].groupby(level=0).first()
+        mask = values.index.isin(first_bad.index)
+        shown_values = first_bad.reindex(values.index).fillna("").astype(str)
+        col.cells(mask, spec.name, shown_values, "vocabulary", why)
     if recased.any():
         rows = recased.groupby(level=0).any()
         index = rows[rows].index
@@ -206,12 +288,15 @@ def _check_category(col: _Collector, spec: ColumnSpec, values: pd.Series,
             col.sheet.name, int(col.sheet.rows[index[0]]), spec.name, values[index[0]],
             "code_case", f"{len(index)} value(s) matched a code only when lower-cased; "
             "normalised"))
-        fixed = parts.where(~recased, parts.str.lower().map(by_lower))
-        joined = fixed.groupby(level=0).agg(MULTI_SEPARATOR.join)
+        fixed = parts.where(~recased, lowered.map(by_lower))
         values = values.copy()
-        values.loc[joined.index] = joined
-    elif spec.multi:
-        values = values.map(_join_multi)
+        if spec.multi:  # rebuild only the cells that changed; a fixed code may now repeat
+            fixed = fixed[fixed.index.isin(index)]
+            pairs = pd.DataFrame({"row": fixed.index, "part": fixed.to_numpy()}).drop_duplicates()
+            joined = pairs.groupby("row", sort=False)["part"].agg(MULTI_SEPARATOR.join)
+            values.loc[joined.index] = joined.to_numpy()
+        else:
+            values.loc[index] = fixed.loc[index].to_numpy()
     return values
 
 
@@ -242,9 +327,10 @@ def _check_sheet(sheet: Sheet, specs: list[ColumnSpec]) -> tuple[pd.DataFrame, _
                                  f"column '{extra}' is not in the contract or codebook; ignored"))
     out = {}
     for spec in specs:
-        values = frame[spec.name] if spec.name in frame.columns else pd.Series(
-            "", index=frame.index, dtype=str)
-        out[spec.name] = _check_column(col, spec, values.astype(str))
+        if spec.name in frame.columns:
+            out[spec.name] = _check_column(col, spec, frame[spec.name].astype(str))
+        else:  # absent: blank (a missing required column is reported once, above)
+            out[spec.name] = pd.Series("", index=frame.index, dtype=str)
     clean = pd.DataFrame(out, index=frame.index)
     clean[SOURCE_ROW] = sheet.rows.to_numpy()
     return clean, col
@@ -278,42 +364,50 @@ def _check_codes(clean: pd.DataFrame, col: _Collector) -> None:
 
 
 def _check_outcomes(clean: pd.DataFrame, col: _Collector) -> None:
-    triple = clean[["estimate", "ci_lower", "ci_upper"]] != ""
+    names = ("estimate", "ci_lower", "ci_upper")
+    triple = clean[list(names)] != ""
     partial = triple.any(axis=1) & ~triple.all(axis=1)
-    for column in ("estimate", "ci_lower", "ci_upper"):
+    for column in names:
         col.cells(partial & ~triple[column], column, clean[column], "ci_incomplete",
                   "estimate, ci_lower and ci_upper go together: give all three or none")
-    complete = triple.all(axis=1) & ~pd.Series(col.bad, index=clean.index)
-    est, lo, hi = (pd.to_numeric(clean[c].where(complete), errors="coerce")
-                   for c in ("estimate", "ci_lower", "ci_upper"))
-    disorder = complete & ~((lo <= est) & (est <= hi)).fillna(False)
-    col.cells(disorder, "estimate", clean["estimate"], "ci_order",
-              "ci_lower ≤ estimate ≤ ci_upper does not hold "
-              "('{value}' against its interval)")
-    no_measure = complete & (clean["effect_measure"] == "")
+    est, lo, hi = (pd.to_numeric(clean[c].where(triple[c]), errors="coerce") for c in names)
+    # All three present and numbers (a cell that is not a number is reported by its column).
+    usable = triple.all(axis=1) & np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi)
+    disorder = usable & ~((lo <= est) & (est <= hi))
+    if disorder.any():
+        messages = ("ci_lower ≤ estimate ≤ ci_upper does not hold: estimate " + clean["estimate"]
+                    + ", interval " + clean["ci_lower"] + " to " + clean["ci_upper"])
+        col.cells(disorder, "estimate", clean["estimate"], "ci_order", "", messages=messages)
+    zero_width = usable & ~disorder & (lo == hi)
+    col.cells(zero_width, "ci_upper", clean["ci_upper"], "ci_width",
+              "ci_lower and ci_upper are both '{value}': a zero-width interval means a standard "
+              "error of 0, so the study cannot be pooled; check the interval")
+    no_measure = usable & (clean["effect_measure"] == "")
     col.cells(no_measure, "effect_measure", clean["effect_measure"], "effect_measure_missing",
               "an estimate is given, so effect_measure is required")
-    ratio = complete & clean["effect_measure"].isin(RATIO_MEASURES)
+    ratio = usable & clean["effect_measure"].isin(RATIO_MEASURES)
     for column, numbers in (("estimate", est), ("ci_lower", lo), ("ci_upper", hi)):
-        col.cells(ratio & (numbers <= 0).fillna(False), column, clean[column], "ratio_positive",
-                  "'{value}' must be greater than 0 for a ratio measure")
-    repeated = complete & clean.duplicated(["study_id", "outcome", "effect_measure"], keep=False) \
-        & clean.duplicated(["study_id", "outcome", "effect_measure"], keep="first")
-    col.cells(repeated & complete, "estimate", clean["estimate"], "repeated_estimate",
+        col.cells(ratio & (numbers <= 0), column, clean[column], "ratio_positive",
+                  "'{value}' must be greater than 0 for a ratio measure (or, rr, hr)")
+    keys = ["study_id", "outcome", "effect_measure"]
+    repeated = usable & clean[keys].where(usable).duplicated(keep="first")
+    col.cells(repeated, "estimate", clean["estimate"], "repeated_estimate",
               "this study already has an estimate for this outcome and measure; only the first "
               "is pooled", severity="warning")
 
 
 def _check_screening(clean: pd.DataFrame, col: _Collector, n_studies: int) -> None:
     usable = clean[~col.bad]
-    counts = usable.assign(count=usable["count"].astype(int)).groupby("stage")["count"].sum()
-    single = usable[usable["stage"] != "excluded_full_text"]
-    repeated = single.duplicated("stage", keep="first")
-    col.cells(clean.index.isin(single.index[repeated]), "stage", clean["stage"], "unique",
+    # Counts are few; Python ints never overflow, whatever size a typo makes them.
+    count = usable["count"].map(int)
+    repeatable = usable["stage"] == "excluded_full_text"
+    repeated = ~repeatable & usable["stage"].duplicated(keep="first")
+    col.cells(clean.index.isin(usable.index[repeated]), "stage", clean["stage"], "unique",
               "stage '{value}' appears more than once (only excluded_full_text may repeat)")
     missing_reason = (clean["stage"] == "excluded_full_text") & (clean["reason"] == "")
     col.cells(missing_reason, "reason", clean["reason"], "required",
               "each excluded_full_text row needs a reason", severity="warning")
+    counts = count[~repeated].groupby(usable["stage"][~repeated]).sum()
 
     def get(stage: str) -> int | None:
         return int(counts[stage]) if stage in counts.index else None
@@ -330,18 +424,23 @@ def _check_screening(clean: pd.DataFrame, col: _Collector, n_studies: int) -> No
         ("included", ["full_text_assessed"], ["excluded_full_text"],
          "full_text_assessed − excluded_full_text"),
     ]
+    # A stage whose row has an error is reported there; sums that need it are not checked.
+    unusable = set(clean.loc[col.bad, "stage"])
     for target, plus, minus, formula in checks:
-        if get(target) is None or any(get(s) is None for s in plus):
+        if get(target) is None or all(get(s) is None for s in plus):
+            continue  # nothing to reconcile against (a stage left out counts as 0 below)
+        if unusable & {target, *plus, *minus}:
             continue
-        expected = sum(get(s) for s in plus) - sum(get(s) or 0 for s in minus)
+        expected = sum(get(s) or 0 for s in plus) - sum(get(s) or 0 for s in minus)
         if expected != get(target):
             col.note(Finding.error("screening", row_of(target), "count", str(get(target)),
                                    "screening_reconcile",
                                    f"{target} is {get(target)} but {formula} = {expected}"))
     included = get("included")
     if included is None:
-        col.note(Finding.error("screening", None, "stage", "", "required",
-                               "the screening sheet has no 'included' row"))
+        if not (clean["stage"] == "included").any():  # an unusable 'included' row is reported
+            col.note(Finding.error("screening", None, "stage", "", "required",
+                                   "the screening sheet has no 'included' row"))
     elif included != n_studies:
         col.note(Finding.error("screening", row_of("included"), "count", str(included),
                                "screening_included",
@@ -360,12 +459,14 @@ def _check_uncoded(studies: pd.DataFrame, codes: pd.DataFrame, col: _Collector) 
 def validate_review(sheets_location: Path | str, codebook_path: Path | str,
                     current_year: int | None = None) -> ValidationResult:
     """Validate one review's sheets against its codebook. Never raises for bad data."""
+    intake: Intake = read_sheets(sheets_location)
     try:
         codebook = load_codebook(codebook_path)
     except InputError as exc:
-        return ValidationResult({}, sorted_findings(exc.findings),
-                                {"passed": False, "sheets": {}, "inputs": {}})
-    intake: Intake = read_sheets(sheets_location)
+        # Without a codebook nothing can be checked, but the files are still read, so that
+        # every file that cannot be read at all is reported in the same run.
+        findings = sorted_findings([*exc.findings, *intake.findings])
+        return ValidationResult({}, findings, _summary(intake, {}, findings, codebook_path))
     specs = sheet_specs(codebook, current_year)
     findings = list(intake.findings)
     clean: dict[str, pd.DataFrame] = {}

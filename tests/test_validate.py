@@ -1,0 +1,495 @@
+"""Validation: one malformed-input fixture per mistake class, each located exactly.
+
+Every case copies the valid fixture review (tests/fixtures/validation/valid/) to a temporary
+folder, makes ONE mistake the way a user would, and checks that validation reports it at the
+exact (severity, sheet, row, column, rule), and that nothing else is reported as an error
+unless the case lists it (a mistake that truly breaks two things).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from evsynth.findings import ISSUE_COLUMNS, read_issues_csv, stop_message
+from evsynth.runner import StopReview
+from evsynth.validate import gate, run_validate, validate_review
+from validation_helpers import (
+    append_row,
+    copy_review,
+    delete_row,
+    drop_column,
+    edit_codebook,
+    error_locations,
+    reencode,
+    remove_sheet,
+    rename_column,
+    rename_study,
+    replace_text,
+    set_cell,
+    set_cells,
+    where,
+    workbook_from_folder,
+    write_bytes,
+    xlsx_cell,
+)
+
+NEXT_YEAR = str(dt.date.today().year + 1)
+
+
+def xlsx(edit=None, *, drop: str | None = None):
+    """A mutation: the review becomes one workbook (optionally edited, or without a sheet)."""
+    def mutate(folder: Path, codebook: Path) -> Path:
+        names = [n for n in ("studies", "codes", "outcomes", "screening") if n != drop]
+        return workbook_from_folder(folder, folder.parent / "review.xlsx", edit=edit, sheets=names)
+    return mutate
+
+
+def bad_bytes(data: bytes):
+    def mutate(folder: Path, codebook: Path) -> Path:
+        path = folder.parent / "review.xlsx"
+        path.write_bytes(data(folder) if callable(data) else data)
+        return path
+    return mutate
+
+
+def truncated_workbook(folder: Path) -> bytes:
+    full = workbook_from_folder(folder, folder.parent / "full.xlsx").read_bytes()
+    return full[: len(full) // 2]
+
+
+def run_gate(validation: Path) -> None:
+    gate("fixture", validation / "summary.json", validation / "issues.csv",
+         validation / "report.md", validation / "passed.txt")
+
+
+def E(sheet, row, column, rule):  # noqa: N802 - reads like a table row
+    return ("error", sheet, row, column, rule)
+
+
+# id, mutation, expected error, other errors the same mistake causes
+CASES = [
+    # --- studies: columns and required values
+    ("missing_column", drop_column("studies", "citation"),
+     E("studies", 1, "citation", "missing_column"), ()),
+    ("required_empty", set_cell("studies", 3, "citation", ""),
+     E("studies", 3, "citation", "required"), ()),
+    ("required_blank_extra_field", set_cell("studies", 4, "setting", "  "),
+     E("studies", 4, "setting", "required"), ()),
+    ("study_id_pattern", rename_study("S04", "S 04"),
+     E("studies", 5, "study_id", "pattern"), ()),
+    ("study_id_duplicate", rename_study("S04", "S03"),
+     E("studies", 5, "study_id", "unique"), ()),
+    ("year_not_integer", set_cell("studies", 2, "year", "twenty ten"),
+     E("studies", 2, "year", "integer"), ()),
+    ("year_decimal", set_cell("studies", 2, "year", "2010.5"),
+     E("studies", 2, "year", "integer"), ()),
+    ("year_future", set_cell("studies", 3, "year", NEXT_YEAR),
+     E("studies", 3, "year", "range"), ()),
+    ("year_too_early", set_cell("studies", 3, "year", "1899"),
+     E("studies", 3, "year", "range"), ()),
+    ("source_type_unknown", set_cell("studies", 2, "source_type", "journal"),
+     E("studies", 2, "source_type", "vocabulary"), ()),
+    ("design_unknown", set_cell("studies", 4, "design", "cohort"),
+     E("studies", 4, "design", "vocabulary"), ()),
+    ("design_multi_value", set_cell("studies", 2, "design", "rct;qualitative"),
+     E("studies", 2, "design", "single_value"), ()),
+    ("quality_unknown", set_cell("studies", 5, "quality", "good"),
+     E("studies", 5, "quality", "vocabulary"), ()),
+    ("intervention_type_unknown_in_multi", set_cell("studies", 3, "intervention_type",
+                                                    "group; online"),
+     E("studies", 3, "intervention_type", "vocabulary"), ()),
+    ("extra_boolean_bad", set_cell("studies", 2, "whole_family", "maybe"),
+     E("studies", 2, "whole_family", "boolean"), ()),
+    ("extra_category_unknown", set_cell("studies", 5, "setting", "prison"),
+     E("studies", 5, "setting", "vocabulary"), ()),
+    ("extra_category_multi", set_cell("studies", 5, "setting", "health;community"),
+     E("studies", 5, "setting", "single_value"), ()),
+    ("extra_integer_bad", set_cell("studies", 2, "sessions", "12.5"),
+     E("studies", 2, "sessions", "integer"), ()),
+    ("extra_number_bad", set_cell("studies", 2, "cost", "£150"),
+     E("studies", 2, "cost", "number"), ()),
+    # --- codes
+    ("codes_unknown_study", set_cell("codes", 4, "study_id", "S99"),
+     E("codes", 4, "study_id", "reference"), ()),
+    ("codes_unknown_theme", set_cell("codes", 3, "code", "prog.online"),
+     E("codes", 3, "code", "vocabulary"), ()),
+    ("codes_missing_code", set_cell("codes", 6, "code", ""),
+     E("codes", 6, "code", "required"), ()),
+    # --- outcomes
+    ("outcomes_unknown_study", set_cell("outcomes", 3, "study_id", "S99"),
+     E("outcomes", 3, "study_id", "reference"), ()),
+    ("outcomes_unknown_outcome", set_cell("outcomes", 4, "outcome", "employment"),
+     E("outcomes", 4, "outcome", "vocabulary"), ()),
+    ("direction_unknown", set_cell("outcomes", 2, "direction", "positive"),
+     E("outcomes", 2, "direction", "vocabulary"), ()),
+    ("effect_measure_unknown", set_cell("outcomes", 2, "effect_measure", "logor"),
+     E("outcomes", 2, "effect_measure", "vocabulary"), ()),
+    ("ci_incomplete", set_cell("outcomes", 2, "ci_upper", ""),
+     E("outcomes", 2, "ci_upper", "ci_incomplete"), ()),
+    ("ci_only_interval", set_cell("outcomes", 3, "estimate", ""),
+     E("outcomes", 3, "estimate", "ci_incomplete"), ()),
+    ("ci_lower_above_estimate", set_cell("outcomes", 2, "ci_lower", "0.7"),
+     E("outcomes", 2, "estimate", "ci_order"), ()),
+    ("ci_zero_width", set_cells(set_cell("outcomes", 3, "estimate", "0.9"),
+                                set_cell("outcomes", 3, "ci_lower", "0.9"),
+                                set_cell("outcomes", 3, "ci_upper", "0.9")),
+     E("outcomes", 3, "ci_upper", "ci_width"), ()),
+    ("ratio_not_positive", set_cell("outcomes", 3, "ci_lower", "-0.2"),
+     E("outcomes", 3, "ci_lower", "ratio_positive"), ()),
+    ("estimate_without_measure", set_cell("outcomes", 2, "effect_measure", ""),
+     E("outcomes", 2, "effect_measure", "effect_measure_missing"), ()),
+    ("estimate_decimal_comma", set_cell("outcomes", 2, "estimate", "0,62"),
+     E("outcomes", 2, "estimate", "number"), ()),
+    ("n_below_one", set_cell("outcomes", 4, "n", "0"),
+     E("outcomes", 4, "n", "range"), ()),
+    ("follow_up_negative", set_cell("outcomes", 2, "follow_up_months", "-3"),
+     E("outcomes", 2, "follow_up_months", "range"), ()),
+    # --- screening
+    ("screening_not_reconciling", set_cell("screening", 6, "count", "71"),
+     E("screening", 7, "count", "screening_reconcile"), ()),
+    ("screening_included_not_studies", set_cells(set_cell("screening", 8, "count", "9"),
+                                                 set_cell("screening", 10, "count", "5")),
+     E("screening", 10, "count", "screening_included"), ()),
+    ("screening_unknown_stage", append_row("screening", ["records_retrieved", "5", ""]),
+     E("screening", 11, "stage", "vocabulary"), ()),
+    ("screening_repeated_stage", append_row("screening", ["screened", "90", ""]),
+     E("screening", 11, "stage", "unique"), ()),
+    ("screening_no_included", delete_row("screening", 10),
+     E("screening", None, "stage", "required"), ()),
+    ("screening_count_not_integer", set_cell("screening", 2, "count", "about 100"),
+     E("screening", 2, "count", "integer"), ()),
+    # --- files that cannot be read
+    ("csv_latin1", reencode("studies", "latin-1", "Jones (2012)", "Müller (2012)"),
+     E("studies", 3, "citation", "encoding"), ()),
+    ("csv_cp1252", reencode("codes", "cp1252", "Readiness varied.", "“Readiness” varied."),
+     E("codes", 4, "excerpt", "encoding"), ()),
+    ("csv_utf16", reencode("outcomes", "utf-16"),
+     E("outcomes", None, "", "encoding"), ()),
+    ("csv_utf16_no_bom", reencode("outcomes", "utf-16-le"),
+     E("outcomes", None, "", "encoding"), ()),
+    ("csv_empty", write_bytes("codes", b""),
+     E("codes", None, "", "empty_file"), ()),
+    ("csv_whitespace_only", write_bytes("codes", b" \r\n\r\n"),
+     E("codes", None, "", "empty_file"), ()),
+    ("csv_missing_sheet", remove_sheet("outcomes"),
+     E("outcomes", None, "", "missing_sheet"), ()),
+    ("csv_ragged_row", replace_text("studies", "Jones (2012). Men's", "Jones, (2012). Men's"),
+     E("studies", 3, "", "ragged_row"), ()),
+    ("csv_unclosed_quote", replace_text("codes", "S02,mot,coder_a,Readiness",
+                                        'S02,mot,coder_a,"Readiness'),
+     E("codes", 4, "", "csv_quote"), ()),
+    ("duplicate_column_after_normalising", rename_column("studies", "cost", " Year"),
+     E("studies", 1, "year", "duplicate_column"), ()),
+    ("header_blank", rename_column("studies", "cost", ""),
+     E("studies", 1, "(column 12)", "header_blank"), ()),
+    # --- workbooks
+    ("xlsx_corrupt", bad_bytes(b"this is not a workbook\n"),
+     E("(workbook)", None, "", "workbook_unreadable"), ()),
+    ("xlsx_csv_renamed", bad_bytes(lambda folder: (folder / "studies.csv").read_bytes()),
+     E("(workbook)", None, "", "workbook_unreadable"), ()),
+    ("xlsx_truncated", bad_bytes(truncated_workbook),
+     E("(workbook)", None, "", "workbook_unreadable"), ()),
+    ("xlsx_empty_file", bad_bytes(b""),
+     E("(workbook)", None, "", "workbook_unreadable"), ()),
+    ("xlsx_missing_sheet", xlsx(drop="codes"),
+     E("codes", None, "", "missing_sheet"), ()),
+    ("xlsx_year_as_date", xlsx(xlsx_cell("studies", 4, "year", dt.datetime(2015, 1, 1))),
+     E("studies", 4, "year", "integer"), ()),
+    ("xlsx_direction_unknown", xlsx(xlsx_cell("outcomes", 5, "direction", "better")),
+     E("outcomes", 5, "direction", "vocabulary"), ()),
+    ("xlsx_n_fraction", xlsx(xlsx_cell("outcomes", 2, "n", 213.5)),
+     E("outcomes", 2, "n", "integer"), ()),
+    # --- the codebook
+    ("codebook_child_without_label", edit_codebook("        label: Group programmes\n", ""),
+     E("codebook", None, "themes[0].children[0].label", "codebook_schema"), ()),
+    ("codebook_unknown_key", edit_codebook("    benefit: increase", "    benefit: increase\n"
+                                           "    colour: green"),
+     E("codebook", None, "outcomes.wellbeing.colour", "codebook_schema"), ()),
+    ("codebook_unknown_field_type", edit_codebook("type: integer", "type: whole_number"),
+     E("codebook", None, "fields.sessions.type", "codebook_schema"), ()),
+    ("codebook_duplicate_code", edit_codebook("code: mot", "code: prog.group"),
+     E("codebook", None, "themes[1].code", "codebook_duplicate_code"), ()),
+    ("codebook_duplicate_key", edit_codebook("      health: Health\n",
+                                             "      health: Health\n      health: Clinic\n"),
+     E("codebook", None, "fields.setting.values.health", "yaml_duplicate_key"), ()),
+    ("codebook_not_yaml", edit_codebook("review: fixture", "review: [fixture"),
+     E("codebook", None, "", "yaml_syntax"), ()),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected", "also"),
+                         [pytest.param(m, e, a, id=i) for i, m, e, a in CASES])
+def test_each_mistake_is_reported_where_it_is(tmp_path, mutate, expected, also):
+    sheets, codebook = copy_review(tmp_path)
+    location = mutate(sheets, codebook) or sheets
+    result = validate_review(location, codebook)
+    assert error_locations(result) == {expected, *also}, [f.one_line() for f in result.findings]
+    assert not result.summary["passed"]
+    assert result.summary["errors"] == len(result.errors)
+    # Whatever the mistake, every output can still be written and the gate stops cleanly.
+    validation, clean = tmp_path / "out" / "validation", tmp_path / "out" / "clean"
+    run_validate(location, codebook, validation, clean)
+    with pytest.raises(StopReview) as stop:
+        run_gate(validation)
+    assert "validation/issues.csv" in str(stop.value).replace("\\", "/")
+    assert not (validation / "passed.txt").exists()
+
+
+def test_there_are_at_least_25_mistake_classes():
+    assert len({rule for _, _, (_, _, _, _, rule), _ in CASES}) >= 25
+    assert len(CASES) >= 25
+
+
+def test_the_valid_fixture_is_valid(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    result = validate_review(sheets, codebook)
+    assert result.findings == []
+    assert result.summary["passed"]
+    assert {n: len(t) for n, t in result.clean.items()} == {
+        "studies": 4, "codes": 5, "outcomes": 4, "screening": 9}
+
+
+def test_the_valid_fixture_is_valid_as_a_workbook(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    book = workbook_from_folder(sheets, tmp_path / "review.xlsx")
+    result = validate_review(book, codebook)
+    assert result.findings == []
+    tidy = validate_review(sheets, codebook)
+    for name in tidy.clean:
+        pd.testing.assert_frame_equal(result.clean[name], tidy.clean[name])
+
+
+# --- Details of particular rules ---------------------------------------------------------------
+
+def test_an_effect_measure_without_an_estimate_is_fine(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cell("outcomes", 4, "effect_measure", "rr")(sheets, codebook)
+    assert validate_review(sheets, codebook).findings == []
+
+
+def test_year_range_uses_the_current_year(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cell("studies", 2, "year", str(dt.date.today().year))(sheets, codebook)
+    assert validate_review(sheets, codebook).errors == []
+    result = validate_review(sheets, codebook, current_year=2011)
+    assert error_locations(result) == {E("studies", r, "year", "range") for r in (2, 3, 4, 5)}
+
+
+def test_a_missing_column_is_one_finding_not_one_per_row(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    drop_column("codes", "code")(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert [where(f) for f in result.errors] == [E("codes", 1, "code", "missing_column")]
+    assert result.clean["codes"].empty
+
+
+def test_a_several_valued_single_cell_is_not_also_an_unknown_code(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cell("studies", 2, "design", "rct;cohort")(sheets, codebook)
+    assert [f.rule for f in validate_review(sheets, codebook).errors] == ["single_value"]
+
+
+def test_multi_valued_cells_are_normalised(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cell("studies", 3, "intervention_type", " one_to_one ;group;; One_To_One;")(
+        sheets, codebook)
+    set_cell("studies", 3, "country", "USA ; Canada;USA")(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert result.errors == []
+    row = result.clean["studies"].iloc[1]
+    assert row["intervention_type"] == "one_to_one;group"
+    assert row["country"] == "USA;Canada"
+    assert {f.rule for f in result.findings} == {"code_case", "whitespace_trimmed"}
+
+
+def test_a_multi_cell_with_only_separators_is_empty(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cell("studies", 3, "intervention_type", " ; ;")(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert result.errors == []
+    assert result.clean["studies"].iloc[1]["intervention_type"] == ""
+
+
+def test_integers_are_normalised_and_huge_ones_do_not_crash(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cell("studies", 2, "sessions", "+012")(sheets, codebook)
+    set_cell("outcomes", 2, "n", "214.0")(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert result.errors == []
+    assert result.clean["studies"].iloc[0]["sessions"] == "12"
+    assert result.clean["outcomes"].iloc[0]["n"] == "214"
+    assert [where(f) for f in result.findings] == [
+        ("warning", "outcomes", 2, "n", "integer_normalised"),
+        ("warning", "studies", 2, "sessions", "integer_normalised")]
+    set_cell("screening", 2, "count", "9" * 40)(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert {f.rule for f in result.errors} == {"screening_reconcile"}
+
+
+def test_a_ragged_row_keeps_its_study_id_for_references(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    replace_text("studies", "Jones (2012). Men's", "Jones, (2012). Men's")(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    (finding,) = result.findings  # the shifted cells get no findings of their own
+    assert "13 fields but the header has 12" in finding.message
+    assert finding.value.startswith("S02,Jones,")
+    assert "S02" not in set(result.clean["studies"]["study_id"])
+    assert len(result.clean["codes"]) == 5  # S02's codes are not orphaned
+
+
+def test_extra_blank_fields_are_a_ragged_row_too(tmp_path):
+    """'a,b,,' under a two-column header may be a stray comma inside a value whose last cell
+    was blank: the values may have moved, so it is not guessed at."""
+    sheets, codebook = copy_review(tmp_path)
+    replace_text("codes", "Readiness varied.,\n", "Readiness varied.,,,\n")(sheets, codebook)
+    assert error_locations(validate_review(sheets, codebook)) == {E("codes", 4, "", "ragged_row")}
+
+
+def test_short_rows_read_as_blank_cells(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    replace_text("codes", "S03,prog,coder_a,,\n", "S03,prog\n")(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert result.findings == []
+    assert result.clean["codes"].iloc[3].tolist() == ["S03", "prog", "", "", "", 5]
+
+
+def test_encoding_error_message_names_the_file_and_the_fix(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    reencode("studies", "cp1252", "Jones (2012)", "Jones – (2012)")(sheets, codebook)
+    (finding,) = validate_review(sheets, codebook).errors
+    assert str(sheets / "studies.csv") in finding.message
+    assert "CSV UTF-8" in finding.message
+
+
+def test_an_unreadable_file_is_still_reported_when_the_codebook_is_broken(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    reencode("codes", "utf-16")(sheets, codebook)
+    edit_codebook("type: integer", "type: int")(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert {(f.sheet, f.rule) for f in result.errors} == {
+        ("codebook", "codebook_schema"), ("codes", "encoding")}
+    assert result.summary["errors"] == 2
+    assert set(result.summary["inputs"]) == {str(p) for p in sorted(sheets.glob("*.csv"))}
+
+
+def test_a_missing_workbook_or_folder_is_a_finding(tmp_path):
+    _, codebook = copy_review(tmp_path)
+    for location in (tmp_path / "nowhere.xlsx", tmp_path / "nowhere"):
+        (finding,) = validate_review(location, codebook).errors
+        assert (finding.sheet, finding.rule) == ("(input)", "file_missing")
+        assert str(location) in finding.message
+
+
+def test_workbook_sheet_names_are_case_insensitive_and_extra_sheets_ignored(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+
+    def edit(book: openpyxl.Workbook) -> None:
+        book["studies"].title = " Studies "
+        book.create_sheet("Instructions", 0)["A1"] = "Fill in one row per study."
+
+    result = validate_review(workbook_from_folder(sheets, tmp_path / "r.xlsx", edit=edit),
+                             codebook)
+    assert result.findings == []
+
+
+def test_a_workbook_declaring_the_wrong_size_is_read_in_full(tmp_path):
+    """Some tools write <dimension ref="A1"/> whatever the size; openpyxl's read-only mode
+    would then read one cell per sheet."""
+    import zipfile
+
+    sheets, codebook = copy_review(tmp_path)
+    good = workbook_from_folder(sheets, tmp_path / "good.xlsx")
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data = re.sub(rb'<dimension ref="[A-Z0-9:]+"', b'<dimension ref="A1"', data)
+            dst.writestr(item, data)
+    assert b'<dimension ref="A1"' in zipfile.ZipFile(bad).read("xl/worksheets/sheet1.xml")
+    assert validate_review(bad, codebook).findings == []
+
+
+# --- Outputs -----------------------------------------------------------------------------------
+
+def test_outputs_on_errors(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cell("studies", 3, "year", "20l2")(sheets, codebook)
+    set_cell("outcomes", 2, "direction", "positive")(sheets, codebook)
+    set_cell("codes", 3, "excerpt", "x" * 200)(sheets, codebook)
+    set_cell("codes", 3, "code", "y" * 200)(sheets, codebook)
+    validation, clean = tmp_path / "validation", tmp_path / "clean"
+    result = run_validate(sheets, codebook, validation, clean)
+
+    issues = (validation / "issues.csv").read_text(encoding="utf-8").splitlines()
+    assert issues[0] == ",".join(ISSUE_COLUMNS)
+    findings = read_issues_csv(validation / "issues.csv")
+    assert findings == result.findings
+    assert [where(f) for f in findings[:3]] == [
+        E("codes", 3, "code", "vocabulary"), E("outcomes", 2, "direction", "vocabulary"),
+        E("studies", 3, "year", "integer")]
+    assert len(findings[0].value) == 80 and findings[0].value.endswith("…")
+
+    summary = json.loads((validation / "summary.json").read_text(encoding="utf-8"))
+    assert summary["passed"] is False and summary["errors"] == 3
+    assert summary["sheets"]["studies"] == {"rows_read": 4, "rows_valid": 3, "errors": 1,
+                                            "warnings": 0}
+    assert set(summary["inputs"]) == {str(sheets / f"{n}.csv")
+                                      for n in ("codes", "outcomes", "screening", "studies")}
+    assert all(len(h) == 64 for h in summary["inputs"].values())
+    assert list(summary["codebook"]) == [str(codebook)]
+
+    report = (validation / "report.md").read_text(encoding="utf-8")
+    assert "Validation FAILED: 3 error(s)" in report
+    headings = [line for line in report.splitlines() if line.startswith("## ")]
+    assert headings == ["## codes: vocabulary (error, 1)", "## outcomes: vocabulary (error, 1)",
+                        "## studies: integer (error, 1)"]
+
+    studies = pd.read_csv(clean / "studies.csv", dtype=str, keep_default_na=False)
+    assert list(studies["study_id"]) == ["S01", "S03", "S04"]
+    assert list(studies["source_row"]) == ["2", "4", "5"]
+
+
+def test_gate_passes_with_warnings_only(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cell("studies", 2, "design", "RCT")(sheets, codebook)
+    validation = tmp_path / "validation"
+    result = run_validate(sheets, codebook, validation, tmp_path / "clean")
+    assert [f.rule for f in result.findings] == ["code_case"]
+    run_gate(validation)
+    assert (validation / "passed.txt").read_text() == "validation passed with 1 warning(s)\n"
+
+
+def test_gate_stops_on_a_broken_codebook(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    edit_codebook("review: fixture", "review: [fixture")(sheets, codebook)
+    validation = tmp_path / "validation"
+    run_validate(sheets, codebook, validation, tmp_path / "clean")
+    with pytest.raises(StopReview, match="yaml_syntax"):
+        run_gate(validation)
+
+
+def test_stop_message_shows_count_first_five_and_paths(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    for row in (2, 3, 4, 5):
+        set_cell("studies", row, "quality", "good")(sheets, codebook)
+    set_cell("codes", 2, "code", "nope")(sheets, codebook)
+    set_cell("codes", 3, "code", "nope")(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    message = stop_message("Validation", result.errors, Path("v/issues.csv"),
+                           Path("v/report.md"), n_warnings=0)
+    lines = message.splitlines()
+    assert lines[0].startswith("Validation has 6 error(s) and 0 warning(s);")
+    assert lines[1] == ("  - sheet 'codes', row 2, column 'code': 'nope' is not a code of "
+                        "'code'; allowed: mot, prog, prog.group [vocabulary]")
+    assert len([line for line in lines if line.startswith("  - ")]) == 5
+    assert "  … and 1 more." in lines
+    assert lines[-2:] == ["Every finding, by sheet, row and column: v/issues.csv",
+                          "Readable report: v/report.md"]
