@@ -325,9 +325,9 @@ def test_integers_are_normalised_and_huge_ones_do_not_crash(tmp_path):
     assert result.errors == []
     assert result.clean["studies"].iloc[0]["sessions"] == "12"
     assert result.clean["outcomes"].iloc[0]["n"] == "214"
-    assert [where(f) for f in result.findings] == [
-        ("warning", "outcomes", 2, "n", "integer_normalised"),
-        ("warning", "studies", 2, "sessions", "integer_normalised")]
+    assert [where(f) for f in result.findings] == [  # studies first: the contract's order
+        ("warning", "studies", 2, "sessions", "integer_normalised"),
+        ("warning", "outcomes", 2, "n", "integer_normalised")]
     set_cell("screening", 2, "count", "9" * 40)(sheets, codebook)
     result = validate_review(sheets, codebook)
     assert {f.rule for f in result.errors} == {"screening_reconcile"}
@@ -432,10 +432,10 @@ def test_outputs_on_errors(tmp_path):
     assert issues[0] == ",".join(ISSUE_COLUMNS)
     findings = read_issues_csv(validation / "issues.csv")
     assert findings == result.findings
-    assert [where(f) for f in findings[:3]] == [
-        E("codes", 3, "code", "vocabulary"), E("outcomes", 2, "direction", "vocabulary"),
-        E("studies", 3, "year", "integer")]
-    assert len(findings[0].value) == 80 and findings[0].value.endswith("…")
+    assert [where(f) for f in findings[:3]] == [  # in the contract's sheet order
+        E("studies", 3, "year", "integer"), E("codes", 3, "code", "vocabulary"),
+        E("outcomes", 2, "direction", "vocabulary")]
+    assert len(findings[1].value) == 80 and findings[1].value.endswith("…")
 
     summary = json.loads((validation / "summary.json").read_text(encoding="utf-8"))
     assert summary["passed"] is False and summary["errors"] == 3
@@ -487,9 +487,12 @@ def test_stop_message_shows_count_first_five_and_paths(tmp_path):
                            Path("v/report.md"), n_warnings=0)
     lines = message.splitlines()
     assert lines[0].startswith("Validation has 6 error(s) and 0 warning(s);")
-    assert lines[1] == ("  - sheet 'codes', row 2, column 'code': 'nope' is not a code of "
+    assert lines[1] == ("  - sheet 'studies', row 2, column 'quality': 'good' is not a code of "
+                        "'quality'; allowed: high, low, moderate, not_appraised [vocabulary]")
+    shown = [line for line in lines if line.startswith("  - ")]
+    assert len(shown) == 5
+    assert shown[4] == ("  - sheet 'codes', row 2, column 'code': 'nope' is not a code of "
                         "'code'; allowed: mot, prog, prog.group [vocabulary]")
-    assert len([line for line in lines if line.startswith("  - ")]) == 5
     assert "  … and 1 more." in lines
     assert lines[-2:] == ["Every finding, by sheet, row and column: v/issues.csv",
                           "Readable report: v/report.md"]

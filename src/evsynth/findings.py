@@ -72,10 +72,18 @@ def truncate(value: object, limit: int = MAX_VALUE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: Sheets in the order problems are best fixed: the codebook and unreadable files first, then
+#: the studies sheet (other sheets refer to it), then the rest as the contract lists them.
+SHEET_ORDER = ("codebook", "(input)", "(workbook)", "studies", "codes", "outcomes", "screening",
+               "narrative")
+
+
 def sort_key(finding: Finding) -> tuple:
     """Errors first, then by sheet, row and column: the order a reviewer works through them."""
+    rank = SHEET_ORDER.index(finding.sheet) if finding.sheet in SHEET_ORDER else len(SHEET_ORDER)
     return (
         finding.severity != "error",
+        rank,
         finding.sheet,
         -1 if finding.row is None else finding.row,
         finding.column,
