@@ -7,7 +7,6 @@ import csv
 import io
 import math
 import os
-import shutil
 import tempfile
 import zipfile
 from functools import cache
@@ -20,7 +19,13 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from evsynth.findings import ISSUE_COLUMNS, read_issues_csv
 from evsynth.validate import run_validate
-from validation_helpers import SHEET_NAMES, VALID, read_rows, workbook_from_folder
+from validation_helpers import (
+    SHEET_NAMES,
+    VALID,
+    copy_review,
+    read_rows,
+    workbook_from_folder,
+)
 
 #: Modest by default so the suite stays fast; raise it for a longer hunt, e.g.
 #: EVSYNTH_PROPERTY_EXAMPLES=2000 pytest tests/test_validation_properties.py
@@ -52,14 +57,6 @@ def check(location: Path, codebook: Path, out: Path) -> list:
     return result.findings
 
 
-def fresh_review(tmp: Path) -> tuple[Path, Path]:
-    sheets = tmp / "sheets"
-    shutil.copytree(VALID / "sheets", sheets)
-    codebook = tmp / "codebook.yaml"
-    shutil.copyfile(VALID / "codebook.yaml", codebook)
-    return sheets, codebook
-
-
 def put(rows: list[list[str]], row: int, column: int, text: str) -> list[list[str]]:
     rows = [list(r) for r in rows]
     rows[row % len(rows)][column % len(rows[0])] = text
@@ -75,7 +72,7 @@ def test_any_text_in_any_csv_cell(sheet, row, column, text, more):
     for r, c, t in more:
         rows = put(rows, r, c, t)
     with tempfile.TemporaryDirectory() as tmp:
-        sheets, codebook = fresh_review(Path(tmp))
+        sheets, codebook = copy_review(Path(tmp))
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(rows)
         (sheets / f"{sheet}.csv").write_bytes(buffer.getvalue().encode("utf-8"))
@@ -93,7 +90,7 @@ def test_any_value_in_any_workbook_cell(sheet, row, column, value):
     if isinstance(value, float):
         assume(math.isfinite(value))  # a workbook cannot hold NaN or infinity
     with tempfile.TemporaryDirectory() as tmp:
-        sheets, codebook = fresh_review(Path(tmp))
+        sheets, codebook = copy_review(Path(tmp))
         rows = ROWS[sheet]
 
         def edit(book: openpyxl.Workbook) -> None:
@@ -128,7 +125,7 @@ def test_any_bytes_as_a_csv_file(sheet, data, kind):
     else:
         payload = original[: data.draw(st.integers(0, len(original)))]
     with tempfile.TemporaryDirectory() as tmp:
-        sheets, codebook = fresh_review(Path(tmp))
+        sheets, codebook = copy_review(Path(tmp))
         (sheets / f"{sheet}.csv").write_bytes(payload)
         check(sheets, codebook, Path(tmp) / "out")
 
@@ -165,7 +162,7 @@ def test_any_bytes_as_a_workbook(data, kind):
                 book.writestr(part, content)
         payload = buffer.getvalue()
     with tempfile.TemporaryDirectory() as tmp:
-        _, codebook = fresh_review(Path(tmp))
+        _, codebook = copy_review(Path(tmp))
         path = Path(tmp) / "review.xlsx"
         path.write_bytes(payload)
         check(path, codebook, Path(tmp) / "out")
@@ -176,7 +173,7 @@ def test_any_bytes_as_a_workbook(data, kind):
        | st.binary(max_size=200).map(lambda b: b.decode("utf-8", "replace")))
 def test_any_text_as_a_codebook(text):
     with tempfile.TemporaryDirectory() as tmp:
-        sheets, codebook = fresh_review(Path(tmp))
+        sheets, codebook = copy_review(Path(tmp))
         codebook.write_text(text, encoding="utf-8")
         findings = check(sheets, codebook, Path(tmp) / "out")
         assert any(f.sheet == "codebook" for f in findings) or not [
