@@ -81,6 +81,11 @@ function Table(tbl)
   if not FORMAT:match("typst") then return nil end
   local rows = 0
   for _, body in ipairs(tbl.bodies) do rows = rows + #body.body end
-  if rows > SHORT_TABLE_ROWS then return nil end
-  return { pandoc.RawBlock("typst", "#block(breakable: false)["), tbl, pandoc.RawBlock("typst", "]") }
+  if rows <= SHORT_TABLE_ROWS then
+    return { pandoc.RawBlock("typst", "#block(breakable: false)["), tbl,
+      pandoc.RawBlock("typst", "]") }
+  end
+  -- Only long tables may break: a breakable figure is otherwise pushed to the next page.
+  return { pandoc.RawBlock("typst", "#[#show figure: set block(breakable: true)"), tbl,
+    pandoc.RawBlock("typst", "]") }
 end
