@@ -36,6 +36,11 @@ audit: $(STAMP)
 	$(SNAKEMAKE) --report results/audit.html
 	@echo "Open results/audit.html to browse the run step by step."
 
+# Speed and memory at 1k, 10k and 100k studies, against read_csv, frictionless and PyMARE.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+
 # After a crash or `kill -9`, Snakemake's lock stays behind: release it, then `make run`
 # redoes whatever was cut off (--rerun-incomplete).
 unlock: $(STAMP)

@@ -1,0 +1,573 @@
+"""evsynth at scale: stage times and peak memory on synthetic reviews, against reference tools.
+
+Usage (from the project root; ``make bench`` runs it after installing the ``bench`` extras):
+
+    .venv/bin/python bench/run_bench.py                      # 1k, 10k and 100k studies
+    .venv/bin/python bench/run_bench.py --sizes 1000,10000   # smaller sizes only
+    .venv/bin/python bench/run_bench.py --figures            # also time the figures
+
+For each size a synthetic review (``evsynth.synthetic``; 10 code rows and 2 outcome rows per
+study by default) is written to a temporary folder, and every stage runs in a fresh Python
+process through its ``run_*`` entry point: ``validate`` (run_validate), ``tally`` (run_tally,
+one run_crosstab, run_agreement) and ``outcomes`` (run_outcomes: direction and REML
+meta-analysis). Figures are switched off in those stages and, with ``--figures``, timed on their
+own. A stage's time is measured inside its process around the call (interpreter start and
+imports excluded, reported apart); its memory is the process's peak resident set size
+(``getrusage(RUSAGE_SELF).ru_maxrss``, which includes the interpreter and the imported
+libraries). The same processes time a bare ``pandas.read_csv`` of the three sheets, evsynth's
+validation of the studies sheet alone and ``frictionless`` validating that sheet against an
+equivalent Table Schema. Finally 1,000 random meta-analyses are pooled by evsynth's ``reml`` and
+``dersimonian_laird`` and by PyMARE's estimators.
+
+Nothing is written outside the temporary folder (deleted at the end unless ``--keep``); the
+results are printed, not saved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
+CROSSTAB_FIELD = "setting"  # the synthetic codebook's review-specific category field
+
+# Targets (printed as PASS/MISS next to the figures).
+TARGET_READ_RATIO = 4.0  # validate+tally+outcomes within this multiple of a bare read_csv
+TARGET_FRICTIONLESS = 10.0  # evsynth validation at least this many times faster
+TARGET_PYMARE_DIFF = 1e-6  # largest |difference| in estimate and tau2
+TARGET_PYMARE_SPEED = 10.0  # evsynth at least this many times faster
+TARGET_PEAK_MB = 2048.0  # peak memory of any stage at the largest size
+
+
+# --- Workers: each runs in its own process and prints one JSON line ---------------------------
+
+def _peak_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
+
+
+def _no_figures() -> None:
+    """Stages import their figure functions when called: make every one of them a no-op.
+
+    Every function evsynth.figures defines is swapped, and any other name asked of the module
+    gets a no-op too, so a stage that draws a new kind of figure is still timed without it.
+    """
+    import types
+
+    import evsynth.figures as figures
+
+    def nothing(*args, **kwargs) -> None:
+        return None
+
+    for name, value in list(vars(figures).items()):
+        if isinstance(value, types.FunctionType) and value.__module__ == figures.__name__:
+            setattr(figures, name, nothing)
+    figures.__getattr__ = lambda name: nothing
+
+
+def _time_figures(parts: dict[str, float]) -> None:
+    """Wrap every function of evsynth.figures so the time spent drawing adds up in ``parts``
+    under the function's name (calls between figure functions counted once, at the top)."""
+    import functools
+    import types
+
+    import evsynth.figures as figures
+
+    depth = [0]
+
+    def timed(name, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            depth[0] += 1
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    parts[name] = parts.get(name, 0.0) + time.perf_counter() - start
+        return wrapper
+
+    for name, value in list(vars(figures).items()):
+        if isinstance(value, types.FunctionType) and value.__module__ == figures.__name__:
+            setattr(figures, name, timed(name, value))
+
+
+def _run_tally(clean: Path, codebook: Path, out: Path, parts: dict[str, float]) -> None:
+    from evsynth import tally
+
+    studies, codes = clean / "studies.csv", clean / "codes.csv"
+    t = out / "tallies"
+    _timed(parts, "run_tally", lambda: tally.run_tally(
+        studies, codes, codebook, "union", t / "themes.csv", t / "cooccurrence.csv",
+        out / "figures" / "themes"))
+    _timed(parts, "run_crosstab", lambda: tally.run_crosstab(
+        studies, codes, codebook, "union", CROSSTAB_FIELD, t / f"themes_by_{CROSSTAB_FIELD}.csv"))
+    _timed(parts, "run_agreement", lambda: tally.run_agreement(
+        codes, codebook, t / "agreement.csv", t / "disagreements.csv"))
+
+
+def _run_outcomes(clean: Path, codebook: Path, out: Path, parts: dict[str, float]) -> None:
+    """run_outcomes as the workflow calls it: with the codes (for the gap map) where the
+    function takes them."""
+    import inspect
+
+    from evsynth import outcomes
+
+    extra = {}
+    if "codes_path" in inspect.signature(outcomes.run_outcomes).parameters:
+        extra = {"codes_path": clean / "codes.csv", "forward": "union"}
+    _timed(parts, "run_outcomes", lambda: outcomes.run_outcomes(
+        clean / "studies.csv", clean / "outcomes.csv", codebook, {"method": "REML"},
+        out / "outcomes", out / "figures", **extra))
+
+
+def _timed(parts: dict[str, float], name: str, call) -> object:
+    start = time.perf_counter()
+    result = call()
+    parts[name] = time.perf_counter() - start
+    return result
+
+
+def worker(stage: str, folder: Path, options: dict) -> dict:
+    """Run one stage on the review in ``folder``; return its times and memory."""
+    import_start = time.perf_counter()
+    import pandas as pd  # noqa: F401 - imported before timing, as every stage needs it
+
+    from evsynth import outcomes, synthetic, tally, validate  # noqa: F401 - import cost
+
+    sheets, codebook = folder / "sheets", folder / "codebook.yaml"
+    out = folder / "results"
+    clean = out / "clean"
+    parts: dict[str, float] = {}
+    if stage in ("tally", "outcomes"):
+        _no_figures()
+    if stage == "figures":
+        import evsynth.figures  # noqa: F401 - matplotlib's import is not a figure's time
+    if stage == "frictionless":
+        import frictionless
+    if stage == "meta":
+        import numpy as np
+        from pymare.estimators import DerSimonianLaird, VarianceBasedLikelihoodEstimator
+
+        from evsynth.stats import dersimonian_laird, reml
+    import_seconds = time.perf_counter() - import_start
+    baseline = _peak_mb()
+    extra: dict = {}
+
+    if stage == "generate":
+        _timed(parts, "generate", lambda: synthetic.write_synthetic_review(
+            folder, options["n"], options["codes_per_study"], options["outcomes_per_study"],
+            options["seed"]))
+    elif stage == "read":
+        for name in ("studies", "codes", "outcomes"):
+            _timed(parts, name, lambda name=name: pd.read_csv(sheets / f"{name}.csv"))
+    elif stage == "validate":
+        result = _timed(parts, "run_validate", lambda: validate.run_validate(
+            sheets, codebook, out / "validation", clean))
+        extra = {"errors": result.summary["errors"], "warnings": result.summary["warnings"]}
+    elif stage == "tally":
+        _run_tally(clean, codebook, out, parts)
+    elif stage == "outcomes":
+        _run_outcomes(clean, codebook, out, parts)
+    elif stage == "figures":
+        # The tally and outcomes stages again, with their figures, timing each figure call.
+        figures_out = folder / "with_figures"
+        _time_figures(parts)
+        _run_tally(clean, codebook, figures_out, {})
+        _run_outcomes(clean, codebook, figures_out, {})
+    elif stage == "evsynth_studies":
+        # The studies sheet alone (the other two sheets are reported missing, cheaply).
+        alone = folder / "studies_only"
+        alone.mkdir(exist_ok=True)
+        shutil.copyfile(sheets / "studies.csv", alone / "studies.csv")
+        result = _timed(parts, "validate_review",
+                        lambda: validate.validate_review(alone, codebook))
+        extra = {"studies_errors": result.summary["sheets"]["studies"]["errors"],
+                 "studies_warnings": result.summary["sheets"]["studies"]["warnings"]}
+    elif stage == "frictionless":
+        schema = frictionless.Schema.from_descriptor(studies_schema(codebook))
+        # A relative path under basepath: frictionless refuses absolute paths as unsafe.
+        resource_ = frictionless.Resource(path="studies.csv", basepath=str(sheets),
+                                          schema=schema)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = _timed(parts, "validate",
+                            lambda: resource_.validate(limit_errors=100_000))
+        extra = {"valid": bool(report.valid), "errors": len(report.flatten(["type"])),
+                 "rows": report.tasks[0].stats.get("rows") if report.tasks else None}
+    elif stage == "meta":
+        extra = meta_comparison(options["groups"], options["seed"], parts, np, reml,
+                                dersimonian_laird, VarianceBasedLikelihoodEstimator,
+                                DerSimonianLaird)
+    else:
+        raise SystemExit(f"unknown stage {stage}")
+    return {"seconds": sum(parts.values()), "parts": parts, "peak_mb": _peak_mb(),
+            "baseline_mb": baseline, "import_seconds": import_seconds, **extra}
+
+
+def studies_schema(codebook_path: Path) -> dict:
+    """A Table Schema with the contract's rules for the studies sheet (CONTRACT.md §2).
+
+    Required, unique and pattern on study_id; required citation; year an integer from 1900 to
+    the current year; the category columns as enums; the multi-valued intervention_type as a
+    pattern of its codes joined by ';'; the codebook's category fields as enums.
+    """
+    from evsynth.codebook import load_codebook
+    from evsynth.contract import QUALITY, SOURCE_TYPES, STUDY_ID_PATTERN
+
+    book = load_codebook(codebook_path)
+
+    def enum(name: str, values, required: bool = True) -> dict:
+        return {"name": name, "type": "string",
+                "constraints": {"required": required, "enum": list(values)}}
+
+    interventions = "|".join(book.vocabularies.get("intervention_type", {}))
+    fields = [
+        {"name": "study_id", "type": "string",
+         "constraints": {"required": True, "unique": True, "pattern": STUDY_ID_PATTERN}},
+        {"name": "citation", "type": "string", "constraints": {"required": True}},
+        {"name": "year", "type": "integer",
+         "constraints": {"required": True, "minimum": 1900, "maximum": dt.date.today().year}},
+        enum("source_type", SOURCE_TYPES),
+        {"name": "country", "type": "string"},
+        enum("design", book.vocabularies["design"]),
+        {"name": "intervention_type", "type": "string",
+         "constraints": {"pattern": f"({interventions})(;({interventions}))*"}},
+        enum("quality", QUALITY),
+    ]
+    for field in book.fields.values():
+        if field.type == "category" and not field.multi:
+            fields.append(enum(field.name, field.values, field.required))
+        else:
+            fields.append({"name": field.name, "type": "string"})
+    return {"fields": fields, "missingValues": [""]}
+
+
+def meta_comparison(groups: int, seed: int, parts: dict, np, reml, dersimonian_laird,
+                    likelihood_estimator, dl_estimator) -> dict:
+    """Pool ``groups`` random meta-analyses (k 2-30) with evsynth and PyMARE; compare."""
+    rng = np.random.default_rng(seed)
+    data = []
+    for _ in range(groups):
+        k = int(rng.integers(2, 31))
+        vi = rng.uniform(0.005, 0.5, k)
+        tau2 = float(rng.choice([0.0, 0.02, 0.1, 0.5]))
+        yi = rng.normal(rng.normal(0.0, 0.5), np.sqrt(vi + tau2))
+        data.append((yi, vi))
+
+    def pymare_one(make):
+        out = []
+        for yi, vi in data:
+            fit = make().fit(y=yi[:, None], v=vi[:, None], X=np.ones((len(yi), 1)))
+            out.append((float(np.ravel(fit.params_["fe_params"])[0]),
+                        float(np.ravel(fit.params_["tau2"])[0])))
+        return out
+
+    def pymare_batched(make):
+        """PyMARE's own strength: all datasets of the same k in one vectorised fit."""
+        out = [None] * len(data)
+        by_k: dict[int, list[int]] = {}
+        for i, (yi, _) in enumerate(data):
+            by_k.setdefault(len(yi), []).append(i)
+        for k, idx in sorted(by_k.items()):
+            y = np.column_stack([data[i][0] for i in idx])
+            v = np.column_stack([data[i][1] for i in idx])
+            fit = make().fit(y=y, v=v, X=np.ones((k, 1)))
+            est = np.ravel(fit.params_["fe_params"])
+            tau2 = np.ravel(fit.params_["tau2"])
+            for j, i in enumerate(idx):
+                out[i] = (float(est[j]), float(tau2[j]))
+        return out
+
+    result = {}
+    methods = (("REML", reml, lambda: likelihood_estimator(method="REML")),
+               ("DL", dersimonian_laird, dl_estimator))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for label, ours, theirs in methods:
+            fits = _timed(parts, f"evsynth_{label}", lambda ours=ours: [ours(y, v)
+                                                                       for y, v in data])
+            one = _timed(parts, f"pymare_{label}", lambda theirs=theirs: pymare_one(theirs))
+            batch = _timed(parts, f"pymare_batched_{label}",
+                           lambda theirs=theirs: pymare_batched(theirs))
+            pairs = list(zip(fits, one, strict=True))
+            result[label] = {
+                "max_diff_estimate": max(abs(f.estimate - p[0]) for f, p in pairs),
+                "max_diff_tau2": max(abs(f.tau2 - p[1]) for f, p in pairs),
+                "max_diff_batched": max(max(abs(a[0] - b[0]), abs(a[1] - b[1]))
+                                        for a, b in zip(one, batch, strict=True)),
+            }
+    return {"groups": groups, "methods": result}
+
+
+# --- The driver --------------------------------------------------------------------------------
+
+def run_stage(stage: str, folder: Path, timeout: float | None = None, **options) -> dict:
+    """Run one stage in a fresh interpreter; its JSON line, plus the process's wall time."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", stage,
+               "--dir", str(folder), "--options", json.dumps(options)]
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"})
+    except subprocess.TimeoutExpired:
+        return {"failed": f"timed out after {timeout:.0f} s"}
+    wall = time.perf_counter() - start
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"failed": f"exit {done.returncode}: {tail}"}
+    return {**json.loads(lines[-1]), "wall": wall}
+
+
+def _fastest(attempts: list[dict]) -> dict:
+    """The fastest of repeated runs (its parts too); peak memory is the largest seen."""
+    done = [a for a in attempts if "failed" not in a]
+    if not done:
+        return attempts[-1]
+    best = dict(min(done, key=lambda a: a["seconds"]))
+    best["peak_mb"] = max(a["peak_mb"] for a in done)
+    return best
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _s(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}x"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a " if ok is None else ("PASS" if ok else "MISS")
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+    print(f"\n{title}")
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(c).rjust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
+                        help="comma-separated numbers of studies (default 1000,10000,100000)")
+    parser.add_argument("--codes-per-study", type=int, default=10)
+    parser.add_argument("--outcomes-per-study", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--groups", type=int, default=1000,
+                        help="meta-analyses in the PyMARE comparison (default 1000)")
+    parser.add_argument("--figures", action="store_true",
+                        help="also time the figures (theme chart, direction chart, forest plot)")
+    parser.add_argument("--figure-timeout", type=float, default=900.0,
+                        help="seconds before the figures process is stopped (default 900)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each stage this many times and keep the fastest (default 1)")
+    parser.add_argument("--no-frictionless", action="store_true")
+    parser.add_argument("--no-pymare", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.dir, json.loads(args.options))))
+        return 0
+
+    import pandas as pd
+
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    print("evsynth benchmark")
+    print(f"machine: {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
+          f"Python {platform.python_version()}; pandas {pd.__version__}; "
+          f"numpy {_version('numpy')}; evsynth {_version('evsynth')}")
+    print(f"compared with: frictionless {_version('frictionless')}; PyMARE {_version('pymare')}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"synthetic reviews: {args.codes_per_study} code rows and {args.outcomes_per_study} "
+          f"outcome rows per study, seed {args.seed}; each stage in a fresh process, times "
+          f"inside it (imports excluded), best of {max(1, args.repeat)}; memory = the "
+          f"process's peak RSS; load average at start {load:.1f}", flush=True)
+
+    temp = Path(tempfile.mkdtemp(prefix="evsynth-bench-"))
+    results: dict[int, dict[str, dict]] = {}
+    try:
+        for n in sizes:
+            folder = temp / f"n{n}"
+            folder.mkdir()
+            runs: dict[str, dict] = {}
+            stages = ["generate", "read", "validate", "tally", "outcomes"]
+            stages += ["figures"] if args.figures else []
+            stages += ["evsynth_studies"] + ([] if args.no_frictionless else ["frictionless"])
+            for stage in stages:
+                print(f"  {n:>7} studies: {stage} ...", end="", flush=True, file=sys.stderr)
+                timeout = args.figure_timeout if stage == "figures" else None
+                tries = 1 if stage == "generate" else max(1, args.repeat)
+                attempts = [run_stage(stage, folder, timeout, n=n, seed=args.seed,
+                                      codes_per_study=args.codes_per_study,
+                                      outcomes_per_study=args.outcomes_per_study)
+                            for _ in range(tries)]
+                runs[stage] = _fastest(attempts)
+                run = runs[stage]
+                print(f" {run.get('failed') or _s(run['seconds']) + ' s'}", file=sys.stderr,
+                      flush=True)
+            results[n] = runs
+            if not args.keep:
+                shutil.rmtree(folder, ignore_errors=True)
+        meta = None if args.no_pymare else run_stage("meta", temp, groups=args.groups,
+                                                     seed=args.seed)
+    finally:
+        if args.keep:
+            print(f"\nkept: {temp}")
+        else:
+            shutil.rmtree(temp, ignore_errors=True)
+
+    report(results, meta, args)
+    return 0
+
+
+def _get(run: dict, key: str = "seconds") -> float | None:
+    return None if not run or "failed" in run else run.get(key)
+
+
+def report(results: dict[int, dict[str, dict]], meta: dict | None, args) -> None:
+    core = ("validate", "tally", "outcomes")
+    rows, memory, parts_rows, checks = [], [], [], []
+    for n, runs in results.items():
+        read = _get(runs["read"])
+        stage_s = [_get(runs[s]) for s in core]
+        total = sum(stage_s) if None not in stage_s else None
+        ratio = total / read if total is not None and read else None
+        rows.append([f"{n:,}", f"{n * args.codes_per_study:,}",
+                     f"{n * args.outcomes_per_study:,}", _s(_get(runs["generate"])), _s(read),
+                     *map(_s, stage_s), _s(total), _x(ratio)])
+        peaks = [_get(runs[s], "peak_mb") for s in ("read", *core)]
+        memory.append([f"{n:,}", *[_s(p) for p in peaks],
+                       _s(max((p for p in peaks[1:] if p is not None), default=None)),
+                       _s(_get(runs["validate"], "baseline_mb"))])
+        tally_parts = runs["tally"].get("parts", {})
+        parts_rows.append([f"{n:,}", *[_s(tally_parts.get(k)) for k in
+                                      ("run_tally", "run_crosstab", "run_agreement")],
+                           _s(_get(runs["outcomes"])),
+                           str(runs["validate"].get("errors", "-")),
+                           str(runs["validate"].get("warnings", "-")),
+                           _s(_get(runs["validate"], "import_seconds"))])
+        checks.append((n, ratio, max((p for p in peaks[1:] if p is not None), default=None)))
+    print_table("Stage wall time (s)",
+                ["studies", "code rows", "outcome rows", "generate", "read_csv", "validate",
+                 "tally", "outcomes", "V+T+O", "V+T+O / read_csv"], rows)
+    print_table("Peak memory (MB, max RSS of the stage's process)",
+                ["studies", "read_csv", "validate", "tally", "outcomes", "max V/T/O",
+                 "after imports"], memory)
+    print_table("Stage parts (s) and validation findings",
+                ["studies", "run_tally", "run_crosstab", "run_agreement", "run_outcomes",
+                 "errors", "warnings", "imports (s)"], parts_rows)
+    for n, runs in results.items():
+        for stage in ("validate", "tally", "outcomes", "figures", "evsynth_studies",
+                      "frictionless"):
+            if "failed" in runs.get(stage, {}):
+                print(f"  note: {n:,} studies, {stage} failed: {runs[stage]['failed']}")
+
+    if args.figures:
+        names = sorted({k for runs in results.values()
+                        for k in runs["figures"].get("parts", {})})
+        fig_rows = []
+        for n, runs in results.items():
+            parts = runs["figures"].get("parts", {})
+            fig_rows.append([f"{n:,}", *[_s(parts.get(k)) for k in names],
+                             _s(_get(runs["figures"])),
+                             runs["figures"].get("failed", _s(_get(runs["figures"], "peak_mb")))])
+        print_table("Figures (s): the figure functions the tally and outcomes stages call, "
+                    "timed apart", ["studies", *names, "all figures", "peak MB"], fig_rows)
+
+    fl_rows, fl_checks = [], []
+    if not args.no_frictionless:
+        for n, runs in results.items():
+            ours, theirs = _get(runs["evsynth_studies"]), _get(runs["frictionless"])
+            speedup = theirs / ours if ours and theirs else None
+            fl_checks.append((n, speedup))
+            fl_rows.append([f"{n:,}", _s(ours), _s(_get(runs["validate"])), _s(theirs),
+                            _x(speedup), str(runs["frictionless"].get("rows", "-")),
+                            str(runs["frictionless"].get("valid", "-")),
+                            _verdict(None if speedup is None else speedup >= TARGET_FRICTIONLESS)
+                            ])
+        print_table("Validating the studies sheet: evsynth against frictionless validate",
+                    ["studies", "evsynth studies (s)", "evsynth all sheets (s)",
+                     "frictionless (s)", "speedup", "rows checked", "valid", "target"], fl_rows)
+
+    meta_rows = []
+    if meta and "failed" not in meta:
+        parts = meta["parts"]
+        for label, diffs in meta["methods"].items():
+            ours = parts[f"evsynth_{label}"]
+            one, batch = parts[f"pymare_{label}"], parts[f"pymare_batched_{label}"]
+            meta_rows.append([label, f"{diffs['max_diff_estimate']:.1e}",
+                              f"{diffs['max_diff_tau2']:.1e}", _s(ours), _s(one),
+                              _x(one / ours), _s(batch), _x(batch / ours)])
+        print_table(f"Meta-analysis of {meta['groups']:,} groups (k 2-30): evsynth against "
+                    "PyMARE",
+                    ["method", "max |d estimate|", "max |d tau2|", "evsynth (s)",
+                     "PyMARE one fit per group (s)", "speedup", "PyMARE batched by k (s)",
+                     "speedup"], meta_rows)
+    elif meta:
+        print(f"\nMeta-analysis comparison failed: {meta['failed']}")
+
+    # --- Targets ---
+    print("\nTargets (at the largest size run; stated for 100,000 studies)")
+    n, ratio, peak = checks[-1]
+    at = f"{n:,} studies"
+    print(f"  [{_verdict(None if ratio is None else ratio <= TARGET_READ_RATIO)}] "
+          f"validate+tally+outcomes {_x(ratio)} a bare read_csv (target <= "
+          f"{TARGET_READ_RATIO:g}x), {at}")
+    if fl_checks:
+        fn, speedup = fl_checks[-1]
+        print(f"  [{_verdict(None if speedup is None else speedup >= TARGET_FRICTIONLESS)}] "
+              f"validation {_x(speedup)} faster than frictionless (target >= "
+              f"{TARGET_FRICTIONLESS:g}x), {fn:,} studies")
+    if meta and "failed" not in meta:
+        worst = max(max(d["max_diff_estimate"], d["max_diff_tau2"])
+                    for d in meta["methods"].values())
+        print(f"  [{_verdict(worst <= TARGET_PYMARE_DIFF)}] PyMARE agreement: largest "
+              f"|difference| {worst:.1e} (target <= {TARGET_PYMARE_DIFF:g})")
+        parts = meta["parts"]
+        for label in meta["methods"]:
+            speed = parts[f"pymare_{label}"] / parts[f"evsynth_{label}"]
+            batch = parts[f"pymare_batched_{label}"] / parts[f"evsynth_{label}"]
+            print(f"  [{_verdict(speed >= TARGET_PYMARE_SPEED)}] {label}: {_x(speed)} faster "
+                  f"than PyMARE fitted per group (target >= {TARGET_PYMARE_SPEED:g}x); "
+                  f"{_x(batch)} against PyMARE batched by k")
+    print(f"  [{_verdict(None if peak is None else peak < TARGET_PEAK_MB)}] peak memory "
+          f"{_s(peak)} MB (target < {TARGET_PEAK_MB:,.0f} MB), {at}")
+    if n != 100_000:
+        print("  (100,000 studies not run: the targets above are read at "
+              f"{n:,}; run --sizes 100000 for the stated ones)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
