@@ -292,3 +292,26 @@ def test_no_codes_gives_an_all_gap_map_without_errors(tiny_clean, tmp_path):
     png, svg = gap_map_plot(table, themes, {"reoffending": "Re-offending",
                                             "wellbeing": "Wellbeing"}, tmp_path / "gap_map")
     assert png.is_file() and svg_is_wellformed(svg)
+
+
+def test_plots_of_a_large_review_stay_a_readable_size(tmp_path):
+    """A living map of hundreds of studies: the one-row-per-study plots draw the largest
+    (or most precise) studies only, say so, and stay page-sized."""
+    from PIL import Image
+
+    from evsynth.outcomes import run_outcomes
+    from evsynth.synthetic import write_synthetic_review
+    from evsynth.validate import run_validate
+
+    paths = write_synthetic_review(tmp_path / "big", n_studies=600, seed=3)
+    clean = tmp_path / "clean"
+    result = run_validate(paths["sheets"], paths["codebook"], tmp_path / "validation", clean)
+    assert not result.errors
+    run_outcomes(clean / "studies.csv", clean / "outcomes.csv", paths["codebook"], {},
+                 tmp_path / "outcomes", tmp_path / "figures", codes_path=clean / "codes.csv")
+    width, height = Image.open(tmp_path / "figures" / "effect_direction.png").size
+    assert height / width < 3  # 80 rows of 600 studies, not 600 rows
+    panels = pd.read_csv(tmp_path / "outcomes" / "meta_analysis.csv").query("analysis == 'main'")
+    assert panels["k"].max() > 30  # so the forest plot had to leave studies out
+    width, height = Image.open(tmp_path / "figures" / "forest.png").size
+    assert height / width < 1.4 * len(panels)  # at most 30 studies per panel

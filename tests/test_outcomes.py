@@ -58,3 +58,22 @@ def test_meta_analysis_only_for_k_at_least_two_and_back_on_the_ratio_scale(tiny_
     assert row["study_ids"] == "T1;T4"
     # T4 is low quality: the sensitivity analysis would leave k = 1, so none is reported.
     assert "sensitivity" not in set(table["analysis"])
+
+
+def test_all_studies_at_once_follow_the_one_study_rule():
+    """per_study_directions (vectorised) gives what study_direction gives study by study."""
+    import pandas as pd
+
+    from evsynth.outcomes import per_study_directions
+
+    rng = np.random.default_rng(7)
+    directions = np.array(["benefit", "harm", "no_effect", "mixed", "unclear"])
+    rows = pd.DataFrame({
+        "outcome": rng.choice(["a", "b"], 3000),
+        "study_id": [f"S{i:03d}" for i in rng.integers(0, 400, 3000)],
+        "direction": directions[rng.choice(5, 3000, p=[0.5, 0.2, 0.15, 0.05, 0.1])],
+    })
+    got = per_study_directions(rows).set_index(["outcome", "study_id"])["direction"]
+    expected = rows.groupby(["outcome", "study_id"])["direction"].agg(study_direction)
+    assert got.sort_index().to_dict() == expected.sort_index().to_dict()
+    assert set(got) >= {"benefit", "harm", "mixed"}

@@ -63,12 +63,15 @@ function Figure(fig)
   pandoc.walk_block(fig, { Image = function(i) img = i end })
   if not img then return nil end
   local alt = img.attributes["fig-alt"] or img.attributes["alt"]
-  local args = typst_string(img.src)
+  -- evs-image() lives in _typst/evsynth.typ, so the path is given from the project root.
+  local src = img.src
+  if not src:match("^/") then src = "/" .. src end
+  local args = typst_string(src)
   local width = img.attributes["width"]
   if width then args = args .. ", width: " .. width end
   if alt then args = args .. ", alt: " .. typst_string(alt) end
   local caption = pandoc.utils.blocks_to_inlines(fig.caption.long)
-  local code = "#figure(image(" .. args .. "), caption: [" .. typst_inlines(caption) .. "])"
+  local code = "#figure(evs-image(" .. args .. "), caption: [" .. typst_inlines(caption) .. "])"
   if fig.identifier ~= "" then code = code .. " <" .. fig.identifier .. ">" end
   return pandoc.RawBlock("typst", code)
 end

@@ -258,6 +258,9 @@ def forest_plot(effects: pd.DataFrame, pooled: pd.DataFrame, path: Path,
         rows = effects[(effects["outcome"] == p.outcome)
                        & (effects["effect_measure"] == p.effect_measure)].sort_values("study_id")
         rows = rows[rows["study_id"].isin(str(p.study_ids).split(";"))]
+        # Weights are shares of all the pooled studies, even when only some are drawn.
+        rows = rows.assign(total_weight=float((1 / (rows["vi"] + p.tau2)).sum()))
+        rows, _ = _largest_studies(rows, MAX_FOREST_STUDIES, size="vi", ascending=True)
         sens = pooled[(pooled["analysis"] == "sensitivity") & (pooled["outcome"] == p.outcome)
                       & (pooled["effect_measure"] == p.effect_measure)
                       & (pooled["method"] == p.method)]
@@ -291,6 +294,8 @@ def forest_plot(effects: pd.DataFrame, pooled: pd.DataFrame, path: Path,
 
 def _forest_labels(p, rows: pd.DataFrame, sens, sensitivity_label: str) -> list[str]:
     labels = [*rows["study_id"], f"Random effects ({p.method})"]
+    if len(rows) < p.k:  # only the most precise studies are drawn
+        labels[len(rows)] = f"Random effects ({p.method}, all {p.k})"
     if np.isfinite(p.pi_lower):
         labels.append("95% prediction interval")
     if sens is not None:
@@ -304,7 +309,8 @@ def _forest_panel(fig, ax, rows, p, sens, benefit, sensitivity_label, fs, plot_w
     lo = rows["ci_lower"].astype(float).to_numpy()
     hi = rows["ci_upper"].astype(float).to_numpy()
     weights = 1 / (rows["vi"].to_numpy() + p.tau2)
-    weights = weights / weights.sum()
+    weights = weights / (rows["total_weight"].iloc[0] if "total_weight" in rows else
+                         weights.sum())
     has_pi = bool(np.isfinite(p.pi_lower))
     n = len(rows) + 2 + (sens is not None) + has_pi
     y_head = n - 0.5
@@ -500,6 +506,7 @@ def effect_direction_plot(cells: pd.DataFrame, studies: pd.DataFrame, direction:
     """
     if cells.empty:
         return _placeholder(path, "No outcome rows in this review: no effect-direction plot")
+    cells, note = _largest_studies(cells, MAX_PLOT_STUDIES)
     reported = set(cells["outcome"])
     order = [o for o in outcome_labels if o in reported] + sorted(reported - set(outcome_labels))
     info = studies.set_index("study_id")
@@ -535,7 +542,8 @@ def effect_direction_plot(cells: pd.DataFrame, studies: pd.DataFrame, direction:
         header_h = head_h + line_h + 0.14  # + the k line
         sign_h = 2 * line_h + 0.14
         legend_h = 4 * (fs + 4) / 72 + 0.22
-        height = header_h + len(rows) * row_h + sign_h + legend_h + 0.1
+        note_h = 2 * line_h if note else 0.0
+        height = header_h + len(rows) * row_h + sign_h + legend_h + note_h + 0.1
         plt.close(fig)
 
         fig, ax = _inch_canvas(height)
@@ -623,7 +631,35 @@ def effect_direction_plot(cells: pd.DataFrame, studies: pd.DataFrame, direction:
                   for q in QUALITY_ORDER]
         ax.legend(handles=shades, title="Study quality (row shading)",
                   bbox_to_anchor=(4.35, y_legend), **common)
+        if note:
+            ax.text(margin, 0.05, note, fontsize=fs - 0.5, va="bottom", style="italic")
         return save(fig, path, tight=False)
+
+
+#: Above this many studies, plots that draw one row per study show the largest studies only
+#: (a row per study of a living map with 10^4 records would be unreadable and huge); every
+#: study is still counted in the sign test and the pooled estimates, and listed in the CSVs.
+MAX_PLOT_STUDIES = 80
+#: The same for each forest-plot panel (a figure may have one panel per outcome and measure).
+MAX_FOREST_STUDIES = 30
+
+
+def _largest_studies(frame: pd.DataFrame, limit: int, size: str = "n",
+                     ascending: bool = False) -> tuple[pd.DataFrame, str]:
+    """``frame`` cut to the ``limit`` studies with the largest ``size`` (ties by study id),
+    and a note saying so ('' when nothing was cut)."""
+    n_all = frame["study_id"].nunique()
+    if n_all <= limit:
+        return frame, ""
+    per_study = pd.to_numeric(frame[size], errors="coerce").groupby(frame["study_id"]).max()
+    per_study = per_study.fillna(np.inf if ascending else -np.inf)
+    order = per_study.reset_index().sort_values([size, "study_id"],
+                                                ascending=[ascending, True], kind="stable")
+    keep = set(order["study_id"].head(limit))
+    what = "most precise" if size == "vi" else "largest"
+    note = (f"Showing the {limit} {what} of {n_all} studies; all are counted in the "
+            "summary rows and listed in the result tables.")
+    return frame[frame["study_id"].isin(keep)], note
 
 
 # --- Evidence gap map --------------------------------------------------------------------------

@@ -43,20 +43,30 @@ def study_direction(directions: pd.Series) -> str:
 
 
 def per_study_directions(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """One row per (outcome, study_id) with the study's overall direction for that outcome."""
+    """One row per (outcome, study_id) with the study's overall direction for that outcome
+    (the rule of :func:`study_direction`, computed for all studies at once)."""
     if outcomes.empty:
         return pd.DataFrame(columns=["outcome", "study_id", "direction"])
-    grouped = outcomes.groupby(["outcome", "study_id"], sort=True)["direction"]
-    return grouped.agg(study_direction).reset_index()
+    counts = outcomes.groupby(["outcome", "study_id", "direction"], sort=True).size().unstack(
+        fill_value=0)
+    votes = counts.to_numpy()
+    top = counts.columns.to_numpy()[votes.argmax(axis=1)]
+    share = votes.max(axis=1) / votes.sum(axis=1)
+    single = (votes > 0).sum(axis=1) == 1
+    # A share of 0.7 or more cannot be tied, so argmax picks the one clear majority.
+    decided = single | (np.isin(top, ["benefit", "harm"]) & (share >= AGREEMENT_SHARE))
+    return counts.index.to_frame(index=False).assign(
+        direction=np.where(decided, top, "mixed").astype(object))
 
 
 def direction_summary(outcomes: pd.DataFrame, codebook: Codebook,
-                      by: str | None = None) -> pd.DataFrame:
+                      by: str | None = None,
+                      per_study: pd.DataFrame | None = None) -> pd.DataFrame:
     """``outcomes/direction.csv``: per outcome, studies by direction and the sign test.
 
     ``pct_benefit`` is the share of all k studies showing benefit, with a Wilson 95% interval.
     """
-    per_study = per_study_directions(outcomes)
+    per_study = per_study_directions(outcomes) if per_study is None else per_study
     keys = ["outcome"] + ([by] if by else [])
     if by:
         per_study = per_study.merge(outcomes[["study_id", by]].drop_duplicates("study_id"),
@@ -138,11 +148,12 @@ def meta_analysis(outcomes: pd.DataFrame, studies: pd.DataFrame, codebook: Codeb
     return pd.DataFrame(rows, columns=META_COLUMNS)
 
 
-def effect_direction_cells(outcomes: pd.DataFrame) -> pd.DataFrame:
+def effect_direction_cells(outcomes: pd.DataFrame,
+                           per_study: pd.DataFrame | None = None) -> pd.DataFrame:
     """The effect-direction plot's cells: one row per (outcome, study_id) with the study's
     direction (:func:`per_study_directions`) and ``n``, the largest sample size the study
     reported for that outcome (NaN where none was)."""
-    cells = per_study_directions(outcomes)
+    cells = per_study_directions(outcomes) if per_study is None else per_study
     if cells.empty:
         return cells.assign(n=pd.Series(dtype=float))
     n = pd.to_numeric(outcomes["n"], errors="coerce") if "n" in outcomes else np.nan
@@ -154,7 +165,8 @@ GAP_MAP_COLUMNS = ["theme", "outcome", "n_studies", "n_benefit", "n_harm", "n_no
                    "n_mixed", "n_unclear", "study_ids"]
 
 
-def gap_map(codes: pd.DataFrame, outcomes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+def gap_map(codes: pd.DataFrame, outcomes: pd.DataFrame, codebook: Codebook,
+            per_study: pd.DataFrame | None = None) -> pd.DataFrame:
     """``outcomes/gap_map.csv``: every theme × outcome, with the studies coded with the theme
     (rolled up the tree, as in ``tallies/themes.csv``) that report the outcome, by direction.
 
@@ -164,19 +176,23 @@ def gap_map(codes: pd.DataFrame, outcomes: pd.DataFrame, codebook: Codebook) -> 
     from evsynth.tally import ID_SEPARATOR, study_theme_pairs
 
     pairs = study_theme_pairs(codes, codebook).rename(columns={"code": "theme"})
-    votes = per_study_directions(outcomes)
+    votes = per_study_directions(outcomes) if per_study is None else per_study
     joined = pairs.merge(votes, on="study_id")
-    cells = {key: group for key, group in joined.groupby(["theme", "outcome"], sort=True)}
+    counts = joined.groupby(["theme", "outcome", "direction"], sort=True).size().unstack(
+        fill_value=0)
+    ids = joined.sort_values("study_id").groupby(["theme", "outcome"])["study_id"].agg(
+        ID_SEPARATOR.join)
     rows = []
     for theme in codebook.themes:
         for outcome in codebook.outcomes:
-            group = cells.get((theme.code, outcome))
-            counts = group["direction"].value_counts() if group is not None else {}
+            key = (theme.code, outcome)
+            found = key in ids.index
+            n = {d: int(counts.at[key, d]) if found and d in counts.columns else 0
+                 for d in DIRECTION_ORDER}
             rows.append({
-                "theme": theme.code, "outcome": outcome,
-                "n_studies": 0 if group is None else len(group),
-                **{f"n_{d}": int(counts.get(d, 0)) for d in DIRECTION_ORDER},
-                "study_ids": "" if group is None else ID_SEPARATOR.join(sorted(group["study_id"])),
+                "theme": theme.code, "outcome": outcome, "n_studies": sum(n.values()),
+                **{f"n_{d}": n[d] for d in DIRECTION_ORDER},
+                "study_ids": ids[key] if found else "",
             })
     return pd.DataFrame(rows, columns=GAP_MAP_COLUMNS)
 
@@ -203,9 +219,10 @@ def run_outcomes(studies_path: Path, outcomes_path: Path, codebook_path: Path, s
     studies = read_clean(studies_path)
     outcomes = read_clean(outcomes_path)
     with_quality = outcomes.merge(studies[["study_id", "quality"]], on="study_id", how="left")
-    direction = direction_summary(outcomes, codebook)
+    votes = per_study_directions(outcomes)  # one direction per study and outcome, used 4 times
+    direction = direction_summary(outcomes, codebook, per_study=votes)
     write_table(direction, out_dir / "direction.csv")
-    write_table(direction_summary(with_quality, codebook, by="quality"),
+    write_table(direction_summary(with_quality, codebook, by="quality", per_study=votes),
                 out_dir / "direction_by_quality.csv")
     excluded = tuple(settings.get("sensitivity_exclude_quality", ["low"]))
     pooled = meta_analysis(
@@ -220,11 +237,11 @@ def run_outcomes(studies_path: Path, outcomes_path: Path, codebook_path: Path, s
     forest_plot(effect_sizes(outcomes), pooled, figures_dir / "forest",
                 benefit={code: o.benefit for code, o in codebook.outcomes.items()},
                 sensitivity_label=sensitivity_label(excluded))
-    effect_direction_plot(effect_direction_cells(outcomes), studies, direction, outcome_labels,
-                          figures_dir / "effect_direction")
+    effect_direction_plot(effect_direction_cells(outcomes, votes), studies, direction,
+                          outcome_labels, figures_dir / "effect_direction")
     if codes_path is not None:
         codes = codes_forward(read_clean(codes_path), forward)
-        gaps = gap_map(codes, outcomes, codebook)
+        gaps = gap_map(codes, outcomes, codebook, votes)
         write_table(gaps, out_dir / "gap_map.csv")
         themes = pd.DataFrame([(t.code, t.label, t.level) for t in codebook.themes],
                               columns=["code", "label", "level"])
