@@ -362,8 +362,10 @@ def included_studies(res: ReviewResults) -> str:
                      md(SOURCE_SHORT.get(r.source_type, r.source_type)),
                      md(label_of(design, r.design)),
                      md(label_of(QUALITY, r.quality))])
+    id_width = max([7] + [len(r.study_id) + 2 for r in res.studies.itertuples(index=False)])
     return pipe_table(["ID", "Citation", "Year", "Source", "Design", "Quality"], rows,
-                      [7, 44, 6, 10, 18, 12], caption=f"The {len(rows)} included records")
+                      [id_width, 51 - id_width, 6, 10, 18, 12],
+                      caption=f"The {len(rows)} included records")
 
 
 def method_audit(res: ReviewResults, settings: dict) -> str:
