@@ -449,8 +449,8 @@ def test_outputs_on_errors(tmp_path):
     report = (validation / "report.md").read_text(encoding="utf-8")
     assert "Validation FAILED: 3 error(s)" in report
     headings = [line for line in report.splitlines() if line.startswith("## ")]
-    assert headings == ["## codes: vocabulary (error, 1)", "## outcomes: vocabulary (error, 1)",
-                        "## studies: integer (error, 1)"]
+    assert headings == ["## studies: integer (error, 1)", "## codes: vocabulary (error, 1)",
+                        "## outcomes: vocabulary (error, 1)"]
 
     studies = pd.read_csv(clean / "studies.csv", dtype=str, keep_default_na=False)
     assert list(studies["study_id"]) == ["S01", "S03", "S04"]

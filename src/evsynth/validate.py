@@ -29,7 +29,7 @@ from evsynth.contract import (
     STUDY_ID_PATTERN,
 )
 from evsynth.escape import markdown_text
-from evsynth.findings import Finding, InputError, sorted_findings, write_issues_csv
+from evsynth.findings import Finding, InputError, sort_key, sorted_findings, write_issues_csv
 from evsynth.intake import Intake, Sheet, joined, read_sheets, sha256_file
 
 TRUE_WORDS, FALSE_WORDS = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
@@ -555,7 +555,9 @@ def validation_report(result: ValidationResult) -> str:
     by_group: dict[tuple[str, str, str], list[Finding]] = {}
     for f in result.findings:
         by_group.setdefault((f.sheet, f.severity, f.rule), []).append(f)
-    for (sheet, severity, rule), group in sorted(by_group.items()):
+    # Groups in the order the findings are (errors first, sheets in the contract's order).
+    for (sheet, severity, rule), group in sorted(by_group.items(),
+                                                  key=lambda item: sort_key(item[1][0])):
         lines += [f"## {sheet}: {rule} ({severity}, {len(group)})", ""]
         lines += ["| row | column | value | message |", "|---:|---|---|---|"]
         for f in group[:200]:
