@@ -13,13 +13,17 @@ import math
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evsynth.tally import (
+    _agreement_row,
     agreement_table,
     codes_forward,
     cooccurrence,
     disagreements_table,
     study_category_fields,
+    study_theme_pairs,
     theme_crosstab,
     theme_tally,
 )
@@ -125,3 +129,119 @@ def test_agreement_kappa_over_several_studies(tiny_clean):
     assert table.loc["b", "n_double_coded"] == 4
     assert table.loc["b", "pct_agreement"] == 50.0
     assert table.loc["b", "kappa"] == pytest.approx(0.0)
+
+
+# --- The matrix-based tallies against plain pandas, on a synthetic review ---------------------
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory):
+    """A small synthetic review (a third double-coded) with a third coder and a blank coder
+    added to some studies: (studies, codes, codebook)."""
+    from evsynth.codebook import load_codebook
+    from evsynth.synthetic import write_synthetic_review
+    from evsynth.tables import read_clean
+
+    paths = write_synthetic_review(tmp_path_factory.mktemp("synthetic"), 300, double_coded=0.3)
+    codes = read_clean(paths["codes"])
+    extra = codes.iloc[::7].assign(coder="coder_c")  # a third coder: not one of the two compared
+    blank = codes.iloc[3::11].assign(coder="")
+    codes = pd.concat([codes, extra, blank], ignore_index=True)
+    return read_clean(paths["studies"]), codes, load_codebook(paths["codebook"])
+
+
+def _reference_pairs(codes: pd.DataFrame, codebook) -> pd.DataFrame:
+    pairs = codes[["study_id", "code"]].drop_duplicates()
+    rolled = pairs.assign(code=pairs["code"].map(codebook.lineage)).explode("code")
+    return rolled.drop_duplicates().sort_values(["code", "study_id"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("rule", ["union", "consensus", "first_coder"])
+def test_tallies_match_a_plain_pandas_roll_up(synthetic, rule):
+    studies, codes, codebook = synthetic
+    codes = codes_forward(codes, rule)
+    pairs = _reference_pairs(codes, codebook)
+    got = study_theme_pairs(codes, codebook)
+    assert got.to_dict("list") == pairs.to_dict("list")
+
+    themes = theme_tally(studies, codes, codebook).set_index("code")
+    order = [t.code for t in codebook.themes]
+    members = {c: sorted(g["study_id"]) for c, g in pairs.groupby("code")}
+    for code in order:
+        ids = members.get(code, [])
+        assert themes.loc[code, "n_studies"] == len(ids)
+        assert themes.loc[code, "study_ids"] == ";".join(ids)
+
+    both = pairs.merge(pairs, on="study_id").groupby(["code_x", "code_y"]).size()
+    matrix = cooccurrence(codes, codebook)
+    assert list(matrix.columns) == ["code", *order] and list(matrix["code"]) == order
+    for a, row in matrix.set_index("code").iterrows():
+        assert row.to_dict() == {b: int(both.get((a, b), 0)) for b in order}
+
+
+@pytest.mark.parametrize("field", ["intervention_type", "setting", "country_free"])
+def test_crosstab_matches_a_plain_pandas_count(synthetic, field):
+    studies, codes, codebook = synthetic
+    studies = studies.copy()
+    # blanks, a repeated value and a value outside the vocabulary
+    studies.loc[studies.index[::5], "intervention_type"] = ""
+    studies.loc[studies.index[1], "intervention_type"] = "group;group"
+    studies.loc[studies.index[2], "intervention_type"] = "group;unknown"
+    values = study_category_fields(codebook).get(field, {"England": "England", "USA": "USA"})
+    column = "country" if field == "country_free" else field
+    table = theme_crosstab(studies, codes, codebook, column, values)
+    per_study = studies[["study_id", column]].assign(
+        **{column: studies[column].str.split(";")}).explode(column)
+    per_study[column] = per_study[column].replace("", "not_recorded")
+    counts = _reference_pairs(codes, codebook).merge(per_study, on="study_id")
+    counts = counts.groupby(["code", column]).size()
+    present = set(counts.index.get_level_values(column))
+    expected = list(values) + (["not_recorded"] if "not_recorded" in present else [])
+    assert list(table.columns) == ["code", "label", *expected]
+    for code, row in table.set_index("code").iterrows():
+        assert row.drop("label").to_dict() == {v: int(counts.get((code, v), 0)) for v in expected}
+
+
+def test_agreement_matches_stats_on_the_decision_lists(synthetic):
+    from evsynth.stats import cohen_kappa, percent_agreement
+
+    _, codes, codebook = synthetic
+    named = codes[codes["coder"] != ""]
+    pair = named.groupby("study_id")["coder"].agg(lambda s: sorted(set(s))[:2])
+    pair = pair[pair.map(len) == 2]
+    studies = sorted(pair.index)
+    table = agreement_table(codes, codebook).set_index("code")
+    pooled_a, pooled_b, differ = [], [], []
+    coded = [t.code for t in codebook.themes if t.code in set(named["code"])]
+    for code in coded:
+        given = {(r.study_id, r.coder) for r in named[named["code"] == code].itertuples()}
+        a = [(s, pair[s][0]) in given for s in studies]
+        b = [(s, pair[s][1]) in given for s in studies]
+        pooled_a += a
+        pooled_b += b
+        differ += [(s, code, pair[s][0] if x else pair[s][1])
+                   for s, x, y in zip(studies, a, b, strict=True) if x != y]
+        assert table.loc[code, "n_double_coded"] == len(studies)
+        assert table.loc[code, "pct_agreement"] == round(percent_agreement(a, b), 1)
+        assert table.loc[code, "kappa"] == cohen_kappa(a, b)
+    assert table.loc["(all codes)", "kappa"] == cohen_kappa(pooled_a, pooled_b)
+    assert table.loc["(all codes)", "n_double_coded"] == len(pooled_a)
+    compared = sorted({c for p in pair for c in p})
+    assert table.loc["(all codes)", "coders"] == ";".join(compared)
+    assert "coder_c" in compared  # where coder_c is one of a study's first two coders
+    got = disagreements_table(codes, codebook)
+    assert list(zip(got["study_id"], got["code"], got["applied_by"], strict=True)) == sorted(differ)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), max_size=60))
+def test_agreement_row_is_the_stats_arithmetic(decisions):
+    from evsynth.stats import cohen_kappa, percent_agreement
+
+    a = [x for x, _ in decisions]
+    b = [y for _, y in decisions]
+    row = _agreement_row("c", "C", ["x", "y"], len(a), sum(x == y for x, y in decisions),
+                         sum(a), sum(b))
+    kappa, pct = cohen_kappa(a, b), percent_agreement(a, b)
+    assert row["kappa"] == kappa or (math.isnan(row["kappa"]) and math.isnan(kappa))
+    assert row["pct_agreement"] == round(pct, 1) or (math.isnan(pct) and math.isnan(
+        row["pct_agreement"]))

@@ -7,9 +7,14 @@ reviewer can trace it.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from evsynth.codebook import Codebook
 from evsynth.contract import MULTI_SEPARATOR, QUALITY, SOURCE_TYPES
@@ -18,8 +23,82 @@ from evsynth.tables import read_clean, write_table
 ID_SEPARATOR = ";"
 
 
+def _ancestor_matrix(codebook: Codebook) -> sparse.csr_array:
+    """Theme × theme 0/1 matrix, tree order: row i has a 1 at theme i and at each ancestor."""
+    order = [t.code for t in codebook.themes]
+    position = {code: i for i, code in enumerate(order)}
+    rows, cols = [], []
+    for i, code in enumerate(order):
+        for ancestor in codebook.lineage[code]:
+            rows.append(i)
+            cols.append(position[ancestor])
+    return sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(order), len(order)))
+
+
+@dataclass(frozen=True)
+class _Incidence:
+    """Which study has which theme, rolled up the tree: one row per study, one column per theme.
+
+    ``matrix`` is sparse float64 0/1 (100,000 studies × 300 themes stays small); rows are
+    ``study_ids`` (sorted, unique), columns the codebook's themes in tree order. Codes the
+    codebook does not know are left out, as the tallies always left them out.
+    """
+
+    study_ids: pd.Index
+    themes: list[str]
+    matrix: sparse.csr_array
+
+    @cached_property
+    def by_theme(self) -> sparse.csc_array:
+        """The same matrix by column, each column's study rows in sorted order."""
+        csc = self.matrix.tocsc()
+        csc.sort_indices()
+        return csc
+
+    def studies_of(self, j: int) -> np.ndarray:
+        """Row numbers (into ``study_ids``, ascending) of the studies that have theme ``j``."""
+        csc = self.by_theme
+        return csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+
+
+def _incidence(codes: pd.DataFrame, codebook: Codebook) -> _Incidence:
+    order = [t.code for t in codebook.themes]
+    theme = pd.Index(order).get_indexer(codes["code"])  # -1: not in the codebook
+    known = theme >= 0
+    study, study_ids = pd.factorize(codes["study_id"][known], sort=True)
+    theme = theme[known]
+    if (study < 0).any():  # a blank (NaN) study ID counts for nothing
+        theme = theme[study >= 0]
+        study = study[study >= 0]
+    direct = sparse.csr_array((np.ones(len(study)), (study, theme)),
+                              shape=(len(study_ids), len(order)))
+    rolled = (direct @ _ancestor_matrix(codebook)).tocsr()
+    rolled.sum_duplicates()
+    rolled.data[:] = 1.0  # every stored entry is a positive count of (study, code) rows
+    return _Incidence(study_ids, order, rolled)
+
+
 def study_theme_pairs(codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """Unique (study_id, code) pairs after rolling every code up to all its ancestors."""
+    inc = _incidence(codes, codebook)
+    if inc.matrix.nnz == 0:
+        return _study_theme_pairs_slow(codes, codebook)
+    columns = sorted(range(len(inc.themes)), key=inc.themes.__getitem__)  # by code, as text
+    rows = [inc.studies_of(j) for j in columns]
+    counts = [len(r) for r in rows]
+    theme_codes = np.array([inc.themes[j] for j in columns], dtype=object)
+    out = pd.DataFrame({"study_id": inc.study_ids.take(np.concatenate(rows)),
+                        "code": np.repeat(theme_codes, counts)})
+    unknown = ~codes["code"].isin(inc.themes)
+    if unknown.any():  # codes the codebook lacks roll up to nothing; listed last, as NaN
+        extra = codes.loc[unknown, ["study_id"]].drop_duplicates().sort_values("study_id")
+        extra["code"] = pd.Series(np.nan, index=extra.index, dtype=out["code"].dtype)
+        out = pd.concat([out, extra], ignore_index=True)
+    return out
+
+
+def _study_theme_pairs_slow(codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """The plain pandas form of :func:`study_theme_pairs` (for edge cases: nothing rolled up)."""
     pairs = codes[["study_id", "code"]].drop_duplicates()
     lineage = pairs["code"].map(codebook.lineage)
     rolled = pairs.assign(code=lineage).explode("code")
@@ -32,14 +111,15 @@ def theme_tally(studies: pd.DataFrame, codes: pd.DataFrame, codebook: Codebook) 
     Rows follow the codebook's tree order; themes no study has are listed with zero, since an
     empty theme is a finding too (an evidence gap).
     """
-    n_included = len(studies)
-    pairs = study_theme_pairs(codes, codebook)
-    grouped = pairs.groupby("code")["study_id"]
-    counts = grouped.size()
-    ids = grouped.agg(lambda s: ID_SEPARATOR.join(sorted(s)))
+    return _theme_tally(len(studies), _incidence(codes, codebook), codebook)
+
+
+def _theme_tally(n_included: int, inc: _Incidence, codebook: Codebook) -> pd.DataFrame:
+    names = inc.study_ids.to_numpy(dtype=object)
     rows = []
-    for theme in codebook.themes:
-        n = int(counts.get(theme.code, 0))
+    for j, theme in enumerate(codebook.themes):
+        members = inc.studies_of(j)
+        n = len(members)
         rows.append({
             "code": theme.code,
             "label": theme.label,
@@ -47,7 +127,7 @@ def theme_tally(studies: pd.DataFrame, codes: pd.DataFrame, codebook: Codebook) 
             "level": theme.level,
             "n_studies": n,
             "pct_studies": round(100 * n / n_included, 1) if n_included else 0.0,
-            "study_ids": ids.get(theme.code, ""),
+            "study_ids": ID_SEPARATOR.join(names[members].tolist()),
         })
     return pd.DataFrame(rows, columns=["code", "label", "parent", "level", "n_studies",
                                        "pct_studies", "study_ids"])
@@ -77,32 +157,47 @@ def theme_crosstab(studies: pd.DataFrame, codes: pd.DataFrame, codebook: Codeboo
     Multi-valued fields count a study under each of its values, so rows can sum to more than
     the theme's total; blanks are counted under ``not_recorded``.
     """
-    per_study = studies[["study_id", field]].assign(
-        **{field: studies[field].fillna("").astype(str).str.split(MULTI_SEPARATOR)}
-    ).explode(field)
-    per_study[field] = per_study[field].replace("", "not_recorded")
-    pairs = study_theme_pairs(codes, codebook).merge(per_study, on="study_id")
-    table = pd.crosstab(pairs["code"], pairs[field])
-    columns = list(values) + (["not_recorded"] if "not_recorded" in table.columns else [])
-    table = table.reindex(index=[t.code for t in codebook.themes], columns=columns, fill_value=0)
-    table = table.fillna(0).astype(int)
-    labels = [codebook.theme_by_code[c].label for c in table.index]
-    out = table.reset_index().rename(columns={"index": "code"})
-    out.insert(1, "label", labels)
-    out.columns.name = None
+    return _theme_crosstab(studies, _incidence(codes, codebook), codebook, field, values)
+
+
+def _theme_crosstab(studies: pd.DataFrame, inc: _Incidence, codebook: Codebook,
+                    field: str, values: dict[str, str]) -> pd.DataFrame:
+    """Theme × value counts: the rolled-up incidence matrix times a study × value matrix."""
+    given = studies[field].fillna("").astype(str)
+    ids = studies["study_id"]
+    if given.str.contains(MULTI_SEPARATOR, regex=False).any():
+        exploded = given.str.split(MULTI_SEPARATOR).explode()
+        ids, given = ids.loc[exploded.index], exploded
+    given = given.replace("", "not_recorded")
+    # (study, value) rows, one per study and value it lists (as often as it lists it)
+    columns = list(dict.fromkeys([*values, "not_recorded"]))
+    value = pd.Index(columns).get_indexer(given)  # -1: not in the vocabulary
+    study = inc.study_ids.get_indexer(ids)
+    keep = (value >= 0) & (study >= 0)
+    per_value = sparse.csr_array(
+        (np.ones(int(keep.sum())), (study[keep], value[keep])),
+        shape=(len(inc.study_ids), len(columns)))
+    counts = np.rint((inc.matrix.T @ per_value).toarray()).astype(np.int64)  # theme × value
+    count_of = dict(zip(columns, counts.T, strict=True))
+    wanted = list(values) + (["not_recorded"] if count_of["not_recorded"].any() else [])
+    out = pd.DataFrame({i: count_of[name] for i, name in enumerate(wanted)},
+                       index=range(len(inc.themes)))
+    out.columns = wanted
+    out.insert(0, "code", inc.themes)
+    out.insert(1, "label", [t.label for t in codebook.themes])
     return out
 
 
 def cooccurrence(codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """``tallies/cooccurrence.csv``: studies coded with both themes (diagonal: with the theme)."""
-    pairs = study_theme_pairs(codes, codebook)
-    incidence = pd.crosstab(pairs["study_id"], pairs["code"]).clip(upper=1)
-    order = [t.code for t in codebook.themes]
-    incidence = incidence.reindex(columns=order, fill_value=0)
-    matrix = incidence.T.dot(incidence).reindex(index=order, columns=order, fill_value=0)
-    out = matrix.astype(int).reset_index().rename(columns={"index": "code"})
-    out.columns.name = None
-    return out.rename(columns={out.columns[0]: "code"})
+    return _cooccurrence(_incidence(codes, codebook))
+
+
+def _cooccurrence(inc: _Incidence) -> pd.DataFrame:
+    both = (inc.matrix.T @ inc.matrix).toarray()  # float64 sums of 0/1: exact counts
+    out = pd.DataFrame(np.rint(both).astype(np.int64), columns=inc.themes)
+    out.insert(0, "code", inc.themes)
+    return out
 
 
 # --- Double coding -----------------------------------------------------------------------------
@@ -124,34 +219,80 @@ def codes_forward(codes: pd.DataFrame, rule: str = "union") -> pd.DataFrame:
     codes = codes.assign(coder=codes["coder"].fillna("").astype(str))
     if rule == "union":
         return codes
-    coders_per_study = codes.groupby("study_id")["coder"].nunique()
+    study, study_ids = pd.factorize(codes["study_id"])  # -1: a blank study ID, never kept
+    coder, coder_ids = pd.factorize(codes["coder"], sort=True)  # numbered alphabetically
+    named = study >= 0
     if rule == "first_coder":
-        first = codes.groupby("study_id")["coder"].min()
-        return codes[codes["coder"] == codes["study_id"].map(first)]
-    applied_by = codes.groupby(["study_id", "code"])["coder"].nunique()
-    needed = applied_by.index.get_level_values("study_id").map(coders_per_study)
-    agreed = applied_by[applied_by.to_numpy() >= needed.to_numpy()].index
-    return codes.set_index(["study_id", "code"]).loc[lambda f: f.index.isin(agreed)].reset_index()
+        first = np.full(len(study_ids) + 1, len(coder_ids))  # last slot: blank study IDs
+        np.minimum.at(first, study[named], coder[named])
+        return codes[named & (coder == first[study])]
+    n_coders = np.bincount(_unique_pairs(study[named], coder[named], len(coder_ids))[0],
+                           minlength=len(study_ids))
+    code, code_ids = pd.factorize(codes["code"])
+    named &= code >= 0
+    s, c, k = study[named], code[named], coder[named]
+    pair = s.astype(np.int64) * len(code_ids) + c
+    by_pair, pairs = pd.factorize(pair)
+    applied_by = np.bincount(_unique_pairs(by_pair, k, len(coder_ids))[0], minlength=len(pairs))
+    keep = np.zeros(len(codes), dtype=bool)
+    keep[named] = applied_by[by_pair] >= n_coders[s]
+    kept = codes[keep]
+    rest = [col for col in kept.columns if col not in ("study_id", "code")]
+    return kept[["study_id", "code", *rest]].reset_index(drop=True)
 
 
-def _coder_decisions(codes: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _unique_pairs(group: np.ndarray, member: np.ndarray, n_members: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (group, member) pairs of two integer arrays, sorted by group then member."""
+    key = np.sort(group.astype(np.int64) * n_members + member)
+    key = key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
+    return key // n_members, key % n_members
+
+
+@dataclass(frozen=True)
+class _DoubleCoding:
+    """The double-coded studies' decisions and, per decision row, the two coders compared."""
+
+    decisions: pd.DataFrame  # study_id, code, first, second; sorted by study_id then code
+    coder_names: list[str]
+    first_coder: np.ndarray  # name of the study's first coder, one per decisions row
+    second_coder: np.ndarray
+
+
+def _double_coding(codes: pd.DataFrame) -> _DoubleCoding:
     """For double-coded studies: one row per (study, code) with a yes/no column per coder.
 
     A study is double-coded when two or more named coders coded it; agreement is computed
     between its two alphabetically first coders.
     """
-    named = codes[codes["coder"].fillna("") != ""][["study_id", "code", "coder"]].drop_duplicates()
-    coders = named.groupby("study_id")["coder"].agg(lambda s: sorted(set(s))[:2])
-    double = coders[coders.map(len) == 2]
-    if double.empty:
-        return pd.DataFrame(columns=["study_id", "code", "first", "second"]), []
-    named = named[named["study_id"].isin(double.index)]
-    first = named["study_id"].map(double.map(lambda c: c[0]))
-    second = named["study_id"].map(double.map(lambda c: c[1]))
-    named = named.assign(first=named["coder"] == first, second=named["coder"] == second)
-    decisions = named.groupby(["study_id", "code"])[["first", "second"]].any().reset_index()
-    coder_names = sorted({c for pair in double for c in pair})
-    return decisions, coder_names
+    named = codes[codes["coder"].fillna("") != ""]
+    study, study_ids = pd.factorize(named["study_id"], sort=True)
+    coder, coder_ids = pd.factorize(named["coder"], sort=True)
+    code, code_ids = pd.factorize(named["code"], sort=True)
+    has_study = study >= 0
+    # each study's coders in alphabetical order: the first two are the ones compared
+    pair_study, pair_coder = _unique_pairs(study[has_study], coder[has_study], len(coder_ids))
+    n_coders = np.bincount(pair_study, minlength=len(study_ids))
+    start = np.concatenate([[0], np.cumsum(n_coders)[:-1]])
+    double = n_coders >= 2
+    empty = pd.DataFrame(columns=["study_id", "code", "first", "second"])
+    if not double.any():
+        return _DoubleCoding(empty, [], np.array([], dtype=object), np.array([], dtype=object))
+    first_of = np.where(double, pair_coder[np.minimum(start, len(pair_coder) - 1)], -1)
+    second_of = np.where(double, pair_coder[np.minimum(start + 1, len(pair_coder) - 1)], -1)
+    rows = has_study & (code >= 0)
+    rows[rows] = double[study[rows]]
+    s, c, k = study[rows], code[rows], coder[rows]
+    row_of, key = pd.factorize(s.astype(np.int64) * len(code_ids) + c, sort=True)
+    first = np.bincount(row_of, weights=k == first_of[s], minlength=len(key)) > 0
+    second = np.bincount(row_of, weights=k == second_of[s], minlength=len(key)) > 0
+    d_study, d_code = key // len(code_ids), key % len(code_ids)
+    decisions = pd.DataFrame({"study_id": study_ids.take(d_study), "code": code_ids.take(d_code),
+                              "first": first, "second": second})
+    compared = np.unique(np.concatenate([first_of[double], second_of[double]]))
+    names = coder_ids.to_numpy(dtype=object)
+    return _DoubleCoding(decisions, coder_ids.take(compared).tolist(),
+                         names[first_of[d_study]], names[second_of[d_study]])
 
 
 def agreement_table(codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
@@ -161,53 +302,82 @@ def agreement_table(codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     neither coder gave the code counts as agreement (both "no"). The last row, ``(all codes)``,
     pools every decision.
     """
-    from evsynth.stats import cohen_kappa, percent_agreement
+    return _agreement_table(_double_coding(codes), codebook)
 
-    decisions, coder_names = _coder_decisions(codes)
+
+def _agreement_table(double: _DoubleCoding, codebook: Codebook) -> pd.DataFrame:
+    decisions, coder_names = double.decisions, double.coder_names
     columns = ["code", "label", "coders", "n_double_coded", "n_agree", "pct_agreement", "kappa"]
     if decisions.empty:
         return pd.DataFrame(columns=columns)
-    studies = sorted(decisions["study_id"].unique())
-    rows, all_a, all_b = [], [], []
-    coded = sorted(set(decisions["code"]), key=[t.code for t in codebook.themes].index)
+    n = int(decisions["study_id"].nunique())
+    order = {t.code: i for i, t in enumerate(codebook.themes)}
+    unknown = sorted(set(decisions["code"]) - set(order))
+    if unknown:
+        raise ValueError(f"codes not in the codebook: {', '.join(map(str, unknown))}")
+    # per code: how many studies each coder gave it, and how many the two decided differently
+    first, second = decisions["first"].to_numpy(), decisions["second"].to_numpy()
+    per_code = pd.DataFrame({"code": decisions["code"], "yes_a": first, "yes_b": second,
+                             "differ": first != second}).groupby("code").sum()
+    coded = sorted(per_code.index, key=order.__getitem__)
+    rows = []
     for code in coded:
-        chosen = decisions[decisions["code"] == code].set_index("study_id")
-        a = chosen["first"].reindex(studies, fill_value=False).to_list()
-        b = chosen["second"].reindex(studies, fill_value=False).to_list()
-        all_a += a
-        all_b += b
-        rows.append(_agreement_row(code, codebook.theme_by_code[code].label, coder_names, a, b,
-                                   percent_agreement, cohen_kappa))
-    rows.append(_agreement_row("(all codes)", "All codes pooled", coder_names, all_a, all_b,
-                               percent_agreement, cohen_kappa))
+        yes_a, yes_b, differ = (int(x) for x in per_code.loc[code, ["yes_a", "yes_b", "differ"]])
+        rows.append(_agreement_row(code, codebook.theme_by_code[code].label, coder_names,
+                                   n, n - differ, yes_a, yes_b))
+    pooled = n * len(coded)
+    yes_a, yes_b, differ = (int(per_code[c].sum()) for c in ("yes_a", "yes_b", "differ"))
+    rows.append(_agreement_row("(all codes)", "All codes pooled", coder_names,
+                               pooled, pooled - differ, yes_a, yes_b))
     return pd.DataFrame(rows, columns=columns)
 
 
-def _agreement_row(code, label, coder_names, a, b, percent_agreement, cohen_kappa) -> dict:
+def _agreement_row(code: str, label: str, coder_names: list[str], n: int, n_agree: int,
+                   yes_a: int, yes_b: int) -> dict:
+    """One agreement row from the 2×2 counts of n yes/no decisions by two coders.
+
+    Same arithmetic as :func:`evsynth.stats.percent_agreement` and
+    :func:`evsynth.stats.cohen_kappa` on the decision lists (Python ints, so the floats are
+    identical), without building lists of millions of decisions.
+    """
+    if n == 0:
+        pct, kappa = math.nan, math.nan
+    else:
+        pct = 100.0 * n_agree / n
+        p_o = n_agree / n
+        p_e = (yes_a * yes_b + (n - yes_a) * (n - yes_b)) / (n * n)
+        kappa = math.nan if p_e >= 1.0 - 1e-12 else (p_o - p_e) / (1.0 - p_e)
     return {
         "code": code, "label": label, "coders": ";".join(coder_names),
-        "n_double_coded": len(a), "n_agree": sum(x == y for x, y in zip(a, b, strict=True)),
-        "pct_agreement": round(percent_agreement(a, b), 1), "kappa": cohen_kappa(a, b),
+        "n_double_coded": n, "n_agree": n_agree, "pct_agreement": round(pct, 1),
+        "kappa": kappa,
     }
 
 
 def disagreements_table(codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """``tallies/disagreements.csv``: (study, code) pairs the two coders decided differently."""
-    decisions, _ = _coder_decisions(codes)
+    return _disagreements_table(_double_coding(codes), codebook)
+
+
+def _disagreements_table(double: _DoubleCoding, codebook: Codebook) -> pd.DataFrame:
+    decisions = double.decisions
     columns = ["study_id", "code", "label", "applied_by", "not_applied_by"]
     if decisions.empty:
         return pd.DataFrame(columns=columns)
-    named = codes[codes["coder"].fillna("") != ""]
-    coders = named.groupby("study_id")["coder"].agg(lambda s: sorted(set(s))[:2])
-    differ = decisions[decisions["first"] != decisions["second"]]
-    rows = []
-    for rec in differ.itertuples(index=False):
-        pair = coders[rec.study_id]
-        yes, no = (pair[0], pair[1]) if rec.first else (pair[1], pair[0])
-        rows.append({"study_id": rec.study_id, "code": rec.code,
-                     "label": codebook.theme_by_code[rec.code].label,
-                     "applied_by": yes, "not_applied_by": no})
-    return pd.DataFrame(rows, columns=columns).sort_values(["study_id", "code"])
+    first, second = decisions["first"].to_numpy(), decisions["second"].to_numpy()
+    differ = first != second
+    by_first = first[differ]
+    a, b = double.first_coder[differ], double.second_coder[differ]
+    code = decisions["code"].to_numpy(dtype=object)[differ]
+    labels = {c: codebook.theme_by_code[c].label for c in set(code)}
+    out = pd.DataFrame({
+        "study_id": decisions["study_id"].to_numpy(dtype=object)[differ],
+        "code": code,
+        "label": np.array([labels[c] for c in code], dtype=object),
+        "applied_by": np.where(by_first, a, b),
+        "not_applied_by": np.where(by_first, b, a),
+    }, columns=columns)
+    return out.sort_values(["study_id", "code"])
 
 
 # --- Stage entry points ------------------------------------------------------------------------
@@ -219,10 +389,10 @@ def run_tally(studies_path: Path, codes_path: Path, codebook_path: Path, forward
 
     codebook = load_codebook(codebook_path)
     studies = read_clean(studies_path)
-    codes = codes_forward(read_clean(codes_path), forward)
-    themes = theme_tally(studies, codes, codebook)
+    incidence = _incidence(codes_forward(read_clean(codes_path), forward), codebook)
+    themes = _theme_tally(len(studies), incidence, codebook)
     write_table(themes, themes_path)
-    write_table(cooccurrence(codes, codebook), cooccurrence_path)
+    write_table(_cooccurrence(incidence), cooccurrence_path)
     theme_chart(themes, n_studies=len(studies), path=figure_path)
 
 
@@ -235,8 +405,8 @@ def run_crosstab(studies_path: Path, codes_path: Path, codebook_path: Path, forw
     if field not in fields:
         raise ValueError(f"'{field}' is not a category field of this review's studies sheet")
     studies = read_clean(studies_path)
-    codes = codes_forward(read_clean(codes_path), forward)
-    write_table(theme_crosstab(studies, codes, codebook, field, fields[field]), out_path)
+    incidence = _incidence(codes_forward(read_clean(codes_path), forward), codebook)
+    write_table(_theme_crosstab(studies, incidence, codebook, field, fields[field]), out_path)
 
 
 def run_agreement(codes_path: Path, codebook_path: Path, agreement_path: Path,
@@ -244,6 +414,6 @@ def run_agreement(codes_path: Path, codebook_path: Path, agreement_path: Path,
     from evsynth.codebook import load_codebook
 
     codebook = load_codebook(codebook_path)
-    codes = read_clean(codes_path)
-    write_table(agreement_table(codes, codebook), agreement_path)
-    write_table(disagreements_table(codes, codebook), disagreements_path)
+    double = _double_coding(read_clean(codes_path))
+    write_table(_agreement_table(double, codebook), agreement_path)
+    write_table(_disagreements_table(double, codebook), disagreements_path)
