@@ -8,7 +8,8 @@ carries its source in a comment. Structural and property tests follow.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -290,9 +291,84 @@ def test_reml_solves_the_restricted_likelihood_score_equation() -> None:
     assert lhs == pytest.approx(rhs, rel=1e-8)
 
 
-def test_reml_fallback_search_agrees_with_fisher_scoring() -> None:
+def test_reml_fallback_search_agrees_with_root_finding() -> None:
     # max_iter=1 cannot converge, forcing the bounded likelihood search.
     assert reml(YI, VI, max_iter=1).tau2 == pytest.approx(reml(YI, VI).tau2, abs=1e-6)
+
+
+def _exact_reml_score(yi: Sequence[float], vi: Sequence[float], tau2: Fraction) -> Fraction:
+    """Twice the restricted score, y'PPy - tr P = sum (w (y - mu))^2 - (sum w - sum w^2 /
+    sum w), w = 1/(vi + tau2), in exact rational arithmetic on the floats given."""
+    w = [1 / (Fraction(v) + tau2) for v in vi]
+    sw = sum(w)
+    mu = sum(a * Fraction(y) for a, y in zip(w, yi, strict=True)) / sw
+    rss = sum((a * (Fraction(y) - mu)) ** 2 for a, y in zip(w, yi, strict=True))
+    return rss - (sw - sum(a * a for a in w) / sw)
+
+
+def _brackets_reml_root(yi: Sequence[float], vi: Sequence[float], tau2: float) -> bool:
+    """True if the exact score changes sign from + to - across tau2 * (1 -/+ 1e-10)."""
+    step = Fraction(tau2) * Fraction(1, 10**10)
+    below = _exact_reml_score(yi, vi, Fraction(tau2) - step)
+    above = _exact_reml_score(yi, vi, Fraction(tau2) + step)
+    return below > 0 > above
+
+
+def _restricted_loglik(yi: Sequence[float], vi: Sequence[float], tau2: float) -> float:
+    t = np.asarray(vi) + tau2
+    w = 1 / t
+    mu = np.sum(w * np.asarray(yi)) / np.sum(w)
+    return float(-0.5 * (np.sum(np.log(t)) + np.log(np.sum(w)) + np.sum(w * (yi - mu) ** 2)))
+
+
+def test_reml_takes_the_interior_mode_of_a_bimodal_likelihood() -> None:
+    # The restricted likelihood of these data has two maxima: one on the boundary (the score
+    # is < 0 at tau2 = 0) and a higher one inside, near 0.0957. Fisher scoring from the
+    # Hedges start (0.17) walks down to the inside one, but a plain Newton step from there
+    # jumps over it (and over the minimum near 0.005) to the boundary.
+    yi, vi = [0.38, -0.83, 0.21, 0.67], [0.05, 0.21, 0.02, 0.43]
+    assert _exact_reml_score(yi, vi, Fraction(0)) < 0
+    res = reml(yi, vi)
+    assert 0.0957 < res.tau2 < 0.0958
+    assert _brackets_reml_root(yi, vi, res.tau2)
+    assert _restricted_loglik(yi, vi, res.tau2) > _restricted_loglik(yi, vi, 0.0) + 0.04
+
+
+def test_reml_converges_where_fisher_scoring_oscillates() -> None:
+    # Plain Fisher scoring from the Hedges start swings around the root with growing
+    # amplitude on these data and never converges (as on about 1% of small random data
+    # sets); the root must still be found to full precision.
+    yi = [-0.23, -0.15, 0.39, -0.12, -0.09, -0.31]
+    vi = [0.37, 0.22, 0.03, 0.49, 0.36, 0.41]
+    res = reml(yi, vi)
+    assert 0.038 < res.tau2 < 0.039
+    assert _brackets_reml_root(yi, vi, res.tau2)
+
+
+def test_heavily_dominated_weights_match_exact_arithmetic() -> None:
+    # One study 1e11 times more precise than the rest. Written as it stands, sum w - sum w^2 /
+    # sum w (tr P, the DL denominator and the typical within-study variance behind I^2 and H^2)
+    # cancels catastrophically: relative error ~2e-6 on these data.
+    yi = [0.31, -0.42, 0.05, 0.77, -0.1]
+    vi = [1.3e-12, 0.13, 0.27, 0.41, 0.06]
+    w = [1 / Fraction(v) for v in vi]
+    sw = sum(w)
+    mu = sum(a * Fraction(y) for a, y in zip(w, yi, strict=True)) / sw
+    q = sum(a * (Fraction(y) - mu) ** 2 for a, y in zip(w, yi, strict=True))
+    tr_p = sw - sum(a * a for a in w) / sw
+    s2 = (len(yi) - 1) / tr_p
+    tau2_dl = max(Fraction(0), (q - (len(yi) - 1)) / tr_p)
+    assert tau2_dl > 0
+    dl = dersimonian_laird(yi, vi)
+    assert dl.q == pytest.approx(float(q), rel=1e-12)
+    assert dl.tau2 == pytest.approx(float(tau2_dl), rel=1e-12)
+    assert dl.h2 == pytest.approx(float(tau2_dl / s2 + 1), rel=1e-12)
+    res = reml(yi, vi)
+    assert _brackets_reml_root(yi, vi, res.tau2)
+    assert res.h2 == pytest.approx(float(Fraction(res.tau2) / s2 + 1), rel=1e-12)
+    wt = [1 / (Fraction(v) + Fraction(res.tau2)) for v in vi]
+    mu_re = sum(a * Fraction(y) for a, y in zip(wt, yi, strict=True)) / sum(wt)
+    assert res.estimate == pytest.approx(float(mu_re), rel=1e-12)
 
 
 def test_reml_rejects_bad_control_arguments() -> None:
