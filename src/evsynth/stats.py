@@ -206,6 +206,20 @@ def cohen_kappa(rater_a: Sequence[Hashable], rater_b: Sequence[Hashable]) -> flo
     return (p_o - p_e) / (1.0 - p_e)
 
 
+def cohen_kappa_binary(n: int, n_agree: int, yes_a: int, yes_b: int) -> float:
+    """Cohen's kappa for n yes/no decisions by two raters, from their 2×2 counts: how many
+    they agreed on and how many "yes" each gave. The same value :func:`cohen_kappa` gives on
+    the decision lists, without building them (coder agreement over millions of decisions).
+    """
+    if n == 0:
+        return math.nan
+    p_o = n_agree / n
+    p_e = (yes_a * yes_b + (n - yes_a) * (n - yes_b)) / (n * n)
+    if p_e >= 1.0 - 1e-12:
+        return math.nan
+    return (p_o - p_e) / (1.0 - p_e)
+
+
 # ---------------------------------------------------------------------------------------
 # Standard errors from reported confidence intervals
 # ---------------------------------------------------------------------------------------

@@ -336,17 +336,13 @@ def _agreement_row(code: str, label: str, coder_names: list[str], n: int, n_agre
                    yes_a: int, yes_b: int) -> dict:
     """One agreement row from the 2×2 counts of n yes/no decisions by two coders.
 
-    Same arithmetic as :func:`evsynth.stats.percent_agreement` and
-    :func:`evsynth.stats.cohen_kappa` on the decision lists (Python ints, so the floats are
-    identical), without building lists of millions of decisions.
+    Kappa from :func:`evsynth.stats.cohen_kappa_binary`, which equals
+    :func:`evsynth.stats.cohen_kappa` on the decision lists without building them.
     """
-    if n == 0:
-        pct, kappa = math.nan, math.nan
-    else:
-        pct = 100.0 * n_agree / n
-        p_o = n_agree / n
-        p_e = (yes_a * yes_b + (n - yes_a) * (n - yes_b)) / (n * n)
-        kappa = math.nan if p_e >= 1.0 - 1e-12 else (p_o - p_e) / (1.0 - p_e)
+    from evsynth.stats import cohen_kappa_binary
+
+    pct = 100.0 * n_agree / n if n else math.nan
+    kappa = cohen_kappa_binary(n, n_agree, yes_a, yes_b)
     return {
         "code": code, "label": label, "coders": ";".join(coder_names),
         "n_double_coded": n, "n_agree": n_agree, "pct_agreement": round(pct, 1),
