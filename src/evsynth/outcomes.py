@@ -173,27 +173,32 @@ def gap_map(codes: pd.DataFrame, outcomes: pd.DataFrame, codebook: Codebook,
     Rows follow the codebook: themes in tree order, outcomes in codebook order within each
     theme. Pairs no study covers are listed with zero: they are the gaps.
     """
-    from evsynth.tally import ID_SEPARATOR, study_theme_pairs
+    from evsynth.tally import ID_SEPARATOR, theme_incidence
 
-    pairs = study_theme_pairs(codes, codebook).rename(columns={"code": "theme"})
+    inc = theme_incidence(codes, codebook)  # studies × themes, rolled up the tree
+    names = inc.study_ids.to_numpy(dtype=object)
     votes = per_study_directions(outcomes) if per_study is None else per_study
-    joined = pairs.merge(votes, on="study_id")
-    counts = joined.groupby(["theme", "outcome", "direction"], sort=True).size().unstack(
-        fill_value=0)
-    ids = joined.sort_values("study_id").groupby(["theme", "outcome"])["study_id"].agg(
-        ID_SEPARATOR.join)
+    position = inc.study_ids.get_indexer(votes["study_id"])  # -1: a study with no codes
+    direction_code = pd.Index(DIRECTION_ORDER).get_indexer(votes["direction"])
     rows = []
-    for theme in codebook.themes:
-        for outcome in codebook.outcomes:
-            key = (theme.code, outcome)
-            found = key in ids.index
-            n = {d: int(counts.at[key, d]) if found and d in counts.columns else 0
-                 for d in DIRECTION_ORDER}
+    for outcome in codebook.outcomes:
+        # Each study's direction for this outcome, by its row in the incidence (-1: none).
+        chosen = (votes["outcome"] == outcome).to_numpy() & (position >= 0)
+        by_study = np.full(len(names), -1)
+        by_study[position[chosen]] = direction_code[chosen]
+        for j, theme in enumerate(codebook.themes):
+            members = inc.studies_of(j)  # ascending rows, i.e. sorted study IDs
+            cast = by_study[members]
+            voting = cast >= 0
+            n = np.bincount(cast[voting], minlength=len(DIRECTION_ORDER))
             rows.append({
-                "theme": theme.code, "outcome": outcome, "n_studies": sum(n.values()),
-                **{f"n_{d}": n[d] for d in DIRECTION_ORDER},
-                "study_ids": ids[key] if found else "",
+                "theme": theme.code, "outcome": outcome, "n_studies": int(voting.sum()),
+                **{f"n_{d}": int(n[i]) for i, d in enumerate(DIRECTION_ORDER)},
+                "study_ids": ID_SEPARATOR.join(names[members[voting]].tolist()),
             })
+    # Themes in tree order, outcomes in codebook order within each theme.
+    order = {t.code: i for i, t in enumerate(codebook.themes)}
+    rows.sort(key=lambda r: order[r["theme"]])
     return pd.DataFrame(rows, columns=GAP_MAP_COLUMNS)
 
 

@@ -78,6 +78,12 @@ def _incidence(codes: pd.DataFrame, codebook: Codebook) -> _Incidence:
     return _Incidence(study_ids, order, rolled)
 
 
+def theme_incidence(codes: pd.DataFrame, codebook: Codebook) -> _Incidence:
+    """Which study has which theme, rolled up the tree (a sparse study × theme 0/1 matrix);
+    shared by the tallies and the outcomes stage's gap map."""
+    return _incidence(codes, codebook)
+
+
 def study_theme_pairs(codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """Unique (study_id, code) pairs after rolling every code up to all its ancestors."""
     inc = _incidence(codes, codebook)
