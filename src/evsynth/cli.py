@@ -16,6 +16,20 @@ import yaml
 
 from evsynth.findings import read_issues_csv
 
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def config_problems(config: dict, schema_path: Path) -> list[str]:
+    """Where the config breaks its JSON Schema, one line each (key path: reason)."""
+    import jsonschema
+
+    if not schema_path.is_file():  # an installed package without the workflow folder
+        return []
+    schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
+    errors = jsonschema.Draft202012Validator(schema).iter_errors(config)
+    return [f"{'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
+            for e in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))]
+
 
 def run_summary(config_path: Path, results_root: Path = Path("results")) -> int:
     """After a run: each review's report paths, or why it stopped. Non-zero if any stopped."""
@@ -23,6 +37,13 @@ def run_summary(config_path: Path, results_root: Path = Path("results")) -> int:
         config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         print(f"evsynth: cannot read the config {config_path}: {exc}", file=sys.stderr)
+        return 1
+    problems = config_problems(config, SCHEMA)
+    if problems:
+        print(f"evsynth: {config_path} does not follow workflow/schemas/config.schema.yaml; "
+              "nothing was run:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
         return 1
     stopped = 0
     print("")
