@@ -67,7 +67,9 @@ def _why_stopped(base: Path) -> str:
     narrative = validation / "narrative_issues.csv"
     if narrative.is_file() and any(f.severity == "error" for f in read_issues_csv(narrative)):
         return f"Fix the narrative findings in {narrative}."
-    return "See the message above; logs/<rule>/<review>.log has the details."
+    return ("Any message above says why; logs/<rule>/<review>.log has the details. If there "
+            "is none, the run may not have started: `make dry-run` shows Snakemake's own "
+            "message, and after a killed run `make unlock` releases its lock.")
 
 
 def run_template(codebook: Path, out: Path) -> int:
