@@ -260,7 +260,7 @@ def run_render(review: str, settings: dict, results_dir: Path, reports_dir: Path
     res = ReviewResults.load(results_dir, Path(settings["codebook"]))
     source_dir = html_path.parent / "source"
     stage_sources(reports_dir, source_dir)
-    write_generated(source_dir, build_partials(res, settings, report_format, narrative, review),
+    write_generated(source_dir, build_partials(res, settings, report_format, narrative),
                     metadata(settings, report_format), results_dir / "figures")
     engine = choose_engine()
     log.info("rendering %s for %s with %s", report_format, review, engine)
