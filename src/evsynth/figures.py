@@ -77,7 +77,8 @@ def save(fig: plt.Figure, stem: Path, tight: bool = True) -> tuple[Path, Path]:
     return png, svg
 
 
-def _placeholder(stem: Path, message: str) -> tuple[Path, Path]:
+def placeholder(stem: Path, message: str) -> tuple[Path, Path]:
+    """A small figure that says why there is nothing to plot (rule outputs must exist)."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(A4_WIDTH_IN, 1.2))
         ax.axis("off")
@@ -88,7 +89,7 @@ def _placeholder(stem: Path, message: str) -> tuple[Path, Path]:
 def theme_chart(themes: pd.DataFrame, n_studies: int, path: Path) -> tuple[Path, Path]:
     """Horizontal bars: studies per theme, in tree order, children indented under parents."""
     if themes.empty:
-        return _placeholder(path, "No themes coded")
+        return placeholder(path, "No themes coded")
     themes = themes.reset_index(drop=True)
     with plt.rc_context(STYLE):
         height = 0.6 + 0.24 * len(themes)
@@ -115,7 +116,7 @@ def theme_chart(themes: pd.DataFrame, n_studies: int, path: Path) -> tuple[Path,
 def direction_chart(direction: pd.DataFrame, path: Path) -> tuple[Path, Path]:
     """Stacked bars: studies per outcome by direction of effect, with the sign-test p."""
     if direction.empty:
-        return _placeholder(path, "No outcome rows in this review")
+        return placeholder(path, "No outcome rows in this review")
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(A4_WIDTH_IN, 0.8 + 0.45 * len(direction)))
         y = np.arange(len(direction))[::-1]
@@ -252,7 +253,7 @@ def forest_plot(effects: pd.DataFrame, pooled: pd.DataFrame, path: Path,
     labels the side of the null line that favours benefit."""
     main = pooled[pooled["analysis"] == "main"] if not pooled.empty else pooled
     if main.empty:
-        return _placeholder(path, "No outcome has two or more effect estimates to pool")
+        return placeholder(path, "No outcome has two or more effect estimates to pool")
     panels = []
     for p in main.itertuples(index=False):
         rows = effects[(effects["outcome"] == p.outcome)
@@ -505,7 +506,7 @@ def effect_direction_plot(cells: pd.DataFrame, studies: pd.DataFrame, direction:
     harm, from ``direction``). ``cells`` is :func:`evsynth.outcomes.effect_direction_cells`.
     """
     if cells.empty:
-        return _placeholder(path, "No outcome rows in this review: no effect-direction plot")
+        return placeholder(path, "No outcome rows in this review: no effect-direction plot")
     cells, note = _largest_studies(cells, MAX_PLOT_STUDIES)
     reported = set(cells["outcome"])
     order = [o for o in outcome_labels if o in reported] + sorted(reported - set(outcome_labels))
@@ -688,9 +689,9 @@ def gap_map_plot(gap: pd.DataFrame, themes: pd.DataFrame, outcome_labels: dict[s
     :func:`evsynth.outcomes.gap_map`; ``themes`` has code, label and level.
     """
     if themes.empty or not outcome_labels:
-        return _placeholder(path, "The codebook has no themes or no outcomes: no gap map")
+        return placeholder(path, "The codebook has no themes or no outcomes: no gap map")
     if gap.empty or int(gap["n_studies"].sum()) == 0:
-        return _placeholder(path, "No study coded with a theme reports an outcome: "
+        return placeholder(path, "No study coded with a theme reports an outcome: "
                                   "no evidence gap map")
     order = list(outcome_labels)
     cell = gap.set_index(["theme", "outcome"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evsynth.figures import A4_WIDTH_IN, OKABE_ITO, STYLE, plt, save
+from evsynth.figures import A4_WIDTH_IN, OKABE_ITO, STYLE, placeholder, plt, save
 
 
 def stage_counts(screening: pd.DataFrame) -> dict[str, int]:
@@ -101,7 +101,5 @@ def run_prisma(screening_path: Path, figure_path: Path) -> None:
 
     screening = read_clean(screening_path)
     if prisma_diagram(screening, figure_path) is None:
-        # The rule's outputs must exist; a review without screening gets an empty marker.
-        from evsynth.figures import _placeholder
-
-        _placeholder(figure_path, "No screening sheet: no PRISMA flow diagram")
+        # The rule's outputs must exist; a review without screening gets a placeholder.
+        placeholder(figure_path, "No screening sheet: no PRISMA flow diagram")
