@@ -220,7 +220,7 @@ def worker(stage: str, folder: Path, options: dict) -> dict:
 
 
 def studies_schema(codebook_path: Path) -> dict:
-    """A Table Schema with the contract's rules for the studies sheet (CONTRACT.md §2).
+    """A Table Schema with the contract's rules for the studies sheet (docs/contract.md §2).
 
     Required, unique and pattern on study_id; required citation; year an integer from 1900 to
     the current year; the category columns as enums; the multi-valued intervention_type as a

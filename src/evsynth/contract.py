@@ -1,4 +1,4 @@
-"""The data contract's fixed vocabularies (../shared/spec/CONTRACT.md §2), in one place.
+"""The data contract's fixed vocabularies (docs/contract.md §2), in one place.
 
 Codebooks add each review's own codes; these are the same for every review.
 """

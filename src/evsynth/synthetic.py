@@ -1,7 +1,7 @@
 """Synthetic reviews of any size, for tests and benchmarks.
 
 :func:`write_synthetic_review` writes a codebook and a folder of extraction sheets that follow
-the data contract (../shared/spec/CONTRACT.md §2-3) and validate with zero findings. Every
+the data contract (docs/contract.md §2-3) and validate with zero findings. Every
 record is plainly synthetic ("Synthetic study 000123 ..."), and the same seed always gives
 byte-identical files. Generation is vectorised with one :class:`numpy.random.Generator`, so a
 review of 100,000 studies (1,000,000 code rows at the default) takes a few seconds.
