@@ -43,8 +43,10 @@ def test_unknown_names_are_findings_with_file_and_line(tmp_path, codebook, text,
     assert len(findings) == 1
     finding = findings[0]
     assert (finding.severity, finding.sheet, finding.row, finding.column, finding.rule) == (
-        "error", "narrative", 3, "why.md", "live_figure")
-    assert problem in finding.message and "why.md line 3" in finding.message
+        "error", "narrative", 3, str(folder / "why.md"), "live_figure")
+    assert problem in finding.message
+    # Located as a writer reads it: the file's path and the line, not a sheet and column.
+    assert finding.location() == f"{folder / 'why.md'}, line 3"
 
 
 def test_missing_required_section_is_an_error_and_optional_ones_are_not(tmp_path, codebook):
@@ -52,7 +54,7 @@ def test_missing_required_section_is_an_error_and_optional_ones_are_not(tmp_path
     write(folder, "why.md", "Why.\n")
     findings = check_narrative(folder, "summary-of-evidence", codebook)
     assert [(f.rule, f.column) for f in findings] == [
-        ("narrative_section_missing", "recommendations.md")]
+        ("narrative_section_missing", str(folder / "recommendations.md"))]
 
 
 def test_theme_sections_must_name_a_top_level_theme(tmp_path, codebook):

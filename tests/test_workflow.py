@@ -139,7 +139,7 @@ def test_unknown_live_figure_stops_the_render_naming_file_and_line(tmp_path: Pat
     done = snakemake(workdir)
     assert done.returncode != 0
     assert "unknown live figure 'n_stuides'" in done.stderr
-    assert "why.md line 5" in done.stderr
+    assert "narrative/why.md, line 5: unknown live figure" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -3,8 +3,63 @@
 -- text of its own. Under plain Pandoc it provides what Quarto would:
 --   * ::: {.callout-* title="..."} boxes, as a styled <div> in HTML and #evs-box() in Typst;
 --   * fig-alt attributes as alt text (HTML alt, Typst image alt).
+-- Under both, it first makes the document inert (the narrative check refuses these with a file
+-- and line; this catches what reaches the engine anyway, e.g. entity-encoded targets):
+--   * javascript:, vbscript: and data: link targets are dropped (the link text stays);
+--   * images that are not relative paths inside the project (a scheme, an absolute path or
+--     '..') are replaced by their description: an embedded image is read from disk;
+--   * event-handler attributes (on...=) and attributes holding such URLs are removed.
 
-if quarto ~= nil then return {} end
+local UNSAFE_SCHEMES = { javascript = true, vbscript = true, data = true }
+
+local function unsafe_url(url)
+  -- Browsers ignore control characters and white space inside a scheme ("java\tscript:").
+  local squeezed = url:gsub("[%c%s]", ""):lower()
+  local scheme = squeezed:match("^(%a[%w+.-]*):")
+  return scheme ~= nil and UNSAFE_SCHEMES[scheme] == true
+end
+
+local function outside_project(src)
+  if src:match("^%a[%w+.-]*:") or src:match("^[/\\]") then return true end
+  for part in src:gmatch("[^/\\]+") do
+    if part == ".." then return true end
+  end
+  return false
+end
+
+local function clean_attributes(el)
+  if el.attributes == nil then return false end
+  local drop = {}
+  for name, value in pairs(el.attributes) do
+    local lower = name:lower()
+    if lower:match("^on") or lower == "srcdoc" or lower == "formaction" or lower == "href"
+        or lower == "src" or lower == "action" or unsafe_url(value) then
+      table.insert(drop, name)
+    end
+  end
+  for _, name in ipairs(drop) do el.attributes[name] = nil end
+  return #drop > 0
+end
+
+local function cleaned(el)
+  if clean_attributes(el) then return el end
+  return nil
+end
+
+local sanitise = {
+  Link = function(link)
+    if unsafe_url(link.target) then return link.content end
+    return cleaned(link)
+  end,
+  Image = function(img)
+    if outside_project(img.src) then return img.caption end
+    return cleaned(img)
+  end,
+  Inline = cleaned,
+  Block = cleaned,
+}
+
+if quarto ~= nil then return { sanitise } end
 
 local function callout_kind(div)
   for _, class in ipairs(div.classes) do
@@ -92,3 +147,5 @@ function Table(tbl)
   return { pandoc.RawBlock("typst", "#[#show figure: set block(breakable: true)"), tbl,
     pandoc.RawBlock("typst", "]") }
 end
+
+return { sanitise, { Div = Div, Image = Image, Figure = Figure, Table = Table } }

@@ -56,6 +56,10 @@ STYLE = {
     "axes.spines.right": False,
     "axes.titlesize": 10,
     "axes.titleweight": "bold",
+    # Labels and free text come from codebooks and sheets: drawn literally, never as mathtext
+    # or TeX ("$5 per head", "a_b", "a\\b" print as typed; an odd "$" would otherwise crash).
+    "text.parse_math": False,
+    "text.usetex": False,
     "svg.hashsalt": "evsynth",
     "svg.fonttype": "path",
     "figure.dpi": 100,

@@ -48,6 +48,8 @@ class Finding:
 
     def location(self) -> str:
         """Where the finding is, in words a spreadsheet user follows."""
+        if self.sheet == "narrative" and self.column:  # a Markdown file: its path and line
+            return self.column + ("" if self.row is None else f", line {self.row}")
         parts = [f"sheet '{self.sheet}'"]
         if self.row is not None:
             parts.append(f"row {self.row}")

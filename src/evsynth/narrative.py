@@ -21,6 +21,12 @@ names (listed in the README) are:
 =============================  =========================================================
 
 An unknown name is a validation finding (file and line), never a blank in the report.
+What markup the prose may hold (no raw HTML; includes only from the narrative folder) is
+checked by :mod:`evsynth.narrative_markup`.
+
+Narrative findings go to ``narrative_issues.csv`` with the file's path in ``column`` and the
+line in ``row``, so they read "reports/narrative/x/why.md, line 5: ..." wherever a person
+sees them (:meth:`evsynth.findings.Finding.location`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pathlib import Path
 from evsynth.codebook import Codebook
 from evsynth.contract import EFFECT_MEASURES
 from evsynth.findings import Finding
+from evsynth.narrative_markup import markup_findings
 
 SHEET = "narrative"
 LIVE_FIGURE = re.compile(r"\{\{\s*([a-z_]+)((?::[A-Za-z0-9_.]+)*)\s*\}\}")
@@ -96,41 +103,41 @@ def check_narrative(folder: Path | None, report_format: str, codebook: Codebook)
     if folder is None:
         return []
     if not folder.is_dir():
-        return [Finding.error(SHEET, None, "", str(folder), "narrative_missing",
-                              f"{folder}: the narrative folder named in the config does not "
-                              "exist (leave 'narrative' out for a figures-only draft)")]
+        return [Finding.error(SHEET, None, str(folder), str(folder), "narrative_missing",
+                              "the narrative folder named in the config does not exist "
+                              "(leave 'narrative' out for a figures-only draft)")]
     findings: list[Finding] = []
     files = narrative_files(folder)
     sections = SECTIONS[report_format]
     for name, required in sections.items():
         if required and name not in files:
             findings.append(Finding.error(
-                SHEET, None, f"{name}.md", "", "narrative_section_missing",
-                f"{folder}/{name}.md: the {report_format} needs this section"))
+                SHEET, None, str(folder / f"{name}.md"), "", "narrative_section_missing",
+                f"the {report_format} needs this section; write it in this file"))
     top_codes = {t.code for t in codebook.top_level_themes()}
     for name, path in files.items():
         if name.startswith(THEME_SECTION_PREFIX):
             code = name[len(THEME_SECTION_PREFIX):]
             if code not in top_codes:
                 findings.append(Finding.error(
-                    SHEET, None, path.name, code, "narrative_unknown_theme",
-                    f"{path}: '{code}' is not a top-level theme code "
+                    SHEET, None, str(path), code, "narrative_unknown_theme",
+                    f"'{code}' is not a top-level theme code "
                     f"({', '.join(sorted(top_codes))})"))
         elif name not in sections:
             findings.append(Finding.warning(
-                SHEET, None, path.name, "", "narrative_unused",
-                f"{path}: not a section of the {report_format}; not shown"))
-        findings += _check_text(path, codebook)
+                SHEET, None, str(path), "", "narrative_unused",
+                f"not a section of the {report_format}; not shown"))
+        findings += _check_text(path, folder, codebook)
     return findings
 
 
-def _check_text(path: Path, codebook: Codebook) -> list[Finding]:
+def _check_text(path: Path, folder: Path, codebook: Codebook) -> list[Finding]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return [Finding.error(SHEET, None, path.name, "", "encoding",
-                              f"{path}: not UTF-8 text; save it as UTF-8")]
-    findings = []
+        return [Finding.error(SHEET, None, str(path), "", "encoding",
+                              "not UTF-8 text; save it as UTF-8")]
+    findings = markup_findings(path, folder, text)
     for line_no, line in enumerate(text.splitlines(), start=1):
         for match in LOOKS_LIKE_FIGURE.finditer(line):
             exact = LIVE_FIGURE.fullmatch(match.group(0))
@@ -138,8 +145,7 @@ def _check_text(path: Path, codebook: Codebook) -> list[Finding]:
                        else f"'{match.group(0)}' is not a live figure name")
             if problem:
                 findings.append(Finding.error(
-                    SHEET, line_no, path.name, match.group(0), "live_figure",
-                    f"{path} line {line_no}: {problem}"))
+                    SHEET, line_no, str(path), match.group(0), "live_figure", problem))
     return findings
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from evsynth.findings import read_issues_csv, stop_message
+from evsynth.narrative_markup import NarrativeMarkupError
 from evsynth.report import ReviewResults, build_partials, metadata
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,10 @@ INCLUDE = re.compile(r"^[ \t]*\{\{<\s*include\s+(\S+)\s*>\}\}[ \t]*$", re.MULTIL
 SHORTCODE = re.compile(r"\{\{<(.*?)>\}\}")
 FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 HTML_COMMENT = re.compile(r"<!--.*?-->\n?", re.DOTALL)
+#: The body is read without raw HTML, raw-format blocks or YAML blocks: nothing evsynth writes
+#: needs them, and the narrative check refuses them (this keeps any that slip by inert: they
+#: print as text). The metadata comes from the merged YAML, not from the body.
+READER = "markdown-raw_html-raw_attribute-raw_tex-yaml_metadata_block"
 #: Typst gets a fixed timestamp so the same sources give the same PDF bytes.
 PDF_TIMESTAMP = 0
 
@@ -131,9 +136,13 @@ def brand_css(brand_path: Path) -> str:
 
 # --- The Pandoc + Typst path -------------------------------------------------------------------
 
-def resolve_includes(path: Path, seen: tuple[Path, ...] = ()) -> str:
+def resolve_includes(path: Path, roots: tuple[Path, ...], seen: tuple[Path, ...] = ()) -> str:
     """The file's text with every ``{{< include file >}}`` replaced by that file, recursively
-    (paths relative to the including file, as Quarto resolves them)."""
+    (paths relative to the including file, as Quarto resolves them).
+
+    Only files inside ``roots`` (the staged project) are followed, after resolving symlinks
+    and ``..``: an include is never a way to publish an arbitrary file. (The narrative check
+    refuses such includes first, naming file and line; this is the engine's own guard.)"""
     if path in seen:
         raise RenderError(f"{path}: includes itself (via {' -> '.join(map(str, seen))})")
     text = path.read_text(encoding="utf-8")
@@ -141,17 +150,24 @@ def resolve_includes(path: Path, seen: tuple[Path, ...] = ()) -> str:
 
     def include(match: re.Match) -> str:
         target = (path.parent / match.group(1)).resolve()
+        if not any(target.is_relative_to(root.resolve()) for root in roots):
+            raise RenderError(f"{path}: included file {match.group(1)} is outside the report "
+                              "project and the narrative folder; not included")
         if not target.is_file():
             raise RenderError(f"{path}: included file {match.group(1)} not found")
-        return resolve_includes(target, (*seen, path)).rstrip("\n") + "\n"
+        return resolve_includes(target, roots, (*seen, path)).rstrip("\n") + "\n"
 
     return INCLUDE.sub(include, text)
 
 
 def flatten(source_dir: Path, qmd_name: str) -> tuple[str, dict]:
     """The document as one Markdown text, and its merged metadata (Quarto's precedence:
-    project ``_quarto.yml`` < directory ``_metadata.yml`` < the document's front matter)."""
-    text = HTML_COMMENT.sub("", resolve_includes((source_dir / qmd_name).resolve()))
+    project ``_quarto.yml`` < directory ``_metadata.yml`` < the document's front matter).
+
+    The narrative's own includes were expanded from its folder before staging
+    (:func:`evsynth.report.narrative_partials`), so includes here stay in the project."""
+    text = HTML_COMMENT.sub("", resolve_includes((source_dir / qmd_name).resolve(),
+                                                 (source_dir,)))
     match = FRONT_MATTER.match(text)
     front = yaml.safe_load(match.group(1)) if match else {}
     body = text[match.end():] if match else text
@@ -189,7 +205,7 @@ def render_with_pandoc(source_dir: Path, qmd_name: str, html_path: Path, pdf_pat
     meta_file.write_text(yaml.safe_dump(meta, sort_keys=True, allow_unicode=True), "utf-8")
     filters = [a for f in yaml.safe_load((source_dir / "_quarto.yml").read_text("utf-8")).get(
         "filters", []) for a in ("--lua-filter", f)]
-    common = ["--from", "markdown", "--metadata-file", meta_file.name, *filters]
+    common = ["--from", READER, "--metadata-file", meta_file.name, *filters]
 
     html = formats.get("html", {})
     html_args = ["--to", "html5", "--standalone", "--embed-resources",
@@ -259,9 +275,13 @@ def run_render(review: str, settings: dict, results_dir: Path, reports_dir: Path
     narrative = Path(settings["narrative"]) if settings.get("narrative") else None
     res = ReviewResults.load(results_dir, Path(settings["codebook"]))
     source_dir = html_path.parent / "source"
+    try:
+        partials = build_partials(res, settings, report_format, narrative)
+    except NarrativeMarkupError as exc:  # the narrative changed after it was checked
+        raise StopReview(f"The narrative of review '{review}': {exc}") from exc
     stage_sources(reports_dir, source_dir)
-    write_generated(source_dir, build_partials(res, settings, report_format, narrative),
-                    metadata(settings, report_format), results_dir / "figures")
+    write_generated(source_dir, partials, metadata(settings, report_format),
+                    results_dir / "figures")
     engine = choose_engine()
     log.info("rendering %s for %s with %s", report_format, review, engine)
     render = render_with_quarto if engine == "quarto" else render_with_pandoc

@@ -19,6 +19,7 @@ from evsynth.codebook import Codebook, load_codebook
 from evsynth.contract import EFFECT_MEASURES, QUALITY
 from evsynth.escape import markdown_text as md
 from evsynth.narrative import SECTIONS, THEME_SECTION_PREFIX, fill, narrative_files
+from evsynth.narrative_markup import expand_includes
 from evsynth.tables import read_clean, read_results
 
 FORMAT_LABELS = {"summary-of-evidence": "Summary of evidence",
@@ -46,10 +47,15 @@ class ReviewResults:
             codebook=load_codebook(codebook_path),
             studies=read_clean(results_dir / "clean" / "studies.csv"),
             screening=read_clean(results_dir / "clean" / "screening.csv"),
-            themes=read_results(results_dir / "tallies" / "themes.csv"),
-            direction=read_results(results_dir / "outcomes" / "direction.csv"),
-            meta=read_results(results_dir / "outcomes" / "meta_analysis.csv"),
-            agreement=read_results(results_dir / "tallies" / "agreement.csv"),
+            # Codes, IDs and labels come back as text, numbers only where declared
+            # (evsynth.tables.RESULT_TABLES): an outcome coded "2" must match the codebook's "2".
+            themes=read_results(results_dir / "tallies" / "themes.csv", "tallies/themes"),
+            direction=read_results(results_dir / "outcomes" / "direction.csv",
+                                   "outcomes/direction"),
+            meta=read_results(results_dir / "outcomes" / "meta_analysis.csv",
+                              "outcomes/meta_analysis"),
+            agreement=read_results(results_dir / "tallies" / "agreement.csv",
+                                   "tallies/agreement"),
             validation=json.loads((results_dir / "validation" / "summary.json").read_text("utf-8")),
         )
 
@@ -146,12 +152,15 @@ def main_analyses(meta: pd.DataFrame) -> pd.DataFrame:
 def narrative_partials(folder: Path | None, report_format: str,
                        figures: dict[str, str]) -> dict[str, str]:
     """``narrative/<section>.md`` for every section of the format (empty when optional and
-    absent; a visible placeholder in a draft, where there is no narrative folder at all)."""
+    absent; a visible placeholder in a draft, where there is no narrative folder at all).
+
+    Includes are expanded here, from the narrative folder only (evsynth.narrative_markup), so
+    the staged sources hold no include that could reach elsewhere."""
     files = narrative_files(folder) if folder else {}
     out = {}
     for section, required in SECTIONS[report_format].items():
         if section in files:
-            out[section] = fill(files[section].read_text(encoding="utf-8"), figures)
+            out[section] = fill(expand_includes(files[section], folder), figures)
         elif required and folder is None:
             out[section] = (f"*Draft: the lead's text for this section goes in "
                             f"`{section}.md` in the review's narrative folder.*\n")
@@ -159,7 +168,7 @@ def narrative_partials(folder: Path | None, report_format: str,
             out[section] = ""
     for name, path in files.items():
         if name.startswith(THEME_SECTION_PREFIX):
-            out[name] = fill(path.read_text(encoding="utf-8"), figures)
+            out[name] = fill(expand_includes(path, folder), figures)
     return out
 
 
