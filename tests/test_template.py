@@ -419,3 +419,45 @@ def test_round_trip_keeps_decimals_as_typed(template: Path, codebook: Codebook, 
         for mine, csv in zip(ours[column], theirs[column], strict=True):
             expected = csv.rstrip("0").rstrip(".") if "." in csv else csv
             assert mine == expected, (column, mine, csv)
+
+
+# --- Spreadsheet formula injection ---------------------------------------------------------------
+
+HOSTILE_CODEBOOK = """\
+review: hostile
+vocabularies:
+  design:
+    rct: '=HYPERLINK("http://x","click")'
+fields:
+  funders:
+    label: '@SUM(1+1)'
+    type: category
+    values:
+      public: "+cmd|' /C calc'!A0"
+themes:
+  - code: a
+    label: '=1+1'
+    description: '-2+3'
+outcomes:
+  wellbeing:
+    label: '=HYPERLINK("http://x","click")'
+    benefit: increase
+"""
+
+
+def test_codebook_text_never_becomes_a_formula(tmp_path: Path) -> None:
+    """openpyxl stores text beginning with '=' as a formula; the template stores it as text,
+    unchanged, so the label shows as written and nothing runs when the workbook opens."""
+    path = tmp_path / "hostile.yaml"
+    path.write_text(HOSTILE_CODEBOOK, encoding="utf-8")
+    book = openpyxl.load_workbook(write_template(path, tmp_path / "t.xlsx", current_year=2020))
+    formulas = [(ws.title, cell.coordinate, cell.value) for ws in book.worksheets
+                for row in ws.iter_rows() for cell in row if cell.data_type == "f"]
+    assert formulas == []
+    ws = book["instructions"]
+    assert table(ws, "Codes for studies.design")[1] == [("rct", '=HYPERLINK("http://x","click")')]
+    assert table(ws, "Theme codes (codes.code)")[1] == [("a", "=1+1", "", "-2+3")]
+    assert table(ws, "Outcome codes (outcomes.outcome)")[1] == [
+        ("wellbeing", '=HYPERLINK("http://x","click")', "increase")]
+    assert table(ws, "Codes for studies.funders (@SUM(1+1))")[1] == [
+        ("public", "+cmd|' /C calc'!A0")]

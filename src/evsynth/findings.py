@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Literal
 
+from evsynth.spreadsheet_safe import escape_text, restore_text
+
 Severity = Literal["error", "warning"]
 
 #: The columns of validation/issues.csv, in order (data contract §4).
@@ -100,23 +102,28 @@ def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def write_issues_csv(findings: Iterable[Finding], path: Path) -> None:
-    """Write findings to ``path`` in the contract's column order (deterministic)."""
+    """Write findings to ``path`` in the contract's column order (deterministic).
+
+    Values are cells from the user's sheets: text a spreadsheet would run as a formula gets a
+    leading apostrophe (:mod:`evsynth.spreadsheet_safe`); :func:`read_issues_csv` removes it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(ISSUE_COLUMNS), lineterminator="\n")
         writer.writeheader()
         for finding in sorted_findings(findings):
-            record = asdict(finding)
+            record = {name: escape_text(value) for name, value in asdict(finding).items()}
             record["row"] = "" if finding.row is None else finding.row
             writer.writerow(record)
 
 
 def read_issues_csv(path: Path) -> list[Finding]:
-    """Read issues.csv back (used by the gate and the report)."""
+    """Read issues.csv back (used by the gate and the report), exactly as it was written."""
     names = [f.name for f in fields(Finding)]
     with path.open(newline="", encoding="utf-8") as handle:
         return [
-            Finding(**{n: rec[n] for n in names} | {"row": int(rec["row"]) if rec["row"] else None})
+            Finding(**{n: restore_text(rec[n]) for n in names}
+                    | {"row": int(rec["row"]) if rec["row"] else None})
             for rec in csv.DictReader(handle)
         ]
 

@@ -12,15 +12,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evsynth.spreadsheet_safe import escape, restore
+
 
 def read_clean(path: Path) -> pd.DataFrame:
     """A clean table as text, blanks as empty strings (the form validation wrote)."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return restore(pd.read_csv(path, dtype=str, keep_default_na=False))
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path``; text a spreadsheet would run as a formula gets a leading
+    apostrophe (:mod:`evsynth.spreadsheet_safe`), which the readers here remove again."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+    escape(frame).to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ def read_results(path: Path, table: str | None = None) -> pd.DataFrame:
     is formatted; a code read as a number would print a wrong figure silently.
     """
     declared = result_columns(table or table_name(path))
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    frame = restore(pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False))
     numbers = [c for c in frame.columns if c in declared.numbers
                or (declared.counts_after and c not in declared.text)]
     converted = {c: pd.to_numeric(frame[c].replace("", np.nan)) for c in numbers}

@@ -11,8 +11,9 @@
   multi-valued category columns, and whole/decimal checks on number columns.
 
 The intake reader ignores worksheets that are not contract sheets, so a filled template can be
-given to the pipeline as it is. The same codebook (in the same calendar year, which bounds
-``year``) gives the same bytes: document properties and zip entry times are fixed.
+given to the pipeline as it is. No cell is a formula: codebook text that begins with ``=`` is
+stored as text (see :func:`put`). The same codebook (in the same calendar year, which
+bounds ``year``) gives the same bytes: document properties and zip entry times are fixed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -96,12 +98,27 @@ def build_workbook(codebook: Codebook, current_year: int | None = None) -> Workb
     return book
 
 
+def put(ws: Worksheet, row: int, column: int, value: object) -> Cell:
+    """Write ``value`` to a cell; text is stored as a string, never as a formula.
+
+    openpyxl stores any text beginning with ``=`` as a formula, so a codebook label such as
+    ``=HYPERLINK("http://x","click")`` would be live in the template a research lead opens.
+    The text is unchanged; Excel shows it as written. Every cell the template writes goes
+    through here: the template has no formulas of its own (drop-downs refer to the lists
+    sheet through data validations, not cells).
+    """
+    cell = ws.cell(row=row, column=column, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
 # --- Contract sheets ---------------------------------------------------------------------------
 
 def _write_sheet(ws: Worksheet, columns: list[ColumnSpec], ranges: Mapping[str, str]) -> None:
     """Header row, widths, text format for text columns, and each column's data validation."""
     for position, spec in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=position, value=spec.name)
+        cell = put(ws, 1, position, spec.name)
         cell.font = HEADER_FONT
         cell.fill = REQUIRED_FILL if spec.required else OPTIONAL_FILL
         letter = get_column_letter(position)
@@ -227,9 +244,9 @@ def _write_lists(ws: Worksheet, lists: Mapping[str, list[str]]) -> dict[str, str
     ranges: dict[str, str] = {}
     for position, (key, codes) in enumerate(lists.items(), start=1):
         letter = get_column_letter(position)
-        ws.cell(row=1, column=position, value=key).font = HEADER_FONT
+        put(ws, 1, position, key).font = HEADER_FONT
         for row, code in enumerate(codes, start=2):
-            ws.cell(row=row, column=position, value=code)
+            put(ws, row, position, code)
         ws.column_dimensions[letter].width = max(len(key), *map(len, codes)) + 2
         ranges[key] = f"{quote_sheetname(ws.title)}!${letter}$2:${letter}${len(codes) + 1}"
     return ranges
@@ -258,11 +275,10 @@ def _steps(specs: Mapping[str, list[ColumnSpec]]) -> list[str]:
 def _write_instructions(ws: Worksheet, codebook: Codebook,
                         specs: Mapping[str, list[ColumnSpec]]) -> None:
     """How to fill the workbook, the columns, then every code table, stacked down the sheet."""
-    ws["A1"] = f"Extraction template: review '{codebook.review}'"
-    ws["A1"].font = TITLE_FONT
+    put(ws, 1, 1, f"Extraction template: review '{codebook.review}'").font = TITLE_FONT
     row = _heading(ws, 3, "How to fill this workbook")
     for number, step in enumerate(_steps(specs), start=1):
-        ws.cell(row=row, column=1, value=f"{number}. {step}")
+        put(ws, row, 1, f"{number}. {step}")
         row += 1
     row = _table(ws, row + 1, "Columns", ("sheet", "column", "required", "what to enter"),
                  _column_rows(codebook, specs))
@@ -304,7 +320,7 @@ def _column_rows(codebook: Codebook, specs: Mapping[str, list[ColumnSpec]]):
 
 def _heading(ws: Worksheet, row: int, text: str) -> int:
     """A bold heading at ``row``; returns the next row."""
-    ws.cell(row=row, column=1, value=text).font = HEADER_FONT
+    put(ws, row, 1, text).font = HEADER_FONT
     return row + 1
 
 
@@ -313,13 +329,13 @@ def _table(ws: Worksheet, row: int, title: str, header: Iterable[str],
     """A titled table from ``row`` down; returns the row after its last record."""
     row = _heading(ws, row, title)
     for position, name in enumerate(header, start=1):
-        cell = ws.cell(row=row, column=position, value=name)
+        cell = put(ws, row, position, name)
         cell.font = HEADER_FONT
         cell.fill = OPTIONAL_FILL
     for record in records:
         row += 1
         for position, value in enumerate(record, start=1):
-            ws.cell(row=row, column=position, value=value)
+            put(ws, row, position, value)
     return row + 1
 
 

@@ -31,6 +31,7 @@ from evsynth.contract import (
 from evsynth.escape import markdown_text
 from evsynth.findings import Finding, InputError, sort_key, sorted_findings, write_issues_csv
 from evsynth.intake import Intake, Sheet, joined, read_sheets, sha256_file
+from evsynth.tables import write_table
 
 TRUE_WORDS, FALSE_WORDS = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 #: Index column carried into every clean table: the row the record came from.
@@ -536,7 +537,7 @@ def write_validation(result: ValidationResult, validation_dir: Path, clean_dir: 
         # A sheet that is absent or unreadable still gets its (empty) table, with the header.
         columns = [s.name for s in result.specs.get(name, [])] + [SOURCE_ROW]
         frame = result.clean.get(name, pd.DataFrame(columns=columns))
-        frame.to_csv(clean_dir / f"{name}.csv", index=False, lineterminator="\n")
+        write_table(frame, clean_dir / f"{name}.csv")  # formulas neutralised, as everywhere
 
 
 def validation_report(result: ValidationResult) -> str:

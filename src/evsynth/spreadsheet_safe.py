@@ -1,0 +1,106 @@
+"""CSV cells a spreadsheet cannot run as formulas, and read back exactly as they were.
+
+A reviewer opens evsynth's CSVs (``validation/issues.csv``, ``clean/*.csv``, every result table)
+in Excel or LibreOffice, which run a cell beginning with ``=``, ``+``, ``-`` or ``@`` (or a tab
+or carriage return before one) as a formula: a citation ``=HYPERLINK("http://x","click")`` would
+become a live link, ``+cmd|' /C calc'!A0`` a command (OWASP "CSV injection"). Sheets are data
+from outside, so every CSV evsynth writes follows one rule, and every evsynth reader undoes it.
+
+The rule, applied to each text cell and each header name when written:
+
+- *armed*: strip any leading apostrophes; if what is left starts with one of ``= + - @ TAB CR``
+  and is not a plain number (``-0.5``, ``+3``, ``-1e-3``, ``-inf`` stay numbers), the cell is
+  armed;
+- an armed cell is written with one apostrophe in front (OWASP's recommendation: a spreadsheet
+  shows it as text). That covers a cell that already begins with apostrophes before a trigger
+  (``'=x`` is written ``''=x``), so the apostrophe a reader removes is always one evsynth added;
+- every other cell, numbers included, is written unchanged.
+
+Reading (:func:`restore`, :func:`restore_text`) removes one leading apostrophe from a cell that
+starts with one and is armed without it, so ``restore_text(escape_text(v)) == v`` for every
+string ``v``: a program that reads through evsynth sees the data byte for byte. A program that
+reads the CSV with its own reader sees the apostrophe on armed cells only (never on numbers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported where frames are handled: issues.csv needs only text
+    import pandas as pd
+
+#: First characters a spreadsheet takes as the start of a formula (OWASP list).
+TRIGGERS = frozenset("=+-@\t\r")
+QUOTE = "'"
+#: A number a spreadsheet and pandas both read as a number; never escaped.
+PLAIN_NUMBER = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE
+)
+#: Cells that may need work: the rest are passed through without a Python call each.
+_WRITE_STARTS = tuple(TRIGGERS | {QUOTE})
+
+
+def is_armed(text: str) -> bool:
+    """Would a spreadsheet run ``text`` (after any leading apostrophes) as a formula?"""
+    rest = text.lstrip(QUOTE)
+    return bool(rest) and rest[0] in TRIGGERS and PLAIN_NUMBER.fullmatch(rest) is None
+
+
+def escape_text(value: object) -> object:
+    """``value`` as written to a CSV: an armed string gets one leading apostrophe."""
+    if isinstance(value, str) and is_armed(value):
+        return QUOTE + value
+    return value
+
+
+def restore_text(value: object) -> object:
+    """The inverse of :func:`escape_text`: drop the apostrophe evsynth added, and only that."""
+    if isinstance(value, str) and value.startswith(QUOTE) and is_armed(value[1:]):
+        return value[1:]
+    return value
+
+
+def escape(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and header name escaped (a new frame; input untouched)."""
+    return _map_text(frame.rename(columns=escape_text), escape_text, _WRITE_STARTS)
+
+
+def restore(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame read from an evsynth CSV with the escaping undone (header names included)."""
+    return _map_text(frame.rename(columns=restore_text), restore_text, (QUOTE,))
+
+
+def _map_text(
+    frame: pd.DataFrame, func: Callable[[object], object], starts: tuple[str, ...]
+) -> pd.DataFrame:
+    """Apply ``func`` to the text cells that start with one of ``starts``; others untouched."""
+    import pandas as pd
+
+    changed: dict[int, pd.Series] = {}
+    for position in range(frame.shape[1]):
+        series = frame.iloc[:, position]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            series = series.astype(object)
+        elif not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+            continue  # numbers, booleans, dates: never text
+        mask = _starts_with(series, starts)
+        if mask.any():
+            series = series.copy()
+            series[mask] = series[mask].map(func)
+            changed[position] = series
+    if not changed:
+        return frame
+    out = frame.copy()
+    for position, series in changed.items():
+        out.isetitem(position, series)
+    return out
+
+
+def _starts_with(series: pd.Series, starts: tuple[str, ...]) -> pd.Series:
+    """Which cells are strings starting with one of ``starts`` (vectorised where possible)."""
+    try:
+        return series.str.startswith(starts, na=False).astype(bool)
+    except AttributeError:  # an object column holding no strings at all
+        return series.map(lambda v: isinstance(v, str) and v.startswith(starts)).astype(bool)
