@@ -440,7 +440,8 @@ def test_outputs_on_errors(tmp_path):
     summary = json.loads((validation / "summary.json").read_text(encoding="utf-8"))
     assert summary["passed"] is False and summary["errors"] == 3
     assert summary["sheets"]["studies"] == {"rows_read": 4, "rows_valid": 3, "errors": 1,
-                                            "warnings": 0}
+                                            "warnings": 0, "blank_rows_ignored": 0,
+                                            "blank_columns_ignored": 0}
     assert set(summary["inputs"]) == {str(sheets / f"{n}.csv")
                                       for n in ("codes", "outcomes", "screening", "studies")}
     assert all(len(h) == 64 for h in summary["inputs"].values())

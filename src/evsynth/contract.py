@@ -25,3 +25,21 @@ SCREENING_STAGES = {
     "excluded_full_text": "Reports excluded",
     "included": "Studies included in the review",
 }
+
+#: The columns the contract defines for each sheet (a review's codebook may add study fields).
+#: A file whose first row names none of them is not taken for that sheet at all.
+SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
+    "studies": ("study_id", "citation", "year", "source_type", "country", "design",
+                "intervention_type", "quality"),
+    "codes": ("study_id", "code", "coder", "excerpt", "page"),
+    "outcomes": ("study_id", "outcome", "measure", "direction", "effect_measure", "estimate",
+                 "ci_lower", "ci_upper", "n", "follow_up_months"),
+    "screening": ("stage", "count", "reason"),
+}
+
+#: Error values a spreadsheet shows in a cell whose formula failed (Excel, LibreOffice, Google
+#: Sheets). Exported to CSV or read from a workbook they look like text, but they are not data.
+SPREADSHEET_ERROR_PATTERN = (
+    r"#(?:NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!|"
+    r"CONNECT!|BUSY!|UNKNOWN!|EXTERNAL!|PYTHON!|ERROR!)|Err:[0-9]{3}"
+)

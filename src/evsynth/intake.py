@@ -2,8 +2,15 @@
 
 Everything comes in as text (``str``, blanks as ``""``) so validation, not the reader, decides
 what a value means. What can be tolerated without changing meaning (a UTF-8 byte-order mark,
-CRLF line ends, header case and padding, padded values, trailing blank rows) is fixed and
-recorded as a warning; what cannot be read becomes an error finding naming the file.
+CRLF line ends, header case and padding, padded values) is fixed and recorded as a warning;
+empty rows and columns after the data (a spreadsheet keeps hundreds of formatted but empty
+ones) are dropped and only counted; what cannot be read becomes an error finding naming the
+file.
+
+Nothing is read without a bound: regular files only, a size limit per file, a workbook's
+unpacked size and compression ratio checked before it is opened, and its cells read one at a
+time so a stray value far off to the right or bottom is refused instead of padding every row.
+A file whose first row names none of the sheet's columns is refused without quoting it.
 """
 
 from __future__ import annotations
@@ -14,19 +21,45 @@ import hashlib
 import io
 import re
 import warnings
+import zipfile
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from evsynth.contract import SHEET_COLUMNS
 from evsynth.findings import Finding
+from evsynth.inputfile import RefusedFile, read_limited, size_text
 
 #: Sheets the contract defines, in the order they are validated; screening is optional.
 SHEETS: tuple[str, ...] = ("studies", "codes", "outcomes", "screening")
 REQUIRED_SHEETS: tuple[str, ...] = ("studies", "codes", "outcomes")
 #: Rows of a sheet start here: the header is row 1, as in a spreadsheet.
 FIRST_DATA_ROW = 2
+
+# Limits on what is read. A review's sheets are typed or pasted by people: the largest known
+# (100,000 studies, a million code rows) is about 60 MiB of CSV. Past these, a file is refused
+# with a message instead of exhausting memory.
+#: Bytes of one CSV file.
+MAX_CSV_BYTES = 128 * 2**20
+#: Bytes of a workbook file (compressed, as on disk).
+MAX_WORKBOOK_BYTES = 64 * 2**20
+#: Bytes of all a workbook's parts once unpacked (XML is several times its CSV size).
+MAX_UNPACKED_BYTES = 256 * 2**20
+#: Unpacked/packed size of one part, checked for parts over RATIO_CHECK_BYTES unpacked: a real
+#: sheet packs about 5-20 to 1; a "zip bomb" 1000 to 1.
+MAX_COMPRESSION_RATIO = 100
+RATIO_CHECK_BYTES = 8 * 2**20
+MAX_ZIP_ENTRIES = 10_000
+#: Columns and rows of a sheet (rows: Excel's own limit); a value beyond either is refused.
+MAX_COLUMNS = 500
+MAX_ROWS = 1_048_576
+#: Cells of one worksheet once padded to a rectangle (rows with values x widest row).
+MAX_CELLS = 30_000_000
+#: An encrypted workbook and a pre-2007 .xls are both OLE2 compound files, not zip archives.
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 @dataclass
@@ -40,6 +73,9 @@ class Sheet:
     #: Rows the reader could not take apart reliably (a CSV row with too many fields): already
     #: reported, kept so their study_id still counts, but never checked further or made clean.
     broken: np.ndarray | None = None
+    #: Empty rows and unnamed empty columns dropped (counted in validation/summary.json).
+    blank_rows: int = 0
+    blank_columns: int = 0
 
 
 @dataclass
@@ -110,25 +146,27 @@ def _read_csv_folder(folder: Path) -> Intake:
             continue
         path = paths[0]
         try:
-            hashes[str(path)] = sha256_file(path)
-        except OSError as exc:
-            findings.append(Finding.error(name, None, "", "", "file_unreadable",
-                                          f"{path}: cannot be read ({exc.strerror or exc})"))
+            raw = read_limited(path, MAX_CSV_BYTES, "CSV sheet")
+        except RefusedFile as refused:
+            findings.append(Finding.error(name, None, "", "", refused.rule, refused.message))
             continue
-        sheet, sheet_findings = read_csv_sheet(path, name)
+        hashes[str(path)] = hashlib.sha256(raw).hexdigest()  # of exactly the bytes read
+        sheet, sheet_findings = read_csv_sheet(path, name, raw)
         findings += sheet_findings
         if sheet is not None:
             sheets[name] = sheet
     return Intake(sheets, findings, hashes)
 
 
-def read_csv_sheet(path: Path, name: str) -> tuple[Sheet | None, list[Finding]]:
-    """Decode and parse one CSV file; ``None`` with an error finding when it can't be read."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [Finding.error(name, None, "", "", "file_unreadable",
-                                    f"{path}: cannot be read ({exc.strerror or exc})")]
+def read_csv_sheet(path: Path, name: str,
+                   raw: bytes | None = None) -> tuple[Sheet | None, list[Finding]]:
+    """Decode and parse one CSV file (``raw``: its bytes, if already read); ``None`` with an
+    error finding when it can't be read."""
+    if raw is None:
+        try:
+            raw = read_limited(path, MAX_CSV_BYTES, "CSV sheet")
+        except RefusedFile as refused:
+            return None, [Finding.error(name, None, "", "", refused.rule, refused.message)]
     findings: list[Finding] = []
     if raw.startswith(b"\xef\xbb\xbf"):
         while raw.startswith(b"\xef\xbb\xbf"):  # saved twice over, the mark can be doubled
@@ -139,6 +177,19 @@ def read_csv_sheet(path: Path, name: str) -> tuple[Sheet | None, list[Finding]]:
         return None, [Finding.error(name, None, "", "", "encoding",
                                     f"{path}: the file is UTF-16 (Excel's 'Unicode Text'); save "
                                     "it as 'CSV UTF-8'")]
+    if b"\x00" in raw:
+        return None, [Finding.error(name, None, "", "", "encoding",
+                                    f"{path}: contains NUL bytes, so it is not UTF-8 text (UTF-16 "
+                                    "without a byte-order mark, or not a CSV file at all); save "
+                                    "it as 'CSV UTF-8'")]
+    if not raw.strip():
+        return None, findings + [Finding.error(name, None, "", "", "empty_file",
+                                               f"{path}: the file is empty")]
+    # Before anything is parsed or quoted: is this the sheet at all? A config or a symlink may
+    # point at any file, and nothing of a file that is not a sheet goes into the findings.
+    problem = _header_problem(name, str(path), _first_record(raw))
+    if problem is not None:
+        return None, findings + [problem]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -147,17 +198,9 @@ def read_csv_sheet(path: Path, name: str) -> tuple[Sheet | None, list[Finding]]:
             name, row, column, repr(raw[exc.start: exc.start + 4]), "encoding",
             f"{path}: not UTF-8 (the first byte that is not, {raw[exc.start]:#04x}, is in row "
             f"{row}); it was probably saved as Latin-1/Windows-1252: save it as 'CSV UTF-8'")]
-    if "\x00" in text:
-        return None, [Finding.error(name, None, "", "", "encoding",
-                                    f"{path}: contains NUL bytes, so it is not UTF-8 text (UTF-16 "
-                                    "without a byte-order mark, or not a CSV file at all); save "
-                                    "it as 'CSV UTF-8'")]
     if "\r\n" in text:
         findings.append(Finding.warning(name, None, "", "", "line_endings",
                                         f"{path}: Windows (CRLF) line endings read as plain"))
-    if not text.strip():
-        return None, findings + [Finding.error(name, None, "", "", "empty_file",
-                                               f"{path}: the file is empty")]
     try:
         # Every record becomes a row, blank ones included, so row numbers match the file.
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
@@ -185,6 +228,51 @@ def read_csv_sheet(path: Path, name: str) -> tuple[Sheet | None, list[Finding]]:
         broken = broken[1:]
     sheet, more = _tidy(name, str(path), header, body, rows, broken)
     return sheet, findings + more
+
+
+#: The header is looked for in this much of a file's start.
+_HEADER_BYTES = 1 << 20
+
+
+def _first_record(raw: bytes) -> list[str]:
+    """The first CSV record of ``raw``, decoded leniently (only its names are compared)."""
+    text = raw[:_HEADER_BYTES].decode("utf-8", errors="replace")
+    try:
+        return next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error:
+        return [text.splitlines()[0]] if text.splitlines() else []
+
+
+def _names(header: list) -> list[str]:
+    return ["" if h is None else str(h).strip().lstrip("\ufeff").strip().lower() for h in header]
+
+
+def _header_problem(name: str, source: str, header: list) -> Finding | None:
+    """Why row 1 cannot be this sheet's header: too wide, another delimiter, or none of the
+    sheet's columns. Messages name the file and the fix, never the file's content."""
+    names = _names(header)
+    if len(names) > MAX_COLUMNS:
+        return Finding.error(name, 1, "", "", "column_limit",
+                             f"{source}: row 1 has {len(names):,} columns; a sheet may have at "
+                             f"most {MAX_COLUMNS}")
+    expected = set(SHEET_COLUMNS.get(name, ()))
+    if len([n for n in names if n]) == 1:
+        only = next(n for n in names if n)
+        delimiter = max((";", "\t"), key=only.count)
+        if only.count(delimiter) and expected & set(_names(only.split(delimiter))):
+            word = "semicolons (';')" if delimiter == ";" else "tabs"
+            return Finding.error(
+                name, 1, "", "", "csv_delimiter",
+                f"{source}: the columns are separated by {word}, not commas (Excel does this "
+                "in many languages' settings); save the sheet as 'CSV UTF-8 (Comma delimited)', "
+                "or in LibreOffice choose ',' as the field delimiter")
+    if expected and not expected & set(names):
+        return Finding.error(
+            name, 1, "", "", "not_a_sheet",
+            f"{source}: does not look like the '{name}' sheet: its first row names none of the "
+            f"sheet's columns ({', '.join(SHEET_COLUMNS[name])}); row 1 must be the header row "
+            "(is this the right file?)")
+    return None
 
 
 def _locate(prefix: str) -> tuple[int, str]:
@@ -231,21 +319,63 @@ def _parse_ragged(text: str, name: str,
 def _read_workbook(path: Path) -> Intake:
     import openpyxl  # imported here: CSV-only runs don't pay for it
 
+    def unreadable(rule: str, message: str, hashes: dict[str, str]) -> Intake:
+        return Intake({}, [Finding.error("(workbook)", None, "", "", rule, message)], hashes)
+
     try:
-        hashes = {str(path): sha256_file(path)}
-    except OSError as exc:
-        return Intake({}, [Finding.error("(workbook)", None, "", "", "file_unreadable",
-                                         f"{path}: cannot be read ({exc.strerror or exc})")], {})
+        data = read_limited(path, MAX_WORKBOOK_BYTES, "workbook")
+    except RefusedFile as refused:
+        return unreadable(refused.rule, refused.message, {})
+    hashes = {str(path): hashlib.sha256(data).hexdigest()}  # of exactly the bytes read
+    refused = _package_problem(path, data)
+    if refused is not None:
+        return unreadable(*refused, hashes)
     with warnings.catch_warnings():
         # openpyxl warns about features it drops (data validation, odd styles); the values,
         # all this stage reads, are unaffected, and the warnings would only clutter the log.
         warnings.simplefilter("ignore")
-        return _read_book(path, hashes, openpyxl)
+        return _read_book(path, data, hashes, openpyxl)
 
 
-def _read_book(path: Path, hashes: dict[str, str], openpyxl) -> Intake:
+def _package_problem(path: Path, data: bytes) -> tuple[str, str] | None:
+    """(rule, message) when the file must not be handed to openpyxl: an OLE2 file (encrypted
+    or .xls), or a zip whose parts would unpack to more than the limits allow."""
+    if data.startswith(OLE2_MAGIC):
+        return ("workbook_unreadable",
+                f"{path}: this is a password-protected (encrypted) workbook or an old Excel "
+                "97-2003 .xls file, which evsynth cannot read; open it, remove the password "
+                "(Excel: File > Info > Protect Workbook > Encrypt with Password, clear it) and "
+                "save it as 'Excel Workbook (.xlsx)'")
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        return None  # not a zip at all: openpyxl's own message says so
+    # zipfile never unpacks more than a part's declared size, so the declared sizes bound the
+    # work openpyxl can be made to do.
+    if len(parts) > MAX_ZIP_ENTRIES:
+        return ("workbook_too_large",
+                f"{path}: the workbook holds {len(parts):,} parts, more than a workbook "
+                f"may ({MAX_ZIP_ENTRIES:,}); it is not a spreadsheet evsynth can read")
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > MAX_UNPACKED_BYTES:
+        return ("workbook_too_large",
+                f"{path}: the workbook unpacks to {size_text(unpacked)}, more than the "
+                f"{size_text(MAX_UNPACKED_BYTES)} evsynth reads from a workbook; save the "
+                "sheets as CSV files instead, or check that this is the right file")
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > RATIO_CHECK_BYTES and ratio > MAX_COMPRESSION_RATIO:
+            return ("workbook_too_large",
+                    f"{path}: part '{part.filename}' unpacks {ratio:,.0f} times over (to "
+                    f"{size_text(part.file_size)}); real sheets pack at most about 20 to 1, so "
+                    "this file is refused as a 'zip bomb'")
+    return None
+
+
+def _read_book(path: Path, data: bytes, hashes: dict[str, str], openpyxl) -> Intake:
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any bytes can be named .xlsx: say so, don't crash
         return Intake({}, [Finding.error("(workbook)", None, "", "", "workbook_unreadable",
                                          f"{path}: not a readable .xlsx workbook ({_why(exc)})")],
@@ -253,29 +383,22 @@ def _read_book(path: Path, hashes: dict[str, str], openpyxl) -> Intake:
     sheets: dict[str, Sheet] = {}
     findings: list[Finding] = []
     try:
+        seen: set[str] = set()
         for worksheet in book.worksheets:
             name = worksheet.title.strip().lower()
             if name not in SHEETS:
                 continue  # instructions or lookup sheets are welcome and ignored
-            if name in sheets:
+            if name in seen:
                 findings.append(Finding.error(name, None, "", worksheet.title, "duplicate_sheet",
                                               f"{path}: more than one worksheet named '{name}'"))
                 continue
-            # The size a workbook declares can be wrong (some tools write "A1"); read what is there.
-            worksheet.reset_dimensions()
-            records = [[_cell_text(v) for v in row]
-                       for row in worksheet.iter_rows(values_only=True)]
+            seen.add(name)
             source = f"{path} [{worksheet.title}]"
-            if not records or not any(any(c for c in r) for r in records):
-                findings.append(Finding.error(name, None, "", "", "empty_file",
-                                              f"{source}: the worksheet is empty"))
+            grid = _read_grid(worksheet, book, name, source)
+            if isinstance(grid, Finding):
+                findings.append(grid)
                 continue
-            width = max(len(r) for r in records)
-            records = [r + [""] * (width - len(r)) for r in records]
-            body = pd.DataFrame(records[1:], dtype=str) if len(records) > 1 else pd.DataFrame(
-                columns=range(width), dtype=str)
-            rows = pd.Series(range(FIRST_DATA_ROW, FIRST_DATA_ROW + len(body)))
-            sheet, more = _tidy(name, source, records[0], body, rows)
+            sheet, more = grid.tidy(name, source)
             findings += more
             if sheet is not None:
                 sheets[name] = sheet
@@ -288,6 +411,119 @@ def _read_book(path: Path, hashes: dict[str, str], openpyxl) -> Intake:
         except Exception:  # noqa: BLE001, S110 - closing a damaged archive may fail too
             pass
     return Intake(sheets, findings, hashes)
+
+
+@dataclass
+class _Grid:
+    """The cells of a worksheet that hold something (row, column, text); nothing else is kept.
+    Compact arrays, not a dict per row: a million rows must not cost a million dicts."""
+
+    rows: array
+    columns: array
+    texts: list[str]
+    width: int
+    trailing_blank: int  # rows present (formatted) after the last row with a value
+
+    def tidy(self, name: str, source: str) -> tuple[Sheet | None, list[Finding]]:
+        row_of = np.frombuffer(self.rows, dtype=np.int64)
+        column_of = np.frombuffer(self.columns, dtype=np.int64) - 1
+        texts = np.array(self.texts, dtype=object)
+        header = [""] * self.width
+        for column, text in zip(column_of[row_of == 1], texts[row_of == 1], strict=True):
+            header[column] = text
+        problem = _header_problem(name, source, header)
+        if problem is not None:
+            return None, [problem]
+        data = row_of >= FIRST_DATA_ROW
+        numbers, position = np.unique(row_of[data], return_inverse=True)
+        if len(numbers) * self.width > MAX_CELLS:
+            return None, [Finding.error(
+                name, None, "", "", "sheet_too_large",
+                f"{source}: {len(numbers):,} rows x {self.width} columns is more than the "
+                f"{MAX_CELLS:,} cells evsynth reads from one worksheet; save the sheet as CSV")]
+        grid = np.full((len(numbers), self.width), "", dtype=object)
+        grid[position, column_of[data]] = texts[data]
+        body = pd.DataFrame(grid, dtype=str)
+        rows = pd.Series(numbers, dtype=int)
+        # Rows never written, or written with formatting only, were not kept: those between
+        # data rows are reported like a blank CSV row; those after the data only counted.
+        expected = np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + len(numbers))
+        moved = np.flatnonzero(numbers != expected)
+        gaps = int(numbers[-1]) - 1 - len(numbers) if len(numbers) else 0
+        first_gap = int(expected[moved[0]]) if moved.size else None
+        return _tidy(name, source, header, body, rows, gaps=(gaps, first_gap),
+                     trailing_blank=self.trailing_blank)
+
+
+def _read_grid(worksheet, book, name: str, source: str) -> _Grid | Finding:
+    """Stream a read-only worksheet's XML cell by cell, keeping only cells with a value.
+
+    openpyxl's own row iterator pads every row to the widest one, so a single stray value in
+    the last cell (XFD1048576) makes a million rows of 16,384 cells; here each cell is parsed
+    and dropped at once, and a value beyond MAX_COLUMNS or MAX_ROWS stops the read.
+    """
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet._reader import WorkSheetParser
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    row_tag, cell_tag = f"{{{SHEET_MAIN_NS}}}row", f"{{{SHEET_MAIN_NS}}}c"
+    data_tag = f"{{{SHEET_MAIN_NS}}}sheetData"
+    # Its cell parser reads types, shared strings and dates as openpyxl would.
+    parser = WorkSheetParser(None, worksheet._shared_strings, data_only=True,
+                             epoch=book.epoch, date_formats=book._date_formats,
+                             timedelta_formats=book._timedelta_formats)
+    rows, columns, texts = array("q"), array("q"), []
+    width = trailing = 0
+    sheet_data, row_has_value = None, False
+    with worksheet._get_source() as xml:
+        for event, element in iterparse(xml, events=("start", "end")):
+            tag = element.tag
+            if event == "start":
+                if tag == row_tag:
+                    number = element.get("r")
+                    parser.row_counter = (int(float(number)) if number is not None
+                                          else parser.row_counter + 1)
+                    parser.col_counter = 0
+                    row_has_value = False
+                elif tag == data_tag:
+                    sheet_data = element
+                continue
+            if tag == cell_tag:
+                cell = parser.parse_cell(element)
+                element.clear()
+                text = _cell_text(cell["value"])
+                if not text.strip():
+                    continue  # empty, formatted only, or spaces: holds nothing
+                row, column = cell["row"], cell["column"]
+                if column > MAX_COLUMNS or row > MAX_ROWS:
+                    where = f"{get_column_letter(min(column, 18278))}{row}"
+                    limit = (f"column {get_column_letter(MAX_COLUMNS)} ({MAX_COLUMNS} columns)"
+                             if column > MAX_COLUMNS else f"row {MAX_ROWS:,}")
+                    return Finding.error(
+                        name, row, f"(column {where.rstrip('0123456789')})", "", "cell_limit",
+                        f"{source}: cell {where} holds a value, beyond {limit}, the most "
+                        "evsynth reads; delete what is there (select the rows or columns past "
+                        "the data and delete them) and save again")
+                rows.append(row)
+                columns.append(column)
+                texts.append(text)
+                width = max(width, column)
+                row_has_value = True
+                if len(texts) > MAX_CELLS:
+                    return Finding.error(
+                        name, None, "", "", "sheet_too_large",
+                        f"{source}: more than {MAX_CELLS:,} cells hold values; evsynth reads "
+                        "at most that many from one worksheet; save the sheet as CSV")
+            elif tag == row_tag:
+                trailing = 0 if row_has_value else trailing + 1
+                element.clear()
+                if sheet_data is not None:
+                    sheet_data.clear()  # finished rows would otherwise stay in the tree
+    if not texts:
+        return Finding.error(name, None, "", "", "empty_file",
+                             f"{source}: the worksheet is empty")
+    return _Grid(rows, columns, texts, width, trailing)
 
 
 def _why(exc: Exception) -> str:
@@ -331,23 +567,37 @@ def any_padded(values: pd.Series) -> bool:
     return bool(_LEADING_SPACE.search(text) or _LEADING_SPACE.search(text[::-1]))
 
 
+def _has_text(values: pd.Series) -> bool:
+    """Whether any cell holds more than whitespace (spaces alone are what a spreadsheet leaves
+    in cells that were cleared by typing a space)."""
+    return bool(values.astype(str).str.strip().astype(bool).any())
+
+
 def _tidy(name: str, source: str, header: list, body: pd.DataFrame, rows: pd.Series,
-          broken: np.ndarray | None = None) -> tuple[Sheet | None, list[Finding]]:
-    """Normalise header names and cell padding; drop trailing blank rows. Record each fix."""
+          broken: np.ndarray | None = None, *, gaps: tuple[int, int | None] = (0, None),
+          trailing_blank: int = 0) -> tuple[Sheet | None, list[Finding]]:
+    """Normalise header names and cell padding; drop empty rows and unnamed empty columns.
+
+    Each fix that changes a value is a warning. Empty rows after the data and unnamed empty
+    columns are what spreadsheets leave behind (formatting, cleared cells): they are dropped
+    and only counted. Empty rows between data rows are a warning, since a row may have been
+    cleared by mistake. ``gaps`` is (count, first row) of rows a workbook reader never kept
+    between data rows; ``trailing_blank`` the empty rows it saw after them.
+    """
     findings: list[Finding] = []
     raw_names = ["" if h is None else str(h) for h in header]
-    names = [h.strip().lstrip("\ufeff").strip().lower() for h in raw_names]
+    names = _names(raw_names)
     changed = [raw for raw, new in zip(raw_names, names, strict=True) if raw != new]
     if changed:
         findings.append(Finding.warning(name, 1, "", "; ".join(changed), "header_normalised",
                                         f"{source}: column names trimmed and lower-cased"))
-    # Empty header cells at the right edge are what spreadsheets leave behind; drop them when
-    # their column is empty too.
-    while names and names[-1] == "" and not body.iloc[:, len(names) - 1].astype(bool).any():
-        body = body.iloc[:, : len(names) - 1]
-        names.pop()
+    kept = [i for i, column in enumerate(names) if column or _has_text(body.iloc[:, i])]
+    blank_columns = len(names) - len(kept)
+    if blank_columns:
+        body = body.iloc[:, kept]
+    positions, names = [i + 1 for i in kept], [names[i] for i in kept]
     seen: set[str] = set()
-    for position, column in enumerate(names, start=1):
+    for position, column in zip(positions, names, strict=True):
         if column == "":
             findings.append(Finding.error(name, 1, f"(column {position})", "", "header_blank",
                                           f"{source}: column {position} has values but no name"))
@@ -365,6 +615,7 @@ def _tidy(name: str, source: str, header: list, body: pd.DataFrame, rows: pd.Ser
             continue  # the usual case, found with one regex pass over the whole column
         stripped[column] = body[column].str.strip()
         padded = (stripped[column] != body[column]).to_numpy()
+        padded = padded & (stripped[column] != "").to_numpy()  # spaces only: a blank cell
         if broken is not None:
             padded = padded & ~broken  # already reported as a whole row
         if padded.any():
@@ -372,18 +623,24 @@ def _tidy(name: str, source: str, header: list, body: pd.DataFrame, rows: pd.Ser
             findings.append(Finding.warning(
                 name, first, column, body[column][padded].iloc[0], "whitespace_trimmed",
                 f"{int(padded.sum())} value(s) had leading or trailing spaces; trimmed"))
-    blank = (stripped == "").all(axis=1)
-    # Trailing blank rows are dropped quietly-but-recorded; blank rows inside the data too,
-    # since they carry nothing.
-    if blank.any():
-        blank_rows = rows[blank.to_numpy()]
+    blank = (stripped == "").all(axis=1).to_numpy() if names else np.ones(len(body), dtype=bool)
+    filled = np.flatnonzero(~blank)
+    between = blank.copy()
+    between[(filled[-1] + 1 if filled.size else 0):] = False
+    n_between = int(between.sum()) + gaps[0]
+    if n_between:
+        firsts = [int(rows[between].iloc[0])] if between.any() else []
+        firsts += [gaps[1]] if gaps[1] is not None else []
         findings.append(Finding.warning(
-            name, int(blank_rows.iloc[0]), "", "", "blank_rows",
-            f"{int(blank.sum())} blank row(s) ignored"))
-        keep = ~blank.to_numpy()
+            name, min(firsts), "", "", "blank_rows",
+            f"{n_between} blank row(s) between the data rows ignored"))
+    if blank.any():
+        keep = ~blank
         stripped, rows = stripped[keep].reset_index(drop=True), rows[keep].reset_index(drop=True)
         if broken is not None:
             broken = broken[keep]
     if broken is not None and not broken.any():
         broken = None
-    return Sheet(name, source, stripped, rows.astype(int), broken), findings
+    blank_rows = int(blank.sum()) + gaps[0] + trailing_blank
+    return Sheet(name, source, stripped, rows.astype(int), broken, blank_rows,
+                 blank_columns), findings

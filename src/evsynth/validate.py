@@ -8,6 +8,7 @@ decided afterwards, by :func:`gate`, so the findings survive a failed validation
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -26,9 +27,9 @@ from evsynth.contract import (
     RATIO_MEASURES,
     SCREENING_STAGES,
     SOURCE_TYPES,
+    SPREADSHEET_ERROR_PATTERN,
     STUDY_ID_PATTERN,
 )
-from evsynth.escape import markdown_text
 from evsynth.findings import Finding, InputError, sort_key, sorted_findings, write_issues_csv
 from evsynth.intake import Intake, Sheet, joined, read_sheets, sha256_file
 from evsynth.tables import write_table
@@ -170,6 +171,47 @@ _INTEGER = r"[+-]?[0-9]+(?:\.0*)?"
 _NON_CANONICAL_INTEGER = re.compile(r"\x00(?:\+|-?0[0-9])|\.[0-9]*\x00")
 
 
+_SPREADSHEET_ERROR = re.compile(SPREADSHEET_ERROR_PATTERN)
+#: Cheap test on the whole column first: every error value holds one of these.
+_ERROR_MARKS = re.compile(r"#[A-Z]|Err:")
+
+
+def _spreadsheet_errors(values: pd.Series) -> pd.Series:
+    """Cells holding exactly a spreadsheet error value (``#REF!``, ``#N/A``, ``Err:502``)."""
+    if not _ERROR_MARKS.search(joined(values)):
+        return pd.Series(False, index=values.index)
+    return values.str.strip().str.fullmatch(_SPREADSHEET_ERROR.pattern)
+
+
+def suggestion(value: str, allowed: Mapping[str, str]) -> str | None:
+    """The code ``value`` was most likely meant to be, matched against codes and labels
+    regardless of case ("Randomised controlled trial" -> "rct"); ``None`` if nothing is close."""
+    text = value.strip().lower()
+    if not text or not allowed:
+        return None
+    by_text: dict[str, str] = {}
+    for code, label in allowed.items():
+        by_text.setdefault(str(code).lower(), code)
+        by_text.setdefault(str(label).lower(), code)
+    if text in by_text:
+        return by_text[text]
+    close = difflib.get_close_matches(text, list(by_text), n=1, cutoff=0.75)
+    return by_text[close[0]] if close else None
+
+
+def _did_you_mean(value: str, allowed: Mapping[str, str]) -> str:
+    code = suggestion(value, allowed)
+    if code is None:
+        return ""
+    label = allowed.get(code, "")
+    shown = f" ({label})" if label and label.lower() != code.lower() else ""
+    return f"; did you mean '{code}'{shown}?"
+
+
+#: Distinct unknown values given a suggestion; the rest get the plain message (bounded work).
+MAX_SUGGESTED = 1000
+
+
 def _contains(values: pd.Series, text: str) -> pd.Series:
     """``values.str.contains(text)``, skipped (all False) when no cell can contain it."""
     if text not in joined(values):
@@ -180,11 +222,17 @@ def _contains(values: pd.Series, text: str) -> pd.Series:
 def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Series:
     """Check one column; return it normalised (category case, booleans, integers, separators)."""
     given = values
+    failed = _spreadsheet_errors(values)
+    if failed.any():
+        col.cells(failed, spec.name, values, "spreadsheet_error",
+                  "'{value}' is a spreadsheet error (a formula that failed), not a value: fix "
+                  "the formula, or type the value in its place")
+        values = values.mask(failed, "")  # reported once: not also 'not a number' and the like
     if spec.multi:
         values = _normalise_multi(values)
     present = values != ""
     if spec.required:
-        col.cells(~present, spec.name, given, "required", f"'{spec.name}' is required")
+        col.cells(~present & ~failed, spec.name, given, "required", f"'{spec.name}' is required")
     if spec.pattern:
         bad = present & ~values.str.fullmatch(spec.pattern)
         col.cells(bad, spec.name, values, "pattern",
@@ -281,7 +329,13 @@ def _check_category(col: _Collector, spec: ColumnSpec, values: pd.Series,
         first_bad = parts[unknown].groupby(level=0).first()
         mask = values.index.isin(first_bad.index)
         shown_values = first_bad.reindex(values.index).fillna("").astype(str)
-        col.cells(mask, spec.name, shown_values, "vocabulary", why)
+        hints = {v: _did_you_mean(v, allowed)
+                 for v in pd.unique(first_bad.to_numpy())[:MAX_SUGGESTED]}
+        texts = np.full(len(values), "", dtype=object)  # only flagged rows are read
+        texts[mask] = [why.format(value=v) + hints.get(v, "")
+                       for v in shown_values.to_numpy()[mask]]
+        messages = pd.Series(texts, index=values.index)
+        col.cells(mask, spec.name, shown_values, "vocabulary", why, messages=messages)
     if recased.any():
         rows = recased.groupby(level=0).any()
         index = rows[rows].index
@@ -323,9 +377,13 @@ def _check_sheet(sheet: Sheet, specs: list[ColumnSpec]) -> tuple[pd.DataFrame, _
         col.note(Finding.error(sheet.name, 1, missing.name, "", "missing_column",
                                f"{sheet.source}: required column '{missing.name}' is missing"))
         col.bad[:] = True
+    absent = sorted(known - set(frame.columns))
     for extra in [c for c in frame.columns if c not in known]:
+        close = difflib.get_close_matches(extra, absent, n=1, cutoff=0.75)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
         col.note(Finding.warning(sheet.name, 1, extra, extra, "unknown_column",
-                                 f"column '{extra}' is not in the contract or codebook; ignored"))
+                                 f"column '{extra}' is not in the contract or codebook; "
+                                 f"ignored{hint}"))
     out = {}
     for spec in specs:
         if spec.name in frame.columns:
@@ -470,6 +528,15 @@ def validate_review(sheets_location: Path | str, codebook_path: Path | str,
         return ValidationResult({}, findings, _summary(intake, {}, findings, codebook_path))
     specs = sheet_specs(codebook, current_year)
     findings = list(intake.findings)
+    screening = intake.sheets.get("screening")
+    if screening is not None and screening.frame.empty:
+        del intake.sheets["screening"]  # the template's header and nothing else: not provided
+    studies = intake.sheets.get("studies")
+    if studies is not None and studies.frame.empty:
+        findings.append(Finding.error(
+            "studies", None, "", "", "no_records",
+            f"{studies.source}: the studies sheet has no records, only its header; a review "
+            "needs at least one included study"))
     clean: dict[str, pd.DataFrame] = {}
     collectors: dict[str, _Collector] = {}
     for name in ("studies", "codes", "outcomes", "screening"):
@@ -507,9 +574,14 @@ def _summary(intake: Intake, collectors: dict[str, _Collector], findings: list[F
             continue
         rows_read = len(intake.sheets[name].frame) if name in intake.sheets else 0
         bad = int(collectors[name].bad.sum()) if name in collectors else rows_read
+        sheet = intake.sheets.get(name)
         sheets[name] = {
             "rows_read": rows_read,
             "rows_valid": rows_read - bad,
+            # Empty rows and unnamed empty columns dropped without a finding (a spreadsheet's
+            # formatted but unused cells).
+            "blank_rows_ignored": sheet.blank_rows if sheet is not None else 0,
+            "blank_columns_ignored": sheet.blank_columns if sheet is not None else 0,
             "errors": sum(f.severity == "error" and f.sheet == name for f in findings),
             "warnings": sum(f.severity == "warning" and f.sheet == name for f in findings),
         }
@@ -540,6 +612,19 @@ def write_validation(result: ValidationResult, validation_dir: Path, clean_dir: 
         write_table(frame, clean_dir / f"{name}.csv")  # formulas neutralised, as everywhere
 
 
+#: What would be Markdown in a table cell of report.md, and nothing else: the report is read
+#: as plain text as often as it is rendered, so "row(s)" and "'included'" stay as typed.
+_MARKUP = re.compile(r"[\\`*|\[\]$~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|<(?=[A-Za-z/!?])"
+                     r"|&(?=#?[0-9A-Za-z]+;)")
+_LINE_BREAKS = re.compile(r"[\r\n\t\u2028\u2029]+")
+
+
+def report_text(value: object) -> str:
+    """``value`` for a table cell of report.md: one line, markup characters escaped."""
+    text = _LINE_BREAKS.sub(" ", "" if value is None else str(value))
+    return _MARKUP.sub(lambda match: "\\" + match[0], text)
+
+
 def validation_report(result: ValidationResult) -> str:
     """A reviewer's read of the findings: counts per sheet, then findings by sheet and rule."""
     lines = ["# Validation report", ""]
@@ -562,7 +647,7 @@ def validation_report(result: ValidationResult) -> str:
         lines += [f"## {sheet}: {rule} ({severity}, {len(group)})", ""]
         lines += ["| row | column | value | message |", "|---:|---|---|---|"]
         for f in group[:200]:
-            cells = [str(f.row or ""), *map(markdown_text, (f.column, f.value, f.message))]
+            cells = [str(f.row or ""), *map(report_text, (f.column, f.value, f.message))]
             lines.append("| " + " | ".join(cells) + " |")
         if len(group) > 200:
             lines.append(f"| | | | … and {len(group) - 200} more in issues.csv |")
