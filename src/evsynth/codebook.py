@@ -17,9 +17,20 @@ from typing import Any
 import jsonschema
 import yaml
 
+from evsynth.contract import SHEET_COLUMNS
 from evsynth.findings import Finding, InputError
+from evsynth.inputfile import RefusedFile, read_limited
 
 SHEET = "codebook"
+
+# Bounds on a YAML file (codebooks and configs are a few KiB to a few hundred KiB). Past them
+# a file is refused with its line, before anything is built from it.
+MAX_YAML_BYTES = 4 * 2**20
+#: Nesting of mappings and lists: a theme tree L levels deep nests 2L + 1.
+MAX_YAML_DEPTH = 40
+#: Values the document holds once every alias (*name) is written out in full: a few lines of
+#: aliases of aliases ("billion laughs") would otherwise stand for billions.
+MAX_YAML_NODES = 200_000
 
 
 @dataclass(frozen=True)
@@ -103,10 +114,7 @@ _UniqueKeyLoader.add_constructor(
 )
 
 #: Columns of the studies sheet the contract defines; a review field may not reuse a name.
-CORE_STUDY_COLUMNS: tuple[str, ...] = (
-    "study_id", "citation", "year", "source_type", "country", "design", "intervention_type",
-    "quality",
-)
+CORE_STUDY_COLUMNS: tuple[str, ...] = SHEET_COLUMNS["studies"]
 
 
 def _schema() -> dict:
@@ -199,19 +207,64 @@ class _Document:
         return None
 
 
+def _shape_problem(text: str, path: Path, sheet: str) -> Finding | None:
+    """A finding when the YAML nests deeper than MAX_YAML_DEPTH or its aliases expand past
+    MAX_YAML_NODES values; checked on the parser's events, before any node is built.
+
+    Syntax errors are left to the real load, which reports them with their line.
+    """
+    sizes: dict[str, int] = {}  # anchor -> values it stands for, written out
+    open_nodes: list[tuple[str | None, int]] = []  # (anchor, total when it opened)
+    total = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                if len(open_nodes) >= MAX_YAML_DEPTH:
+                    return Finding.error(
+                        sheet, None, "", "", "yaml_depth",
+                        f"{path} line {line}: nested more than {MAX_YAML_DEPTH} levels deep; a "
+                        "codebook needs far fewer (check the indentation or the brackets)")
+                open_nodes.append((event.anchor, total))
+                continue
+            if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                anchor, at_start = open_nodes.pop()
+                total += 1
+                if anchor is not None:
+                    sizes[anchor] = total - at_start
+            elif isinstance(event, yaml.ScalarEvent):
+                total += 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.AliasEvent):
+                total += sizes.get(event.anchor, 1)
+            if total > MAX_YAML_NODES:
+                alias = (f" (reached at the alias *{event.anchor})"
+                         if isinstance(event, yaml.AliasEvent) else "")
+                return Finding.error(
+                    sheet, None, "", "", "yaml_aliases",
+                    f"{path} line {line}: the file stands for more than {MAX_YAML_NODES:,} values "
+                    f"once its aliases (*name) are written out{alias}; a codebook needs far "
+                    "fewer: write the values out, or use fewer aliases of aliases")
+    except yaml.YAMLError:
+        return None
+    return None
+
+
 def _parse_yaml(path: Path, sheet: str) -> _Document:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError([Finding.error(sheet, None, "", str(path), "file_missing",
-                                        f"{path}: file not found")]) from None
+        raw = read_limited(path, MAX_YAML_BYTES, "YAML file")
+    except RefusedFile as refused:
+        raise InputError([Finding.error(sheet, None, "", str(path), refused.rule,
+                                        refused.message)]) from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError([Finding.error(sheet, None, "", str(path), "encoding",
                                         f"{path}: not UTF-8 text; save it as UTF-8")]) from None
-    except OSError as exc:  # a folder, no permission, ...
-        raise InputError([Finding.error(sheet, None, "", str(path), "file_unreadable",
-                                        f"{path}: cannot be read ({exc.strerror or exc})")]
-                         ) from None
+    problem = _shape_problem(text, path, sheet)
+    if problem is not None:
+        raise InputError([problem])
     try:
         loader = _UniqueKeyLoader(text)  # checks the characters first: it can fail too
     except yaml.YAMLError as exc:

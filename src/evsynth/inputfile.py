@@ -55,15 +55,17 @@ def read_limited(path: Path, limit: int, what: str = "file") -> bytes:
     except OSError as exc:  # no permission, a socket, a dangling or looping symlink, ...
         raise RefusedFile("file_unreadable",
                           f"{path}: cannot be read ({exc.strerror or exc})") from None
+    # fstat on the open file, not stat on the name: what is read is what was checked.
+    mode = os.fstat(descriptor)
+    if not stat.S_ISREG(mode.st_mode):
+        os.close(descriptor)
+        raise RefusedFile("file_unreadable",
+                          f"{path}: is {_kind(mode.st_mode)}, not a regular file; point the "
+                          f"config at the {what} itself")
+    if mode.st_size > limit:
+        os.close(descriptor)
+        raise RefusedFile("file_too_large", _too_large(path, what, mode.st_size, limit))
     with os.fdopen(descriptor, "rb", buffering=0) as handle:
-        # fstat on the open file, not stat on the name: what is read is what was checked.
-        mode = os.fstat(handle.fileno())
-        if not stat.S_ISREG(mode.st_mode):
-            raise RefusedFile("file_not_regular",
-                              f"{path}: is {_kind(mode.st_mode)}, not a regular file; point the "
-                              f"config at the {what} itself")
-        if mode.st_size > limit:
-            raise RefusedFile("file_too_large", _too_large(path, what, mode.st_size, limit))
         chunks, total = [], 0
         while total <= limit:  # a file may grow while it is read: stop past the limit anyway
             chunk = handle.read(min(limit + 1 - total, 8 * _MiB))
