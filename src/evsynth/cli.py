@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+
 def run_template(codebook: Path, out: Path) -> int:
     from evsynth.findings import InputError
     from evsynth.template import write_template
