@@ -43,7 +43,8 @@ HTML_TAG = re.compile(r"(?<!\\)<(?:/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|[!?][
 RAW_FORMAT = re.compile(r"\{\s*=\s*[A-Za-z0-9_-]+\s*\}")
 EVENT_ATTRIBUTE = re.compile(r"\{[^{}]*?(?<![\w-])on[a-z]+\s*=", re.IGNORECASE)
 UNSAFE_TARGET = re.compile(
-    r"(?:\]\(\s*<?|(?<!\\)<|\]:\s*<?)\s*(javascript|vbscript|data)\s*:", re.IGNORECASE)
+    r"(?:\]\(\s*<?|(?<!\\)<|\]:\s*<?)\s*(javascript|vbscript|data)\s*:", re.IGNORECASE
+)
 IMAGE_TARGET = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)")
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
@@ -68,8 +69,10 @@ def include_target(path: Path, folder: Path, target: str) -> tuple[Path | None, 
     name = target.strip("\"'")
     resolved = (path.parent / name).resolve()
     if resolved.parent != folder.resolve() or resolved.suffix != ".md":
-        return None, (f"include '{name}' is not a Markdown file of the narrative folder; only "
-                      f"files in {folder} may be included")
+        return None, (
+            f"include '{name}' is not a Markdown file of the narrative folder; only "
+            f"files in {folder} may be included"
+        )
     if not resolved.is_file():
         return None, f"included file '{name}' not found in {folder}"
     return resolved, ""
@@ -108,69 +111,109 @@ def markup_findings(path: Path, folder: Path, text: str) -> list[Finding]:
             findings += _shortcode_findings(path, folder, line, line_no, match)
         opened = FENCE.match(line)
         if fence is not None:
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
-                    and not opened.group(2).strip():
+            if (
+                opened
+                and opened.group(1)[0] == fence[0]
+                and len(opened.group(1)) >= len(fence)
+                and not opened.group(2).strip()
+            ):
                 fence = None
             continue
         if opened:
             fence = opened.group(1)
             if RAW_FORMAT.search(opened.group(2)) or opened.group(2).strip().startswith("="):
-                error(line_no, line.strip(), "narrative_raw_markup",
-                      "a raw-format block is shown in one output format only; write the "
-                      "content as Markdown")
+                error(
+                    line_no,
+                    line.strip(),
+                    "narrative_raw_markup",
+                    "a raw-format block is shown in one output format only; write the "
+                    "content as Markdown",
+                )
             continue
         if RAW_FORMAT.search(line):
-            error(line_no, RAW_FORMAT.search(line).group(0), "narrative_raw_markup",
-                  "a raw-format span ({=html}, {=typst}…) is shown in one output format "
-                  "only; write the content as Markdown")
+            error(
+                line_no,
+                RAW_FORMAT.search(line).group(0),
+                "narrative_raw_markup",
+                "a raw-format span ({=html}, {=typst}…) is shown in one output format "
+                "only; write the content as Markdown",
+            )
         prose = CODE_SPAN.sub(lambda m: " " * len(m.group(0)), line)
         tag = HTML_TAG.search(prose)
         if tag:
-            error(line_no, tag.group(0), "narrative_raw_markup",
-                  f"raw HTML {tag.group(0)!r} is not allowed: the PDF and Word versions drop "
-                  "it; use Markdown (or write \\< to show a literal '<')")
+            error(
+                line_no,
+                tag.group(0),
+                "narrative_raw_markup",
+                f"raw HTML {tag.group(0)!r} is not allowed: the PDF and Word versions drop "
+                "it; use Markdown (or write \\< to show a literal '<')",
+            )
         event = EVENT_ATTRIBUTE.search(prose)
         if event:
-            error(line_no, event.group(0), "narrative_raw_markup",
-                  "event-handler attributes (on…=) are not allowed in the narrative")
+            error(
+                line_no,
+                event.group(0),
+                "narrative_raw_markup",
+                "event-handler attributes (on…=) are not allowed in the narrative",
+            )
         for image in IMAGE_TARGET.finditer(prose):
             problem = image_problem(image.group(1))
             if problem:
                 error(line_no, image.group(1), "narrative_image_path", problem)
         unsafe = UNSAFE_TARGET.search(prose)
         if unsafe:
-            findings.append(Finding.warning(
-                SHEET, line_no, str(path), unsafe.group(0), "narrative_unsafe_link",
-                f"a {unsafe.group(1).lower()}: link target is dropped from the report "
-                "(only the link text is shown)"))
-        if line.strip() == "---" and (line_no == 1 or not lines[line_no - 2].strip()) \
-                and line_no < len(lines) and lines[line_no].strip():
-            error(line_no, line.strip(), "narrative_raw_markup",
-                  "a '---' line followed by text starts a YAML metadata block, which could "
-                  "change the report's settings; use '***' for a horizontal rule")
+            findings.append(
+                Finding.warning(
+                    SHEET,
+                    line_no,
+                    str(path),
+                    unsafe.group(0),
+                    "narrative_unsafe_link",
+                    f"a {unsafe.group(1).lower()}: link target is dropped from the report "
+                    "(only the link text is shown)",
+                )
+            )
+        if (
+            line.strip() == "---"
+            and (line_no == 1 or not lines[line_no - 2].strip())
+            and line_no < len(lines)
+            and lines[line_no].strip()
+        ):
+            error(
+                line_no,
+                line.strip(),
+                "narrative_raw_markup",
+                "a '---' line followed by text starts a YAML metadata block, which could "
+                "change the report's settings; use '***' for a horizontal rule",
+            )
     return findings
 
 
 def image_problem(target: str) -> str | None:
     """Why an image target may not be embedded, or ``None``."""
     if SCHEME.match(target) or target.startswith(("/", "\\")):
-        return (f"image '{target}' is not a file of the report: use a path relative to the "
-                "report project, such as figures/themes.svg")
+        return (
+            f"image '{target}' is not a file of the report: use a path relative to the "
+            "report project, such as figures/themes.svg"
+        )
     if ".." in re.split(r"[\\/]", target):
         return f"image '{target}' reaches outside the report project ('..')"
     return None
 
 
-def _shortcode_findings(path: Path, folder: Path, line: str, line_no: int,
-                        match: re.Match) -> list[Finding]:
+def _shortcode_findings(
+    path: Path, folder: Path, line: str, line_no: int, match: re.Match
+) -> list[Finding]:
     def error(message: str, rule: str = "narrative_include") -> list[Finding]:
         return [Finding.error(SHEET, line_no, str(path), match.group(0), rule, message)]
 
     include = INCLUDE_ARGS.match(match.group(1))
     if not include:
-        return error(f"shortcode {match.group(0)!r} is not allowed in the narrative (only "
-                     "{{< include FILE >}} of a file in the narrative folder is)",
-                     "narrative_shortcode")
+        return error(
+            f"shortcode {match.group(0)!r} is not allowed in the narrative (only "
+            "{{< include FILE >}} of a file in the narrative folder is)",
+            "narrative_shortcode",
+        )
     if not INCLUDE_LINE.match(line):
         return error("an include must stand on a line of its own")
     target, problem = include_target(path, folder, include.group(1))
