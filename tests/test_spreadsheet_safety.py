@@ -20,7 +20,7 @@ import pytest
 
 from evsynth.findings import read_issues_csv
 from evsynth.runner import run_rule
-from evsynth.spreadsheet_safe import escape_text, restore_text
+from evsynth.spreadsheet_safe import TRIGGERS, escape_text, is_armed, restore_text
 from evsynth.tables import read_clean, read_results, write_table
 from evsynth.validate import validate_review, write_validation
 from validation_helpers import copy_review, set_cell
@@ -37,6 +37,11 @@ def raw_rows(path: Path) -> list[dict[str, str]]:
     """A CSV as a spreadsheet or a foreign program sees it: no evsynth reader involved."""
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def runnable(cell: str) -> bool:
+    """Would a spreadsheet run this raw CSV cell as a formula? (A number is not run.)"""
+    return cell[:1] in TRIGGERS and is_armed(cell)
 
 
 # --- The rule ----------------------------------------------------------------------------------
@@ -146,8 +151,7 @@ def test_issues_csv_neutralises_formulas(hostile_review: tuple[Path, Path], tmp_
     assert raw[("studies", "3", "sessions")] == "'" + AT_SUM
     assert raw[("studies", "3", "cost")] == "'" + MINUS
     assert raw[("studies", "3", "year")] == "-0.5"  # a number stays a number
-    for value in raw.values():
-        assert not value or value[0] not in "=+-@\t\r" or value in NUMBERS, value
+    assert not any(runnable(value) for value in raw.values())
 
     assert read_issues_csv(issues) == result.findings
     values = {(f.sheet, f.row, f.column): f.value for f in read_issues_csv(issues)}
@@ -295,3 +299,64 @@ def test_other_errors_are_still_bugs(tmp_path: Path, capsys) -> None:
     assert "This is a bug in evsynth" in err and "Traceback" not in err
     missing = FileNotFoundError(errno.ENOENT, "No such file", "x.csv")
     assert "bug in evsynth" in run_failing(fake_smk(tmp_path), missing, capsys)[1]
+
+
+# --- Through the stages, to what the report reads ---------------------------------------------
+
+
+def test_stages_write_safe_csvs_and_the_report_reads_the_originals(tiny: Path) -> None:
+    """Formula text in a sheet and in codebook labels: every CSV the stages write shows it
+    neutralised, and the report's loader gets the text exactly as the user typed it."""
+    from evsynth.outcomes import run_outcomes
+    from evsynth.report import ReviewResults
+    from evsynth.tally import run_agreement, run_tally
+    from evsynth.validate import run_validate
+
+    book = (tiny / "codebook.yaml").read_text("utf-8")
+    for old, new in (("Theme A", HYPERLINK), ("Re-offending", AT_SUM)):
+        book = book.replace(f"label: {old}\n", f"label: '{new}'\n")
+    (tiny / "codebook.yaml").write_text(book, "utf-8")
+    set_cell("studies", 2, "citation", DDE)(tiny / "sheets", tiny / "codebook.yaml")
+
+    out = tiny / "results"
+    clean, codebook = out / "clean", tiny / "codebook.yaml"
+    result = run_validate(tiny / "sheets", codebook, out / "validation", clean)
+    assert not result.errors, [f.one_line() for f in result.errors]
+    tallies = out / "tallies"
+    run_tally(
+        clean / "studies.csv",
+        clean / "codes.csv",
+        codebook,
+        "union",
+        tallies / "themes.csv",
+        tallies / "cooccurrence.csv",
+        out / "figures" / "themes",
+    )
+    run_agreement(
+        clean / "codes.csv", codebook, tallies / "agreement.csv", tallies / "disagreements.csv"
+    )
+    run_outcomes(
+        clean / "studies.csv",
+        clean / "outcomes.csv",
+        codebook,
+        {},
+        out / "outcomes",
+        out / "figures",
+        codes_path=clean / "codes.csv",
+    )
+
+    assert {r["code"]: r["label"] for r in raw_rows(tallies / "themes.csv")}["a"] == (
+        "'" + HYPERLINK
+    )
+    direction = {r["outcome"]: r["label"] for r in raw_rows(out / "outcomes" / "direction.csv")}
+    assert direction["reoffending"] == "'" + AT_SUM
+    assert raw_rows(clean / "studies.csv")[0]["citation"] == "'" + DDE
+    for path in out.rglob("*.csv"):  # no cell anywhere a spreadsheet would run
+        for row in raw_rows(path):
+            for column, value in [("(header)", name) for name in row] + list(row.items()):
+                assert not runnable(value), (path, column, value)
+
+    loaded = ReviewResults.load(out, codebook)
+    assert loaded.studies.set_index("study_id").at["T1", "citation"] == DDE
+    assert loaded.themes.set_index("code").at["a", "label"] == HYPERLINK
+    assert loaded.direction.set_index("outcome").at["reoffending", "label"] == AT_SUM
