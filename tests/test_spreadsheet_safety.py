@@ -218,6 +218,11 @@ def run_failing(smk: SimpleNamespace, error: BaseException, capsys) -> tuple[int
     def step() -> None:
         raise error
 
+    return run_failing_step(smk, step, capsys)
+
+
+def run_failing_step(smk: SimpleNamespace, step, capsys) -> tuple[int, str]:
+    """Run ``step`` through run_rule: its exit code and what the terminal showed."""
     Path(smk.log[0]).parent.mkdir(parents=True, exist_ok=True)
     with pytest.raises(SystemExit) as stop:
         run_rule(smk, step)
@@ -360,3 +365,16 @@ def test_stages_write_safe_csvs_and_the_report_reads_the_originals(tiny: Path) -
     assert loaded.studies.set_index("study_id").at["T1", "citation"] == DDE
     assert loaded.themes.set_index("code").at["a", "label"] == HYPERLINK
     assert loaded.direction.set_index("outcome").at["reoffending", "label"] == AT_SUM
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+@pytest.mark.usefixtures("restore_logging")
+def test_real_full_device(tmp_path: Path, capsys) -> None:
+    """A real ENOSPC: /dev/full refuses every write, and the error carries no file name."""
+    smk = fake_smk(tmp_path)
+    smk.output = ["/dev/full"]
+    frame = pd.DataFrame({"label": [HYPERLINK] * 1000})
+    code, err = run_failing_step(smk, lambda: write_table(frame, Path("/dev/full")), capsys)
+    assert code != 0
+    assert "the disk is full while writing /dev/full; free space and run again" in err
+    assert "bug in evsynth" not in err and "Traceback" not in err
