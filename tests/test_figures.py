@@ -35,7 +35,7 @@ from evsynth.outcomes import (
     run_outcomes,
     sensitivity_label,
 )
-from evsynth.tables import read_clean, write_table
+from evsynth.tables import read_clean, read_results, write_table
 from evsynth.tally import codes_forward
 
 FIGURES = ["direction", "forest", "effect_direction", "gap_map"]
@@ -311,7 +311,7 @@ def test_plots_of_a_large_review_stay_a_readable_size(tmp_path):
                  tmp_path / "outcomes", tmp_path / "figures", codes_path=clean / "codes.csv")
     width, height = Image.open(tmp_path / "figures" / "effect_direction.png").size
     assert height / width < 3  # 80 rows of 600 studies, not 600 rows
-    panels = pd.read_csv(tmp_path / "outcomes" / "meta_analysis.csv").query("analysis == 'main'")
+    panels = read_results(tmp_path / "outcomes" / "meta_analysis.csv").query("analysis == 'main'")
     assert panels["k"].max() > 30  # so the forest plot had to leave studies out
     width, height = Image.open(tmp_path / "figures" / "forest.png").size
     assert height / width < 1.4 * len(panels)  # at most 30 studies per panel
