@@ -227,12 +227,13 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
         col.cells(failed, spec.name, values, "spreadsheet_error",
                   "'{value}' is a spreadsheet error (a formula that failed), not a value: fix "
                   "the formula, or type the value in its place")
-        values = values.mask(failed, "")  # reported once: not also 'not a number' and the like
     if spec.multi:
         values = _normalise_multi(values)
-    present = values != ""
+    # A failed formula is reported once, as such: the type checks below pass over it, and it
+    # still counts as given (not also 'required', nor 'give all three' for an interval).
+    present = (values != "") & ~failed
     if spec.required:
-        col.cells(~present & ~failed, spec.name, given, "required", f"'{spec.name}' is required")
+        col.cells(values == "", spec.name, given, "required", f"'{spec.name}' is required")
     if spec.pattern:
         bad = present & ~values.str.fullmatch(spec.pattern)
         col.cells(bad, spec.name, values, "pattern",
