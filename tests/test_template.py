@@ -312,21 +312,26 @@ def test_creates_parent_folders(tmp_path: Path) -> None:
 # --- Through validation --------------------------------------------------------------------------
 
 #: Findings an empty template may give: data that is required but absent, about a whole sheet.
-MISSING_DATA_RULES = {"required"}
+#: ('no_records': a studies sheet with only its header is refused, since a review needs at least
+#: one included study.)
+MISSING_DATA_RULES = {"no_records"}
 
 
 def test_empty_template_validates_without_surprises(template: Path, codebook: Codebook,
                                                     review: str) -> None:
     """Headers only: no exception, no warning (the headers are exactly the contract's), and any
-    error is about data that is absent (today: screening has no 'included' row), never about
-    the workbook's structure or a cell."""
+    error is about data that is absent (today: studies has no records), never about the
+    workbook's structure or a cell. A screening sheet with only its header counts as not
+    provided (it is optional)."""
     result = validate_review(template, codebook_path(review))
     assert [f for f in result.findings if f.severity == "warning"] == []
+    assert result.errors, "an empty template is not a review"
     for finding in result.errors:
         assert finding.rule in MISSING_DATA_RULES and finding.row is None, finding
         assert finding.value == "", finding
     specs = sheet_specs(codebook)
-    for sheet in SHEETS:
+    assert "screening" not in result.clean
+    for sheet in [s for s in SHEETS if s != "screening"]:
         assert list(result.clean[sheet].columns) == [s.name for s in specs[sheet]] + [SOURCE_ROW]
         assert result.clean[sheet].empty
         assert result.summary["sheets"][sheet]["rows_read"] == 0
@@ -334,13 +339,15 @@ def test_empty_template_validates_without_surprises(template: Path, codebook: Co
 
 def test_empty_template_without_screening_is_clean(template: Path, review: str,
                                                    tmp_path: Path) -> None:
-    """Deleting the screening worksheet, as the instructions say for a review without one."""
+    """Deleting the screening worksheet, as the instructions say for a review without one:
+    the workbook's structure is clean; all that is missing is the studies themselves."""
     book = openpyxl.load_workbook(template)
     del book["screening"]
     path = tmp_path / "no-screening.xlsx"
     book.save(path)
     result = validate_review(path, codebook_path(review))
-    assert result.findings == []
+    assert [(f.severity, f.sheet, f.row, f.rule) for f in result.findings] == [
+        ("error", "studies", None, "no_records")]
     assert "screening" not in result.clean
 
 
