@@ -497,3 +497,54 @@ def test_stop_message_shows_count_first_five_and_paths(tmp_path):
     assert "  … and 1 more." in lines
     assert lines[-2:] == ["Every finding, by sheet, row and column: v/issues.csv",
                           "Readable report: v/report.md"]
+
+
+# --- Messages a lead can act on ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("sheet", "row", "column", "value", "hint"), [
+    ("studies", 2, "design", "Randomised controlled trial",
+     "; did you mean 'rct' (Randomised controlled trial)?"),  # the label, not the code
+    ("studies", 2, "design", "rtc", "; did you mean 'rct' (Randomised controlled trial)?"),
+    ("studies", 3, "intervention_type", "group;One to one work",
+     "; did you mean 'one_to_one' (One-to-one work)?"),
+    ("codes", 3, "code", "prog.grup", "; did you mean 'prog.group' (Group programmes)?"),
+    ("outcomes", 2, "direction", "Benefits", "; did you mean 'benefit'?"),
+    ("studies", 5, "quality", "good", ""),  # nothing close: no guess
+])
+def test_unknown_codes_suggest_the_nearest_code(tmp_path, sheet, row, column, value, hint):
+    sheets, codebook = copy_review(tmp_path)
+    set_cell(sheet, row, column, value)(sheets, codebook)
+    (finding,) = validate_review(sheets, codebook).errors
+    assert where(finding) == E(sheet, row, column, "vocabulary")
+    assert ("did you mean" in finding.message) == bool(hint)
+    if hint:
+        assert finding.message.endswith(hint)
+
+
+def test_an_unknown_column_suggests_the_one_it_may_be(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    rename_column("studies", "whole_family", "wholefamily")(sheets, codebook)
+    (finding,) = validate_review(sheets, codebook).findings
+    assert where(finding) == ("warning", "studies", 1, "wholefamily", "unknown_column")
+    assert finding.message.endswith("; did you mean 'whole_family'?")
+
+
+def test_the_report_reads_as_plain_text_and_escapes_only_markup(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    delete_row("screening", 10)(sheets, codebook)  # "no 'included' row"
+    set_cell("studies", 2, "quality", "a|b <b>*x*</b> _y_ [z](u) row(s)")(sheets, codebook)
+    text = (sheets / "codes.csv").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    (sheets / "codes.csv").write_text("".join(lines[:3] + ["\n"] + lines[3:]), encoding="utf-8")
+    validation = tmp_path / "validation"
+    run_validate(sheets, codebook, validation, tmp_path / "clean")
+    report = (validation / "report.md").read_text(encoding="utf-8")
+    assert "the screening sheet has no 'included' row" in report
+    assert "1 blank row(s) between the data rows ignored" in report
+    assert r"a\|b \<b>\*x\*\</b> \_y\_ \[z\](u) row(s)" in report
+    assert "\\(" not in report and "\\'" not in report and "\\." not in report
+    # Every row of a findings table still has its four cells: '|' in a value is escaped.
+    findings_rows = [line for line in report.splitlines()
+                     if re.match(r"\| [0-9]* \| ", line)]
+    assert len(findings_rows) == 3
+    assert all(line.replace("\\|", "").count("|") == 5 for line in findings_rows)

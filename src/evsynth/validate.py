@@ -195,7 +195,7 @@ def suggestion(value: str, allowed: Mapping[str, str]) -> str | None:
         by_text.setdefault(str(label).lower(), code)
     if text in by_text:
         return by_text[text]
-    close = difflib.get_close_matches(text, list(by_text), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(text, list(by_text), n=1)
     return by_text[close[0]] if close else None
 
 
