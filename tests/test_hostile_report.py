@@ -244,6 +244,18 @@ def test_hostile_narrative_lines_are_errors_naming_file_and_line(tmp_path, codeb
     assert SECRET not in findings[0].message + findings[0].value
 
 
+def test_a_section_that_links_outside_the_folder_is_refused_unread(tmp_path, codebook):
+    folder = hostile_folder(tmp_path, "Fine.")
+    (folder / "why.md").unlink()
+    (folder / "why.md").symlink_to(tmp_path / "secret.txt")
+    findings = check_narrative(folder, "summary-of-evidence", codebook)
+    assert [(f.rule, f.location()) for f in findings] == [
+        ("narrative_include", str(folder / "why.md"))
+    ]
+    with pytest.raises(NarrativeMarkupError):
+        expand_includes(folder / "why.md", folder)
+
+
 def test_a_metadata_block_in_the_narrative_is_refused(tmp_path, codebook):
     folder = hostile_folder(tmp_path, "---\nheader-includes: '<script>x</script>'\n---")
     findings = [
@@ -371,11 +383,11 @@ def test_a_hostile_narrative_stops_the_render_and_leaks_nothing(tmp_path: Path):
         + "\n".join(
             [
                 "",
-                f"{{{{< include {tmp_path / 'secret.txt'} >}}}}",  # line 6
-                "{{< include ../../secret.txt >}}",  # line 7
-                "{{< include link.md >}}",  # line 8
-                '<img src=x onerror="alert(1)">',  # line 9
-                "[x](javascript:alert(2))",  # line 10
+                f"{{{{< include {tmp_path / 'secret.txt'} >}}}}",  # line 5
+                "{{< include ../../secret.txt >}}",  # line 6
+                "{{< include link.md >}}",  # line 7
+                '<img src=x onerror="alert(1)">',  # line 8
+                "[x](javascript:alert(2))",  # line 9
                 "",
             ]
         ),
@@ -384,8 +396,11 @@ def test_a_hostile_narrative_stops_the_render_and_leaks_nothing(tmp_path: Path):
     done = snakemake(workdir)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
-    assert "The narrative of review 'tiny' has 4 error(s)" in done.stderr
-    for line in (6, 7, 8, 9):
+    assert "The narrative of review 'tiny' has 5 error(s)" in done.stderr
+    assert "narrative/link.md: this file links to a file outside the narrative folder" in (
+        done.stderr
+    )
+    for line in (5, 6, 7, 8):
         assert f"narrative/why.md, line {line}:" in done.stderr, line
     assert not (workdir / "results/tiny/report/summary-of-evidence.html").exists()
     for path in [*workdir.rglob("*"), *(REPO / "logs").glob("**/tiny*")]:

@@ -37,7 +37,7 @@ from pathlib import Path
 from evsynth.codebook import Codebook
 from evsynth.contract import EFFECT_MEASURES
 from evsynth.findings import Finding
-from evsynth.narrative_markup import markup_findings
+from evsynth.narrative_markup import markup_findings, outside_folder
 
 SHEET = "narrative"
 LIVE_FIGURE = re.compile(r"\{\{\s*([a-z_]+)((?::[A-Za-z0-9_.]+)*)\s*\}\}")
@@ -132,6 +132,10 @@ def check_narrative(folder: Path | None, report_format: str, codebook: Codebook)
 
 
 def _check_text(path: Path, folder: Path, codebook: Codebook) -> list[Finding]:
+    if outside_folder(path, folder):  # a symlink: its target is not read, let alone shown
+        return [Finding.error(SHEET, None, str(path), "", "narrative_include",
+                              "this file links to a file outside the narrative folder; "
+                              "put the text itself in the folder")]
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

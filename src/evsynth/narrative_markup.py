@@ -78,6 +78,11 @@ def include_target(path: Path, folder: Path, target: str) -> tuple[Path | None, 
     return resolved, ""
 
 
+def outside_folder(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (a narrative file, perhaps a symlink) is really a file elsewhere."""
+    return path.resolve().parent != folder.resolve()
+
+
 def include_loop(target: Path, folder: Path, seen: tuple[Path, ...]) -> str | None:
     """Why following the includes from ``target`` would not end, or ``None``."""
     if target in seen:
@@ -229,6 +234,8 @@ def expand_includes(path: Path, folder: Path, seen: tuple[Path, ...] = ()) -> st
     :func:`markup_findings` refuses every other include before the report is built; meeting
     one here is a bug, so it raises rather than following it.
     """
+    if outside_folder(path, folder):
+        raise NarrativeMarkupError(f"{path}: a link to a file outside the narrative folder")
     text = path.read_text(encoding="utf-8")
 
     def include(match: re.Match) -> str:
