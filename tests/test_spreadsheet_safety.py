@@ -11,14 +11,17 @@ import csv
 import errno
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from evsynth.findings import read_issues_csv
+from evsynth.findings import Finding, read_issues_csv, sorted_findings, write_issues_csv
 from evsynth.runner import run_rule
 from evsynth.spreadsheet_safe import TRIGGERS, escape_text, is_armed, restore_text
 from evsynth.tables import read_clean, read_results, write_table
@@ -378,3 +381,42 @@ def test_real_full_device(tmp_path: Path, capsys) -> None:
     assert code != 0
     assert "the disk is full while writing /dev/full; free space and run again" in err
     assert "bug in evsynth" not in err and "Traceback" not in err
+
+
+# --- Any text ----------------------------------------------------------------------------------
+
+CELL_TEXT = st.text(alphabet=st.sampled_from(list("'=+-@\t\r\n\"., ;0123456789eEaxé")), max_size=12)
+
+
+@given(CELL_TEXT)
+def test_any_text_round_trips_and_is_never_runnable(value: str) -> None:
+    written = escape_text(value)
+    assert restore_text(written) == value
+    assert not runnable(written)
+    assert written in (value, "'" + value)  # at most one apostrophe, and only in front
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(CELL_TEXT, CELL_TEXT), min_size=1, max_size=5))
+def test_any_table_round_trips_through_write_table(rows: list[tuple[str, str]]) -> None:
+    frame = pd.DataFrame(rows, columns=["citation", "excerpt"])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "studies.csv"
+        write_table(frame, path)
+        back = read_clean(path)
+    assert list(back.columns) == ["citation", "excerpt"]
+    assert [tuple(r) for r in back.itertuples(index=False)] == rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(CELL_TEXT, CELL_TEXT), min_size=1, max_size=5))
+def test_any_findings_round_trip_through_issues_csv(cells: list[tuple[str, str]]) -> None:
+    findings = [
+        Finding.error("studies", row, column, value, "vocabulary", f"'{value}' is not a code")
+        for row, (column, value) in enumerate(cells, start=2)
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "issues.csv"
+        write_issues_csv(findings, path)
+        assert not any(runnable(v) for row in raw_rows(path) for v in row.values())
+        assert read_issues_csv(path) == sorted_findings(findings)

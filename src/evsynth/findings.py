@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Literal
 
-from evsynth.spreadsheet_safe import escape_text, restore_text
+from evsynth.spreadsheet_safe import escape_text, restore_text, texts_quoting
 
 Severity = Literal["error", "warning"]
 
@@ -108,13 +108,17 @@ def write_issues_csv(findings: Iterable[Finding], path: Path) -> None:
     leading apostrophe (:mod:`evsynth.spreadsheet_safe`); :func:`read_issues_csv` removes it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    records = []
+    for finding in sorted_findings(findings):
+        record = {name: escape_text(value) for name, value in asdict(finding).items()}
+        record["row"] = "" if finding.row is None else finding.row
+        records.append(record)
+    fields_quoting = texts_quoting(v for record in records for v in record.values())
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(ISSUE_COLUMNS), lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=list(ISSUE_COLUMNS), lineterminator="\n",
+                                quoting=fields_quoting)
         writer.writeheader()
-        for finding in sorted_findings(findings):
-            record = {name: escape_text(value) for name, value in asdict(finding).items()}
-            record["row"] = "" if finding.row is None else finding.row
-            writer.writerow(record)
+        writer.writerows(records)
 
 
 def read_issues_csv(path: Path) -> list[Finding]:

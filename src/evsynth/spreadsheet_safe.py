@@ -24,8 +24,9 @@ reads the CSV with its own reader sees the apostrophe on armed cells only (never
 
 from __future__ import annotations
 
+import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas is imported where frames are handled: issues.csv needs only text
@@ -72,18 +73,47 @@ def restore(frame: pd.DataFrame) -> pd.DataFrame:
     return _map_text(frame.rename(columns=restore_text), restore_text, (QUOTE,))
 
 
+def quoting(frame: pd.DataFrame) -> int:
+    """The ``csv`` quoting to write ``frame`` with: every field quoted if a text cell or header
+    holds a carriage return, else only where needed.
+
+    With LF line ends, Python's csv writer quotes a field holding ``\n`` but not one holding a
+    bare ``\r``, which every reader then takes for a line end: the cell would come back cut.
+    Such cells are rare (old Mac text, pasted text), so only those files are fully quoted.
+    """
+    texts = [_text_series(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    found = any(isinstance(c, str) and "\r" in c for c in frame.columns) or any(
+        series is not None and bool(series.str.contains("\r", regex=False, na=False).any())
+        for series in texts
+    )
+    return csv.QUOTE_ALL if found else csv.QUOTE_MINIMAL
+
+
+def texts_quoting(values: Iterable[object]) -> int:
+    """:func:`quoting` for plain values (the fields of issues.csv)."""
+    found = any(isinstance(v, str) and "\r" in v for v in values)
+    return csv.QUOTE_ALL if found else csv.QUOTE_MINIMAL
+
+
+def _text_series(series: pd.Series) -> pd.Series | None:
+    """``series`` if it may hold text (object, string or categorical), else ``None``."""
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.astype(object)
+    if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+        return series
+    return None
+
+
 def _map_text(
     frame: pd.DataFrame, func: Callable[[object], object], starts: tuple[str, ...]
 ) -> pd.DataFrame:
     """Apply ``func`` to the text cells that start with one of ``starts``; others untouched."""
-    import pandas as pd
-
     changed: dict[int, pd.Series] = {}
     for position in range(frame.shape[1]):
-        series = frame.iloc[:, position]
-        if isinstance(series.dtype, pd.CategoricalDtype):
-            series = series.astype(object)
-        elif not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+        series = _text_series(frame.iloc[:, position])
+        if series is None:
             continue  # numbers, booleans, dates: never text
         mask = _starts_with(series, starts)
         if mask.any():

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evsynth.spreadsheet_safe import escape, restore
+from evsynth.spreadsheet_safe import escape, quoting, restore
 
 
 def read_clean(path: Path) -> pd.DataFrame:
@@ -24,7 +24,9 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path``; text a spreadsheet would run as a formula gets a leading
     apostrophe (:mod:`evsynth.spreadsheet_safe`), which the readers here remove again."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    escape(frame).to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+    safe = escape(frame)
+    safe.to_csv(path, index=False, lineterminator="\n", float_format="%.10g",
+                quoting=quoting(safe))
 
 
 @dataclass(frozen=True)
