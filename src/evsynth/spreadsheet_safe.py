@@ -20,6 +20,10 @@ Reading (:func:`restore`, :func:`restore_text`) removes one leading apostrophe f
 starts with one and is armed without it, so ``restore_text(escape_text(v)) == v`` for every
 string ``v``: a program that reads through evsynth sees the data byte for byte. A program that
 reads the CSV with its own reader sees the apostrophe on armed cells only (never on numbers).
+
+One more rule keeps that round trip exact: a file with a bare carriage return in a cell is
+written with every field quoted (:func:`quoting`), since the csv writer would otherwise leave
+it unquoted with LF line ends and readers would cut the cell there.
 """
 
 from __future__ import annotations
