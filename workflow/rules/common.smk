@@ -1,7 +1,11 @@
 # Config look-ups and input functions shared by the rules.
+import itertools
+import sys
 from pathlib import Path
 
 import yaml
+
+from evsynth.integrity import CHECKSUMS_DIR, Job, remove_unvouched
 
 REVIEWS = sorted(config["reviews"])
 REPORTS_DIR = Path(workflow.basedir).parent / "reports"
@@ -14,17 +18,125 @@ def review_config(review):
     return config["reviews"][review]
 
 
+# --- Rerun honesty -----------------------------------------------------------------------------
+# Snakemake goes by file dates; a rerun here goes by content. Every job records the SHA-256 of
+# what it read and wrote (results/<review>/checksums/, see evsynth.integrity), and before each
+# run, while the DAG is built, the results that those records no longer vouch for are removed:
+# stale ones (an input's content changed, whatever its date: a sheet restored from a backup or
+# copied with `cp -p` keeps its old date), damaged ones (a result's bytes changed after its job
+# wrote it) and unrecorded ones. `all` asks for every result, so Snakemake rebuilds exactly the
+# removed files and what depends on them. Removing rather than forcing: a workflow cannot force
+# a file from inside, a `params` hash is compared only against .snakemake/metadata (absent in a
+# copied or cleaned project) and a removed result is visibly gone, never passed off as current.
+#
+# Sheets, codebook and narrative are therefore `ancient` inputs: their date alone (a `touch`,
+# a checkout) reruns nothing. The steps after validation read the clean tables and the gate's
+# marker as `ancient` too, so rerunning `validate`, which rewrites every clean table, does not
+# by itself rerun them; each also names the sheets its clean tables come from (`sheets=`), so
+# its record goes stale exactly when one of those sheets changes. Editing outcomes.csv reruns
+# validate, the gate, outcomes and the report, not the tallies, agreement or PRISMA. This rests
+# on validation cleaning each sheet on its own once it passes: the cross-sheet checks (study
+# IDs, PRISMA's included count) only add errors, and errors stop the review at the gate.
+
+
+def sheet_paths(review, names=None):
+    """The files the named sheets (None: all) are read from; a workbook holds them all.
+
+    In a folder, a sheet is the CSV file whose name, case and padding aside, is the sheet's,
+    as evsynth.intake reads them.
+    """
+    location = Path(review_config(review)["sheets"])
+    if not location.is_dir():
+        return [str(location)] if location.exists() else []
+    files = [p for p in location.iterdir() if p.suffix.lower() == ".csv"]
+    if names is not None:
+        files = [p for p in files if p.stem.strip().lower() in names]
+    return sorted(str(p) for p in files)
+
+
 def sheet_files(wildcards):
-    """The review's input files, so an edited sheet re-runs validation."""
-    location = Path(review_config(wildcards.review)["sheets"])
-    if location.is_dir():
-        return sorted(str(p) for p in location.iterdir() if p.suffix.lower() == ".csv")
-    return [str(location)] if location.exists() else []
+    """All the review's input files (validation reads them all)."""
+    return ancient(sheet_paths(wildcards.review))
+
+
+def source_sheets(*names):
+    """Input function: the files of the sheets a step's clean tables come from."""
+    return lambda wildcards: ancient(sheet_paths(wildcards.review, names))
 
 
 def codebook_file(wildcards):
     path = Path(review_config(wildcards.review)["codebook"])
-    return [str(path)] if path.exists() else []
+    return ancient([str(path)]) if path.exists() else []
+
+
+def clean(table):
+    """A clean table, read after validation (see above: ancient, checked by content)."""
+    return ancient(str(getattr(rules.validate.output, table)))
+
+
+def passed_marker():
+    return ancient(str(rules.validation_gate.output.passed))
+
+
+def read_by_content():
+    """The results that later steps read as `ancient` (above), for every review."""
+    patterns = [rules.validate.output.studies, rules.validate.output.codes,
+                rules.validate.output.outcomes, rules.validate.output.screening,
+                rules.validation_gate.output.passed]
+    return frozenset(Path(str(p).format(review=r)) for p in patterns for r in REVIEWS)
+
+
+def record_stem(review, rule_name, wildcards):
+    extra = "".join(f"-{value}" for key, value in sorted(wildcards.items()) if key != "review")
+    return f"results/{review}/{CHECKSUMS_DIR}/{rule_name}{extra}"
+
+
+def checksum_record(rule_name):
+    """Params: where a job keeps the record of what it read and wrote."""
+    return lambda wildcards: record_stem(wildcards.review, rule_name, dict(wildcards.items()))
+
+
+def recorded_rules():
+    return [rules.validate, rules.validation_gate, rules.check_narrative, rules.tally,
+            rules.crosstab, rules.agreement, rules.outcomes, rules.prisma, rules.render,
+            rules.provenance, rules.datapackage]
+
+
+def review_jobs(review):
+    """(Job, rule name) for every job of a review: its declared outputs and its record."""
+    values = {"review": [review], "field": crosstab_fields(review),
+              "format": [report_format(review)]}
+    jobs = []
+    for owner in recorded_rules():
+        names = sorted(owner.rule.wildcard_names)
+        for combo in itertools.product(*(values[n] for n in names)):
+            wildcards = dict(zip(names, combo))
+            outputs = tuple(Path(str(p).format(**wildcards)) for p in owner.output)
+            stem = Path(record_stem(review, owner.rule.name, wildcards))
+            jobs.append((Job(stem, outputs), owner.rule.name))
+    return jobs
+
+
+_RECORDS_CHECKED = []
+
+
+def check_recorded_outputs():
+    """Remove the results their records do not vouch for, once per run (see above).
+
+    Only when jobs are to be run or listed (not for --report, --lint, --summary or --touch),
+    and not while a lock is held: another run's files may be half written.
+    """
+    if _RECORDS_CHECKED:
+        return
+    _RECORDS_CHECKED.append(True)
+    if workflow.executor_plugin is None or workflow.touch or not workflow.is_main_process:
+        return
+    locks = Path(".snakemake/locks")
+    if locks.is_dir() and any(locks.iterdir()):
+        return
+    jobs = [job for review in REVIEWS for job in review_jobs(review)]
+    for notice in remove_unvouched(jobs, keep=read_by_content()):
+        print(notice, file=sys.stderr)
 
 
 def crosstab_fields(review):
@@ -51,7 +163,7 @@ def narrative_files(wildcards):
     folder = review_config(wildcards.review).get("narrative")
     if not folder or not Path(folder).is_dir():
         return []
-    return sorted(str(p) for p in Path(folder).glob("*.md"))
+    return ancient(sorted(str(p) for p in Path(folder).glob("*.md")))
 
 
 def report_sources(wildcards):
@@ -67,20 +179,17 @@ def report_format(review):
     return review_config(review)["report"]
 
 
-def all_outputs():
-    outputs = []
-    for review in REVIEWS:
-        fmt = report_format(review)
-        outputs += [
-            f"results/{review}/report/{fmt}.html",
-            f"results/{review}/report/{fmt}.pdf",
-            f"results/{review}/provenance.json",
-            f"results/{review}/datapackage.json",
-        ]
-        outputs += [
-            f"results/{review}/tallies/themes_by_{field}.csv" for field in crosstab_fields(review)
-        ]
-    return outputs
+def review_outputs(review):
+    """Every file a review's run writes, as the rules declare them."""
+    return sorted({str(p) for job, _ in review_jobs(review) for p in job.outputs})
+
+
+def all_outputs(wildcards=None):
+    """What `all` asks for: every output, not only the reports, so that a deleted or damaged
+    intermediate result (a clean table, a figure) is rebuilt even when the report after it
+    looks current (Snakemake rebuilds a missing file only when something asks for it)."""
+    check_recorded_outputs()
+    return [f for review in REVIEWS for f in review_outputs(review)]
 
 
 def tally_results(wildcards):

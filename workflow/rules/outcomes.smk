@@ -4,11 +4,12 @@
 
 rule outcomes:
     input:
-        passed=rules.validation_gate.output.passed,
-        studies=rules.validate.output.studies,
-        outcomes=rules.validate.output.outcomes,
-        codes=rules.validate.output.codes,
+        passed=passed_marker(),
+        studies=clean("studies"),
+        outcomes=clean("outcomes"),
+        codes=clean("codes"),
         codebook=codebook_file,
+        sheets=source_sheets("studies", "outcomes", "codes"),
     output:
         direction=report(
             "results/{review}/outcomes/direction.csv",
@@ -51,6 +52,7 @@ rule outcomes:
         codebook=lambda wc: review_config(wc.review)["codebook"],
         meta_analysis=config.get("meta_analysis", {}),
         forward=config.get("agreement", {}).get("forward", "union"),
+        checksums=checksum_record("outcomes"),
     log:
         "logs/outcomes/{review}.log",
     benchmark:

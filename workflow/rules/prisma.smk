@@ -3,8 +3,9 @@
 
 rule prisma:
     input:
-        passed=rules.validation_gate.output.passed,
-        screening=rules.validate.output.screening,
+        passed=passed_marker(),
+        screening=clean("screening"),
+        sheets=source_sheets("screening"),
     output:
         png="results/{review}/figures/prisma.png",
         svg=report(
@@ -13,6 +14,8 @@ rule prisma:
             category="1. Validation",
             subcategory="{review}",
         ),
+    params:
+        checksums=checksum_record("prisma"),
     log:
         "logs/prisma/{review}.log",
     script:

@@ -23,6 +23,7 @@ rule provenance:
         review=lambda wc: wc.review,
         settings=lambda wc: review_config(wc.review),
         project_dir=str(Path(workflow.basedir).parent),
+        checksums=checksum_record("provenance"),
     log:
         "logs/provenance/{review}.log",
     script:
@@ -31,12 +32,14 @@ rule provenance:
 
 rule datapackage:
     input:
+        passed=rules.validation_gate.output.passed,
         tables=result_tables,
     output:
         datapackage="results/{review}/datapackage.json",
     params:
         review=lambda wc: wc.review,
         title=lambda wc: review_config(wc.review)["title"],
+        checksums=checksum_record("datapackage"),
     log:
         "logs/datapackage/{review}.log",
     script:

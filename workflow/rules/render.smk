@@ -5,6 +5,9 @@
 rule render:
     input:
         unpack(tally_results),
+        # Not ancient: the report is redone whenever validation reran (it shows the
+        # findings), and never before the gate has passed.
+        passed=rules.validation_gate.output.passed,
         validation=rules.validate.output.summary,
         narrative_check=rules.check_narrative.output.issues,
         studies=rules.validate.output.studies,
@@ -39,6 +42,7 @@ rule render:
         review=lambda wc: wc.review,
         settings=lambda wc: review_config(wc.review),
         reports_dir=str(REPORTS_DIR),
+        checksums=checksum_record("render"),
     log:
         "logs/render/{review}_{format}.log",
     benchmark:

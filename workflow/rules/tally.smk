@@ -4,10 +4,11 @@
 
 rule tally:
     input:
-        passed=rules.validation_gate.output.passed,
-        studies=rules.validate.output.studies,
-        codes=rules.validate.output.codes,
+        passed=passed_marker(),
+        studies=clean("studies"),
+        codes=clean("codes"),
         codebook=codebook_file,
+        sheets=source_sheets("studies", "codes"),
     output:
         themes=report(
             "results/{review}/tallies/themes.csv",
@@ -26,6 +27,7 @@ rule tally:
     params:
         codebook=lambda wc: review_config(wc.review)["codebook"],
         forward=config.get("agreement", {}).get("forward", "union"),
+        checksums=checksum_record("tally"),
     log:
         "logs/tally/{review}.log",
     benchmark:
@@ -36,15 +38,17 @@ rule tally:
 
 rule crosstab:
     input:
-        passed=rules.validation_gate.output.passed,
-        studies=rules.validate.output.studies,
-        codes=rules.validate.output.codes,
+        passed=passed_marker(),
+        studies=clean("studies"),
+        codes=clean("codes"),
         codebook=codebook_file,
+        sheets=source_sheets("studies", "codes"),
     output:
         crosstab="results/{review}/tallies/themes_by_{field}.csv",
     params:
         codebook=lambda wc: review_config(wc.review)["codebook"],
         forward=config.get("agreement", {}).get("forward", "union"),
+        checksums=checksum_record("crosstab"),
     log:
         "logs/crosstab/{review}_{field}.log",
     script:
@@ -53,9 +57,10 @@ rule crosstab:
 
 rule agreement:
     input:
-        passed=rules.validation_gate.output.passed,
-        codes=rules.validate.output.codes,
+        passed=passed_marker(),
+        codes=clean("codes"),
         codebook=codebook_file,
+        sheets=source_sheets("codes"),
     output:
         agreement=report(
             "results/{review}/tallies/agreement.csv",
@@ -66,6 +71,7 @@ rule agreement:
         disagreements="results/{review}/tallies/disagreements.csv",
     params:
         codebook=lambda wc: review_config(wc.review)["codebook"],
+        checksums=checksum_record("agreement"),
     log:
         "logs/agreement/{review}.log",
     script:

@@ -32,6 +32,7 @@ rule validate:
     params:
         sheets=lambda wc: review_config(wc.review)["sheets"],
         codebook=lambda wc: review_config(wc.review)["codebook"],
+        checksums=checksum_record("validate"),
     log:
         "logs/validate/{review}.log",
     benchmark:
@@ -48,6 +49,7 @@ rule validation_gate:
         passed="results/{review}/validation/passed.txt",
     params:
         report=rules.validate.output.report,
+        checksums=checksum_record("validation_gate"),
     log:
         "logs/validation_gate/{review}.log",
     script:
@@ -66,6 +68,7 @@ rule check_narrative:
         narrative=lambda wc: review_config(wc.review).get("narrative", ""),
         codebook=lambda wc: review_config(wc.review)["codebook"],
         report_format=lambda wc: report_format(wc.review),
+        checksums=checksum_record("check_narrative"),
     log:
         "logs/check_narrative/{review}.log",
     script:
