@@ -114,6 +114,8 @@ def _map_text(
     frame: pd.DataFrame, func: Callable[[object], object], starts: tuple[str, ...]
 ) -> pd.DataFrame:
     """Apply ``func`` to the text cells that start with one of ``starts``; others untouched."""
+    import pandas as pd
+
     changed: dict[int, pd.Series] = {}
     for position in range(frame.shape[1]):
         series = _text_series(frame.iloc[:, position])
@@ -121,8 +123,11 @@ def _map_text(
             continue  # numbers, booleans, dates: never text
         mask = _starts_with(series, starts)
         if mask.any():
+            # Once per distinct value: columns repeat the same few negative numbers and codes.
+            candidates = series[mask]
+            mapping = {value: func(value) for value in pd.unique(candidates)}
             series = series.copy()
-            series[mask] = series[mask].map(func)
+            series[mask] = candidates.map(mapping)
             changed[position] = series
     if not changed:
         return frame
