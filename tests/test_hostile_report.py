@@ -485,3 +485,29 @@ def test_labels_with_tex_characters_print_literally_in_every_figure(tmp_path: Pa
     assert HOSTILE_LABELS[4] in drawn["effect_direction"]
     assert HOSTILE_LABELS[1] in drawn["gap_map"]
     assert "Wrong $\\frac{a}{b}$ population_x" in drawn["prisma"]
+
+
+def test_a_huge_or_pathological_narrative_is_checked_in_bounded_time(tmp_path, codebook):
+    import time
+
+    folder = hostile_folder(tmp_path, "Fine.")
+    # Lines that make naive patterns backtrack: unclosed live figures, code spans, shortcodes.
+    nasty = [
+        "{{" + " " * 20000,
+        "x " + "`" * 20000,
+        "{{<" * 7000,
+        "](" + " " * 20000,
+        "![" * 10000,
+    ]
+    (folder / "why.md").write_text("\n".join(nasty + ["<b>x</b>"] * 500) + "\n", "utf-8")
+    started = time.perf_counter()
+    findings = check_narrative(folder, "summary-of-evidence", codebook)
+    assert time.perf_counter() - started < 10
+    raw = [f for f in findings if f.rule == "narrative_raw_markup"]
+    assert len(raw) == 21 and raw[-1].message == "… and 480 more like this in this file"
+    (folder / "why.md").write_bytes(b"x" * 1_000_001)
+    assert [
+        f.rule
+        for f in check_narrative(folder, "summary-of-evidence", codebook)
+        if f.column.endswith("why.md")
+    ] == ["narrative_too_large"]

@@ -37,12 +37,18 @@ from pathlib import Path
 from evsynth.codebook import Codebook
 from evsynth.contract import EFFECT_MEASURES
 from evsynth.findings import Finding
-from evsynth.narrative_markup import markup_findings, outside_folder
+from evsynth.narrative_markup import (
+    MAX_NARRATIVE_BYTES,
+    capped,
+    markup_findings,
+    outside_folder,
+)
 
 SHEET = "narrative"
 LIVE_FIGURE = re.compile(r"\{\{\s*([a-z_]+)((?::[A-Za-z0-9_.]+)*)\s*\}\}")
 #: Anything that looks like a live figure, valid or not (so typos are caught, not printed).
-LOOKS_LIKE_FIGURE = re.compile(r"\{\{(?!<)\s*([^{}]*?)\s*\}\}")
+#: One unambiguous repetition, so a long run of spaces cannot make it backtrack (linear time).
+LOOKS_LIKE_FIGURE = re.compile(r"\{\{(?!<)([^{}]*)\}\}")
 
 FIGURE_AT_LINE_START = re.compile(r"\s*\(?\{\{")
 PAREN_MARKER = re.compile(r"^(\s*)\((\d+)\)")
@@ -136,6 +142,10 @@ def _check_text(path: Path, folder: Path, codebook: Codebook) -> list[Finding]:
         return [Finding.error(SHEET, None, str(path), "", "narrative_include",
                               "this file links to a file outside the narrative folder; "
                               "put the text itself in the folder")]
+    if path.stat().st_size > MAX_NARRATIVE_BYTES:
+        return [Finding.error(SHEET, None, str(path), path.stat().st_size, "narrative_too_large",
+                              f"larger than {MAX_NARRATIVE_BYTES // 1_000_000} MB; a narrative "
+                              "section is prose, not data")]
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -150,7 +160,7 @@ def _check_text(path: Path, folder: Path, codebook: Codebook) -> list[Finding]:
             if problem:
                 findings.append(Finding.error(
                     SHEET, line_no, str(path), match.group(0), "live_figure", problem))
-    return findings
+    return capped(findings)
 
 
 def fill(text: str, figures: dict[str, str]) -> str:

@@ -43,12 +43,17 @@ HTML_TAG = re.compile(r"(?<!\\)<(?:/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|[!?][
 RAW_FORMAT = re.compile(r"\{\s*=\s*[A-Za-z0-9_-]+\s*\}")
 EVENT_ATTRIBUTE = re.compile(r"\{[^{}]*?(?<![\w-])on[a-z]+\s*=", re.IGNORECASE)
 UNSAFE_TARGET = re.compile(
-    r"(?:\]\(\s*<?|(?<!\\)<|\]:\s*<?)\s*(javascript|vbscript|data)\s*:", re.IGNORECASE
+    r"(?:\]\(|(?<!\\)<|\]:)\s*+<?\s*+(javascript|vbscript|data)\s*+:", re.IGNORECASE
 )
-IMAGE_TARGET = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)")
+IMAGE_TARGET = re.compile(r"!\[[^\[\]]*\]\(\s*+<?([^)\s>]+)")
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+BACKTICKS = re.compile(r"`+")
+#: A narrative file larger than this is refused unread (a long section is ~50 kB of prose),
+#: so the check's time and memory stay bounded whatever the folder holds.
+MAX_NARRATIVE_BYTES = 1_000_000
+#: Findings of one rule in one file after which the rest are summed up in one more finding.
+MAX_FINDINGS_PER_RULE = 20
 #: Included text is expanded at most this deep (a chain of includes is a mistake, not a design).
 MAX_INCLUDE_DEPTH = 8
 
@@ -76,6 +81,25 @@ def include_target(path: Path, folder: Path, target: str) -> tuple[Path | None, 
     if not resolved.is_file():
         return None, f"included file '{name}' not found in {folder}"
     return resolved, ""
+
+
+def capped(findings: list[Finding]) -> list[Finding]:
+    """At most :data:`MAX_FINDINGS_PER_RULE` findings per file and rule, then one that says
+    how many more there are (a pasted web page must not bury the first, useful ones)."""
+    kept: list[Finding] = []
+    counts: dict[tuple[str, str], int] = {}
+    for finding in findings:
+        key = (finding.column, finding.rule)
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] <= MAX_FINDINGS_PER_RULE:
+            kept.append(finding)
+    for (column, rule), n in counts.items():
+        if n > MAX_FINDINGS_PER_RULE:
+            first = next(f for f in kept if (f.column, f.rule) == (column, rule))
+            kept.append(Finding(first.severity, SHEET, None, column, "", rule,
+                                f"… and {n - MAX_FINDINGS_PER_RULE} more like this in this "
+                                "file"))
+    return kept
 
 
 def outside_folder(path: Path, folder: Path) -> bool:
@@ -112,7 +136,7 @@ def markup_findings(path: Path, folder: Path, text: str) -> list[Finding]:
     lines = _mask(text).split("\n")
     fence: str | None = None
     for line_no, line in enumerate(lines, start=1):
-        for match in SHORTCODE.finditer(line):
+        for match in shortcodes(line):
             findings += _shortcode_findings(path, folder, line, line_no, match)
         opened = FENCE.match(line)
         if fence is not None:
@@ -143,7 +167,7 @@ def markup_findings(path: Path, folder: Path, text: str) -> list[Finding]:
                 "a raw-format span ({=html}, {=typst}…) is shown in one output format "
                 "only; write the content as Markdown",
             )
-        prose = CODE_SPAN.sub(lambda m: " " * len(m.group(0)), line)
+        prose = without_code_spans(line)
         tag = HTML_TAG.search(prose)
         if tag:
             error(
@@ -192,6 +216,41 @@ def markup_findings(path: Path, folder: Path, text: str) -> list[Finding]:
                 "change the report's settings; use '***' for a horizontal rule",
             )
     return findings
+
+
+def shortcodes(line: str) -> list[re.Match]:
+    """Every ``{{< … >}}`` in ``line``, as :data:`SHORTCODE` finds them, in linear time (the
+    lazy regex alone rescans the rest of the line from each of many unclosed openers)."""
+    found, pos = [], 0
+    while (start := line.find("{{<", pos)) >= 0:
+        end = line.find(">}}", start + 3)
+        if end < 0:
+            break
+        found.append(SHORTCODE.match(line, start, end + 3))
+        pos = end + 3
+    return found
+
+
+def without_code_spans(line: str) -> str:
+    """``line`` with its inline code spans blanked: a run of n backticks opens a span that
+    the next run of exactly n backticks closes (CommonMark). Linear time: a regex with a
+    back-reference takes cubic time on a long run of backticks."""
+    runs = list(BACKTICKS.finditer(line))
+    next_same: list[int | None] = [None] * len(runs)
+    last: dict[int, int] = {}
+    for i in range(len(runs) - 1, -1, -1):
+        width = len(runs[i].group(0))
+        next_same[i] = last.get(width)
+        last[width] = i
+    out, i, start = [], 0, 0
+    while i < len(runs):
+        close = next_same[i]
+        if close is None:
+            i += 1
+            continue
+        out += [line[start : runs[i].start()], " " * (runs[close].end() - runs[i].start())]
+        start, i = runs[close].end(), close + 1
+    return "".join(out) + line[start:]
 
 
 def image_problem(target: str) -> str | None:
