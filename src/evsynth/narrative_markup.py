@@ -96,9 +96,17 @@ def capped(findings: list[Finding]) -> list[Finding]:
     for (column, rule), n in counts.items():
         if n > MAX_FINDINGS_PER_RULE:
             first = next(f for f in kept if (f.column, f.rule) == (column, rule))
-            kept.append(Finding(first.severity, SHEET, None, column, "", rule,
-                                f"… and {n - MAX_FINDINGS_PER_RULE} more like this in this "
-                                "file"))
+            kept.append(
+                Finding(
+                    first.severity,
+                    SHEET,
+                    None,
+                    column,
+                    "",
+                    rule,
+                    f"… and {n - MAX_FINDINGS_PER_RULE} more like this in this file",
+                )
+            )
     return kept
 
 
