@@ -124,7 +124,8 @@ def check_recorded_outputs():
     """Remove the results their records do not vouch for, once per run (see above).
 
     Only when jobs are to be run or listed (not for --report, --lint, --summary or --touch),
-    and not while a lock is held: another run's files may be half written.
+    and not while a lock is held: another run's files may be half written. A dry run removes
+    them too, so that it lists the jobs the run will do; what it removes is worth nothing.
     """
     if _RECORDS_CHECKED:
         return
