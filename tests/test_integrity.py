@@ -92,6 +92,7 @@ def test_a_damaged_kept_table_reruns_its_job_and_not_its_readers(review: Path):
         "(its SHA-256 differs); redoing validate."
     ]
     assert not (review / "validation.txt").exists()  # so that validate reruns
+    assert (review / "clean/studies.csv").is_file()  # rewritten by it; its readers stay put
     assert (review / "tallies/themes.csv").is_file()
 
 
