@@ -26,6 +26,7 @@ Conventions (chosen once, here, and documented where used):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections import Counter
@@ -40,12 +41,16 @@ from scipy import stats as sps
 
 __all__ = [
     "PooledEstimate",
+    "PooledEstimates",
     "cohen_kappa",
     "dersimonian_laird",
+    "dersimonian_laird_many",
     "hartung_knapp",
     "percent_agreement",
     "random_effects",
+    "random_effects_many",
     "reml",
+    "reml_many",
     "se_from_ci",
     "sign_test",
     "wilson_interval",
@@ -871,3 +876,247 @@ def dersimonian_laird_many(yi: ArrayLike, vi: ArrayLike, group: ArrayLike) -> Po
     het = _group_heterogeneity(g)
     tau2 = np.maximum(0.0, (het.q - het.q_df) / het.trace_p)
     return _group_pooled("DL", labels, g, tau2, het)
+
+
+def _subgroups(g: _Groups, keep: NDArray[np.bool_]) -> _Groups:
+    """The groups of ``g`` where ``keep`` is true, with their studies."""
+    studies = keep[g.seg]
+    k = g.k[keep]
+    starts = np.zeros(k.size, dtype=np.intp)
+    np.cumsum(k[:-1], out=starts[1:])
+    return _Groups(
+        y=g.y[studies],
+        v=g.v[studies],
+        starts=starts,
+        k=k,
+        seg=np.repeat(np.arange(k.size, dtype=np.intp), k),
+        top=starts + (g.top - g.starts)[keep],
+        others=g.others[studies],
+    )
+
+
+def _group_reml_score(
+    tau2: NDArray[np.float64], g: _Groups
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`_reml_score` for every group at once, each at its own tau2."""
+    w = 1.0 / (g.v + tau2[g.seg])
+    sw, o = _gsum_and_others(w, g)
+    wo = w * o
+    w2 = w * w
+    _, o2 = _gsum_and_others(w2, g)
+    tr_p = _gsum(wo, g) / sw
+    tr_pp = (_gsum(wo * wo, g) + _gsum(w2 * o2, g)) / (sw * sw)
+    r = w * (g.y - (_gsum(w * g.y, g) / sw)[g.seg])
+    c = r - (_gsum(w * r, g) / sw)[g.seg]
+    return _gsum(r * r, g) - tr_p, tr_pp, 2.0 * _gsum(w * c * c, g) - tr_pp
+
+
+def _group_halved_step(tau2: NDArray[np.float64], adj: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`_halved_step` for every group at once."""
+    adj = adj.copy()
+    below = tau2 + adj < 0.0
+    while below.any():
+        adj[below] /= 2.0
+        below = tau2 + adj < 0.0
+    return tau2 + adj
+
+
+def _group_reml_roots(g: _Groups, tol: float, max_iter: int) -> NDArray[np.float64]:
+    """:func:`_reml_root` for every group at once: the same safeguarded Newton iteration, step
+    for step, on the groups not yet converged (NaN where it does not converge).
+
+    Each step is decided per group with masks exactly as the one-group loop decides it; a
+    group leaves the iteration when the one-group loop would return, and the next steps
+    evaluate the score only for the groups still iterating.
+    """
+    n = g.k.size
+    root = np.full(n, np.nan)
+    ids = np.arange(n)
+    c = g.v[g.top]
+    e = g.y - (_gsum(g.y, g) / g.k)[g.seg]
+    df = g.k - 1
+    tau2 = np.maximum(0.0, (_gsum(e * e, g) - (1.0 - 1.0 / g.k) * _gsum(g.v, g)) / df)
+    score, expected, observed = _group_reml_score(tau2, g)
+    lo = np.zeros(n)
+    hi = np.full(n, np.inf)
+    lo_known = np.zeros(n, dtype=bool)
+    zero_seen = np.zeros(n, dtype=bool)
+    last = np.full(n, np.inf)
+    before_last = np.full(n, np.inf)
+
+    for _ in range(max_iter):
+        if ids.size == 0:
+            break
+        failed = ~(np.isfinite(score) & (expected > 0.0))
+        pos = ~failed & (score > 0.0)
+        neg = ~failed & (score < 0.0)
+        lo = np.where(pos, tau2, lo)
+        lo_known |= pos
+        at_boundary = neg & (tau2 <= 0.0)
+        hi = np.where(neg & ~at_boundary, tau2, hi)
+        zero = ~failed & ~pos & ~neg
+        done = failed | at_boundary | zero
+        result = np.where(at_boundary, 0.0, np.where(zero, tau2, np.nan))
+
+        bracketed = lo_known & (hi < np.inf)
+        slope = observed - 2.0 * score / (c + tau2)
+        newton = (observed > 0.0) & (slope > 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = np.where(newton, tau2 + score / slope, np.nan)
+            fisher = score / expected
+        inside = (lo < new) & (new < hi)
+        bisect = bracketed & ~(inside & (np.abs(new - tau2) <= 0.5 * before_last))
+        newton &= ~bisect
+        new = np.where(bisect, 0.5 * (lo + hi), new)
+        before_last = np.where(bracketed, last, before_last)
+        last = np.where(bracketed, np.abs(new - tau2), last)
+        scoring = ~bracketed & ~(newton & inside)
+        newton &= ~scoring
+        new = np.where(scoring, tau2 + fisher, new)
+        downhill = scoring & ~done & (new <= 0.0) & (0.0 < tau2)
+        restart = np.zeros(ids.size, dtype=bool)
+        look = downhill & ~zero_seen
+        if look.any():
+            zero_seen |= look
+            sub = _subgroups(g, look)
+            z_score, z_expected, z_observed = _group_reml_score(np.zeros(sub.k.size), sub)
+            at = np.flatnonzero(look)
+            restart[at] = z_score > 0.0  # root bracketed by [0, tau2]: carry on from 0
+            flat = at[~(z_score > 0.0) & (z_observed > 0.0)]
+            done[flat] = True
+            result[flat] = 0.0
+            # the restarting groups take tau2 = 0 and its score, and skip this step's rest
+            tau2[at] = np.where(restart[at], 0.0, tau2[at])
+            score[at] = np.where(restart[at], z_score, score[at])
+            expected[at] = np.where(restart[at], z_expected, expected[at])
+            observed[at] = np.where(restart[at], z_observed, observed[at])
+        halve = downhill & ~restart & ~done
+        if halve.any():
+            new[halve] = _group_halved_step(tau2[halve], fisher[halve])
+
+        step = ~done & ~restart
+        converged = step & (
+            (np.abs(new - tau2) < tol * np.maximum(1.0, new))
+            | (hi - lo < tol * np.maximum(1.0, lo))
+        )
+        result = np.where(converged, new, result)
+        done |= converged
+        root[ids[done]] = result[done]
+
+        move = step & ~converged
+        if move.any():
+            sub = _subgroups(g, move)
+            at = np.flatnonzero(move)
+            r_score, r_expected, r_observed = _group_reml_score(new[at], sub)
+            crossed = (r_score > 0.0) != (score[at] > 0.0)
+            closer = (r_observed > 0.0) & (np.abs(r_score) < np.abs(score[at]))
+            # the Newton step stayed on this side but left the concave region (or got no
+            # closer): it may have jumped over a pair of roots; take the Fisher step instead
+            redo = newton[at] & ~bracketed[at] & ~(crossed | closer)
+            if redo.any():
+                back = at[redo]
+                new[back] = _group_halved_step(tau2[back], fisher[back])
+                again = _group_reml_score(new[back], _subgroups(sub, redo))
+                r_score[redo], r_expected[redo], r_observed[redo] = again
+            tau2[at] = new[at]
+            score[at], expected[at], observed[at] = r_score, r_expected, r_observed
+
+        keep = ~done
+        if not keep.all():
+            g = _subgroups(g, keep)
+            ids, c, tau2, score, expected, observed = (
+                a[keep] for a in (ids, c, tau2, score, expected, observed)
+            )
+            lo, hi, lo_known, zero_seen, last, before_last = (
+                a[keep] for a in (lo, hi, lo_known, zero_seen, last, before_last)
+            )
+    return root
+
+
+def _group_reml_loglik(tau2: NDArray[np.float64], g: _Groups) -> NDArray[np.float64]:
+    """:func:`_reml_loglik` for every group at once, each at its own tau2."""
+    t = g.v + tau2[g.seg]
+    w = 1.0 / t
+    sw = _gsum(w, g)
+    e = g.y - (_gsum(w * g.y, g) / sw)[g.seg]
+    return -0.5 * (_gsum(np.log(t), g) + np.log(sw) + _gsum(w * e * e, g))
+
+
+def reml_many(
+    yi: ArrayLike, vi: ArrayLike, group: ArrayLike, *, tol: float = 1e-10, max_iter: int = 1000
+) -> PooledEstimates:
+    """:func:`reml` for many meta-analyses in one call (``yi``, ``vi``, ``group`` as in
+    :func:`dersimonian_laird_many`).
+
+    The root search of :func:`reml` runs for all groups at once, step for step, each group
+    leaving it as it converges; a group that does not converge falls back to the bounded
+    search of :func:`reml`, alone. Results equal ``reml`` on each group's studies up to
+    rounding in the last places.
+
+    Raises ValueError as :func:`dersimonian_laird_many` does, and for bad ``tol``/``max_iter``.
+    """
+    if not tol > 0.0:
+        raise ValueError(f"tol must be > 0, got {tol}")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    labels, g = _check_groups(yi, vi, group)
+    het = _group_heterogeneity(g)
+    tau2 = _group_reml_roots(g, tol, max_iter)
+    for i in np.flatnonzero(~np.isfinite(tau2)):
+        studies = slice(g.starts[i], g.starts[i] + g.k[i])
+        tau2[i] = _reml_bounded_search(g.y[studies], g.v[studies], tol)
+    tau2 = np.maximum(0.0, tau2)
+    positive = np.flatnonzero(tau2 > 0.0)
+    if positive.size:
+        sub = _subgroups(g, tau2 > 0.0)
+        worse = _group_reml_loglik(np.zeros(positive.size), sub) > _group_reml_loglik(
+            tau2[positive], sub
+        )
+        tau2[positive[worse]] = 0.0
+    return _group_pooled("REML", labels, g, tau2, het)
+
+
+def _group_hartung_knapp(
+    base: PooledEstimates, yi: ArrayLike, vi: ArrayLike, group: ArrayLike
+) -> PooledEstimates:
+    """:func:`hartung_knapp` for every group of ``base`` at once (the same studies)."""
+    labels, g = _check_groups(yi, vi, group)
+    if not np.array_equal(labels, base.group) or not np.array_equal(g.k, base.k):
+        raise ValueError("yi/vi/group do not match the groups of the base estimates")
+    w = 1.0 / (g.v + base.tau2[g.seg])
+    sw = _gsum(w, g)
+    mu = _gsum(w * g.y, g) / sw
+    e = g.y - mu[g.seg]
+    rss = _gsum(w * e * e, g)
+    s2w = np.where(rss <= _EPS, 0.0, rss / (g.k - 1))
+    se = np.sqrt(s2w / sw)
+    crit = special.stdtrit(g.k - 1, 0.5 + _LEVEL / 2.0)
+    half = np.where(g.k >= 3, crit * np.sqrt(base.tau2 + se * se), np.nan)
+    return dataclasses.replace(
+        base,
+        method=f"{base.method}+HK",
+        estimate=mu,
+        se=se,
+        ci_lower=mu - crit * se,
+        ci_upper=mu + crit * se,
+        pi_lower=mu - half,
+        pi_upper=mu + half,
+    )
+
+
+def random_effects_many(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    group: ArrayLike,
+    *,
+    method: str = "REML",
+    hartung_knapp: bool = False,
+) -> PooledEstimates:
+    """:func:`random_effects` for many meta-analyses in one call: :func:`reml_many` or
+    :func:`dersimonian_laird_many`, then the Hartung-Knapp adjustment of every group when
+    ``hartung_knapp``. Raises ValueError for an unknown method and as the estimators do."""
+    key = method.upper() if isinstance(method, str) else method
+    if key not in _METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(_METHODS)}")
+    base = reml_many(yi, vi, group) if key == "REML" else dersimonian_laird_many(yi, vi, group)
+    return _group_hartung_knapp(base, yi, vi, group) if hartung_knapp else base
