@@ -15,7 +15,7 @@ import pandas as pd
 
 from evsynth.codebook import Codebook
 from evsynth.contract import QUALITY, RATIO_MEASURES
-from evsynth.stats import random_effects, se_from_ci, sign_test, wilson_interval
+from evsynth.stats import random_effects_many, se_from_ci, sign_test, wilson_interval
 from evsynth.tables import read_clean, write_table
 
 DIRECTION_ORDER = ("benefit", "harm", "no_effect", "mixed", "unclear")
@@ -122,29 +122,38 @@ def meta_analysis(outcomes: pd.DataFrame, studies: pd.DataFrame, codebook: Codeb
     """
     sizes = effect_sizes(outcomes).merge(studies[["study_id", "quality"]], on="study_id",
                                          how="left")
-    rows = []
+    plan = []  # (outcome, measure, analysis, studies): every meta-analysis to run, in row order
     for (outcome, measure), group in sizes.groupby(["outcome", "effect_measure"], sort=True):
         analyses = [("main", group)]
         kept = group[~group["quality"].isin(sensitivity_exclude_quality)]
         if len(kept) != len(group):
             analyses.append(("sensitivity", kept))
-        for analysis, data in analyses:
-            if len(data) < 2:
-                continue
-            for method in methods:
-                fit = random_effects(data["yi"].to_numpy(), data["vi"].to_numpy(),
-                                     method=method, hartung_knapp=hartung_knapp)
-                back = np.exp if measure in RATIO_MEASURES else (lambda x: x)
-                rows.append({
-                    "outcome": outcome, "effect_measure": measure, "method": fit.method,
-                    "k": fit.k, "estimate": back(fit.estimate), "ci_lower": back(fit.ci_lower),
-                    "ci_upper": back(fit.ci_upper), "pi_lower": back(fit.pi_lower),
-                    "pi_upper": back(fit.pi_upper), "tau2": fit.tau2, "i2": fit.i2,
-                    "q": fit.q, "q_p": fit.q_p, "label": codebook.outcomes[outcome].label,
-                    "scale": "ratio" if measure in RATIO_MEASURES else "difference",
-                    "se": fit.se, "analysis": analysis,
-                    "study_ids": ";".join(sorted(data["study_id"])),
-                })
+        plan += [(outcome, measure, analysis, data) for analysis, data in analyses
+                 if len(data) >= 2]
+    if not plan:
+        return pd.DataFrame([], columns=META_COLUMNS)
+    # All of them pooled in one batched call per method (analysis i is group i), not one call
+    # each: thousands of subgroup and sensitivity analyses cost milliseconds, not seconds.
+    yi = np.concatenate([data["yi"].to_numpy() for *_, data in plan])
+    vi = np.concatenate([data["vi"].to_numpy() for *_, data in plan])
+    group = np.repeat(np.arange(len(plan)), [len(data) for *_, data in plan])
+    fits = {method: random_effects_many(yi, vi, group, method=method,
+                                        hartung_knapp=hartung_knapp) for method in methods}
+    rows = []
+    for i, (outcome, measure, analysis, data) in enumerate(plan):
+        for method in methods:
+            fit = fits[method][i]
+            back = np.exp if measure in RATIO_MEASURES else (lambda x: x)
+            rows.append({
+                "outcome": outcome, "effect_measure": measure, "method": fit.method,
+                "k": fit.k, "estimate": back(fit.estimate), "ci_lower": back(fit.ci_lower),
+                "ci_upper": back(fit.ci_upper), "pi_lower": back(fit.pi_lower),
+                "pi_upper": back(fit.pi_upper), "tau2": fit.tau2, "i2": fit.i2,
+                "q": fit.q, "q_p": fit.q_p, "label": codebook.outcomes[outcome].label,
+                "scale": "ratio" if measure in RATIO_MEASURES else "difference",
+                "se": fit.se, "analysis": analysis,
+                "study_ids": ";".join(sorted(data["study_id"])),
+            })
     return pd.DataFrame(rows, columns=META_COLUMNS)
 
 
