@@ -6,7 +6,7 @@ Usage (from the project root; ``make bench`` runs it after installing the ``benc
     .venv/bin/python bench/run_bench.py --sizes 1000,10000   # smaller sizes only
     .venv/bin/python bench/run_bench.py --figures            # also time the figures
 
-For each size a synthetic review (``evsynth.synthetic``; 10 code rows and 2 outcome rows per
+For each size a synthetic review (``bench/synthetic.py``; 10 code rows and 2 outcome rows per
 study by default) is written to a temporary folder, and every stage runs in a fresh Python
 process through its ``run_*`` entry point: ``validate`` (run_validate), ``tally`` (run_tally,
 one run_crosstab, run_agreement) and ``outcomes`` (run_outcomes: direction and REML
@@ -62,27 +62,35 @@ def _peak_mb() -> float:
 def _no_figures() -> None:
     """Stages import their figure functions when called: make every one of them a no-op.
 
-    Every function evsynth.figures defines is swapped, and any other name asked of the module
-    gets a no-op too, so a stage that draws a new kind of figure is still timed without it.
+    Every function the package evsynth.figures exports (from its modules) is swapped, and any
+    other name asked of the package gets a no-op too, so a stage that draws a new kind of
+    figure is still timed without it.
     """
-    import types
-
     import evsynth.figures as figures
 
     def nothing(*args, **kwargs) -> None:
         return None
 
-    for name, value in list(vars(figures).items()):
-        if isinstance(value, types.FunctionType) and value.__module__ == figures.__name__:
-            setattr(figures, name, nothing)
+    for name in _figure_functions(figures):
+        setattr(figures, name, nothing)
     figures.__getattr__ = lambda name: nothing
 
 
-def _time_figures(parts: dict[str, float]) -> None:
-    """Wrap every function of evsynth.figures so the time spent drawing adds up in ``parts``
-    under the function's name (calls between figure functions counted once, at the top)."""
-    import functools
+def _figure_functions(figures) -> list[str]:
+    """The names of the functions the package ``figures`` exports from its own modules (the
+    stages import them from the package when they draw)."""
     import types
+
+    prefix = figures.__name__ + "."
+    return [name for name, value in vars(figures).items()
+            if isinstance(value, types.FunctionType) and value.__module__.startswith(prefix)]
+
+
+def _time_figures(parts: dict[str, float]) -> None:
+    """Wrap every function evsynth.figures exports so the time spent drawing adds up in
+    ``parts`` under the function's name (calls between figure functions counted once, at the
+    top)."""
+    import functools
 
     import evsynth.figures as figures
 
@@ -101,9 +109,8 @@ def _time_figures(parts: dict[str, float]) -> None:
                     parts[name] = parts.get(name, 0.0) + time.perf_counter() - start
         return wrapper
 
-    for name, value in list(vars(figures).items()):
-        if isinstance(value, types.FunctionType) and value.__module__ == figures.__name__:
-            setattr(figures, name, timed(name, value))
+    for name in _figure_functions(figures):
+        setattr(figures, name, timed(name, getattr(figures, name)))
 
 
 def _run_tally(clean: Path, codebook: Path, out: Path, parts: dict[str, float]) -> None:
@@ -146,8 +153,9 @@ def worker(stage: str, folder: Path, options: dict) -> dict:
     """Run one stage on the review in ``folder``; return its times and memory."""
     import_start = time.perf_counter()
     import pandas as pd  # noqa: F401 - imported before timing, as every stage needs it
+    import synthetic  # bench/synthetic.py: this script's folder is on the import path
 
-    from evsynth import outcomes, synthetic, tally, validate  # noqa: F401 - import cost
+    from evsynth import outcomes, tally, validate  # noqa: F401 - import cost
 
     sheets, codebook = folder / "sheets", folder / "codebook.yaml"
     out = folder / "results"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "tests" / "data" / "tiny"
+# The synthetic-review generator (bench/synthetic.py) lives with the benchmark, which runs it
+# as a script; the tests import it as ``synthetic`` from there.
+sys.path.insert(0, str(REPO / "bench"))
 
 
 @pytest.fixture

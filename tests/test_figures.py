@@ -11,6 +11,7 @@ One direction per study and outcome (outcomes.csv):
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from evsynth.outcomes import (
     effect_sizes,
     gap_map,
     meta_analysis,
+    net_direction,
+    pooled_study_weights,
     run_outcomes,
     sensitivity_label,
 )
@@ -124,6 +127,43 @@ def test_effect_direction_cells_carry_the_largest_n(tiny_clean):
     assert len(cells) == 6
 
 
+def test_net_direction_of_the_gap_map_by_hand(tiny_clean):
+    """The gap map's colour, (benefit − harm) ÷ studies, from the hand counts above: NaN
+    where no study gave a benefit or harm vote (a.one × wellbeing: T2 mixed) and in a gap."""
+    result, codebook = tiny_clean
+    table = gap_map(result.clean["codes"], result.clean["outcomes"], codebook)
+    net = net_direction(table)
+    assert net.index.equals(table.index)
+    got = dict(zip(zip(table["theme"], table["outcome"], strict=True), net, strict=True))
+    assert got == pytest.approx({
+        ("a", "reoffending"): 2 / 3, ("a", "wellbeing"): -1 / 2,
+        ("a.one", "reoffending"): 1 / 2, ("a.one", "wellbeing"): np.nan,
+        ("a.two", "reoffending"): 1.0, ("a.two", "wellbeing"): np.nan,
+        ("b", "reoffending"): 1 / 2, ("b", "wellbeing"): 1 / 2,
+    }, nan_ok=True)
+
+
+def test_forest_weights_are_each_studys_share_at_the_pooled_tau2(tiny_clean):
+    """Re-offending pools T1 (RR 0.5, 95% CI 0.3 to 0.83) and T4 (RR 0.7, 0.5 to 0.98): a
+    study's weight is 1 / (vi + tau²) over the sum for both, vi from its CI on the log scale
+    and tau² the meta-analysis's (not the fixed-effect 1 / vi)."""
+    result, codebook = tiny_clean
+    outcomes = result.clean["outcomes"]
+    pooled = meta_analysis(outcomes, result.clean["studies"], codebook)
+    tau2 = float(pooled["tau2"].iloc[0])
+    assert tau2 > 0.005  # large enough to tell random-effects from fixed-effect weights
+    z = 1.959963984540054
+    inverse = [1 / (((math.log(hi) - math.log(lo)) / (2 * z)) ** 2 + tau2)
+               for lo, hi in [(0.3, 0.83), (0.5, 0.98)]]
+    weighted = pooled_study_weights(effect_sizes(outcomes), pooled)
+    assert list(weighted["study_id"]) == ["T1", "T4"]
+    assert list(weighted["method"]) == ["REML", "REML"]
+    assert weighted["weight"].tolist() == pytest.approx([w / sum(inverse) for w in inverse],
+                                                        rel=1e-9)
+    none = pooled_study_weights(effect_sizes(outcomes), pooled.iloc[0:0])
+    assert none.empty and {"study_id", "method", "weight"} <= set(none.columns)
+
+
 # --- The stage writes every figure -------------------------------------------------------------
 
 def test_outcomes_stage_writes_every_figure_and_the_gap_map(tiny_clean, tmp_path):
@@ -199,8 +239,8 @@ def test_forest_plot_draws_the_sensitivity_analysis(tmp_path):
     studies.loc[studies["study_id"].isin(["BCG01", "BCG02", "BCG03"]), "quality"] = "low"
     pooled = meta_analysis(result.clean["outcomes"], studies, codebook)
     assert list(pooled["analysis"]) == ["main", "sensitivity"]
-    png, svg = forest_plot(effect_sizes(result.clean["outcomes"]), pooled, tmp_path / "forest",
-                           benefit={"tb": "decrease"},
+    weighted = pooled_study_weights(effect_sizes(result.clean["outcomes"]), pooled)
+    png, svg = forest_plot(weighted, pooled, tmp_path / "forest", benefit={"tb": "decrease"},
                            sensitivity_label=sensitivity_label(("low",)))
     assert png_size(png)[0] == round(A4_WIDTH_IN * DPI)
     assert svg_is_wellformed(svg)
@@ -255,12 +295,13 @@ def test_bcg_figures_are_deterministic(tmp_path):
     for run in ("a", "b"):
         folder = tmp_path / run
         outputs[run] = [
-            *forest_plot(effect_sizes(outcomes), pooled, folder / "forest",
-                         benefit={"tb": "decrease"}),
+            *forest_plot(pooled_study_weights(effect_sizes(outcomes), pooled), pooled,
+                         folder / "forest", benefit={"tb": "decrease"}),
             *effect_direction_plot(effect_direction_cells(outcomes), studies,
                                    direction_summary(outcomes, codebook), labels,
                                    folder / "effect_direction"),
-            *gap_map_plot(gaps, themes, labels, folder / "gap_map"),
+            *gap_map_plot(gaps.assign(net_direction=net_direction(gaps)), themes, labels,
+                          folder / "gap_map"),
         ]
     for a, b in zip(outputs["a"], outputs["b"], strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
@@ -289,8 +330,9 @@ def test_no_codes_gives_an_all_gap_map_without_errors(tiny_clean, tmp_path):
     assert len(table) == 8 and table["n_studies"].sum() == 0
     themes = pd.DataFrame([(t.code, t.label, t.level) for t in codebook.themes],
                           columns=["code", "label", "level"])
-    png, svg = gap_map_plot(table, themes, {"reoffending": "Re-offending",
-                                            "wellbeing": "Wellbeing"}, tmp_path / "gap_map")
+    png, svg = gap_map_plot(table.assign(net_direction=net_direction(table)), themes,
+                            {"reoffending": "Re-offending", "wellbeing": "Wellbeing"},
+                            tmp_path / "gap_map")
     assert png.is_file() and svg_is_wellformed(svg)
 
 
@@ -298,9 +340,9 @@ def test_plots_of_a_large_review_stay_a_readable_size(tmp_path):
     """A living map of hundreds of studies: the one-row-per-study plots draw the largest
     (or most precise) studies only, say so, and stay page-sized."""
     from PIL import Image
+    from synthetic import write_synthetic_review
 
     from evsynth.outcomes import run_outcomes
-    from evsynth.synthetic import write_synthetic_review
     from evsynth.validate import run_validate
 
     paths = write_synthetic_review(tmp_path / "big", n_studies=600, seed=3)

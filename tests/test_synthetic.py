@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from synthetic import write_synthetic_review
 
 from evsynth.codebook import load_codebook
 from evsynth.outcomes import meta_analysis
-from evsynth.synthetic import write_synthetic_review
 from evsynth.tally import theme_tally
 from evsynth.validate import validate_review
 

@@ -137,8 +137,9 @@ def test_agreement_kappa_over_several_studies(tiny_clean):
 def synthetic(tmp_path_factory: pytest.TempPathFactory):
     """A small synthetic review (a third double-coded) with a third coder and a blank coder
     added to some studies: (studies, codes, codebook)."""
+    from synthetic import write_synthetic_review
+
     from evsynth.codebook import load_codebook
-    from evsynth.synthetic import write_synthetic_review
     from evsynth.tables import read_clean
 
     paths = write_synthetic_review(tmp_path_factory.mktemp("synthetic"), 300, double_coded=0.3)

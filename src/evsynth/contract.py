@@ -1,41 +1,31 @@
-"""The data contract's fixed vocabularies (docs/contract.md §2), in one place.
+"""The data contract's fixed vocabularies and sheet columns (docs/contract.md §2), as the table
+registry declares them (``schemas/tables.yaml``, read by :mod:`evsynth.registry`).
 
 Codebooks add each review's own codes; these are the same for every review.
 """
 
 from __future__ import annotations
 
+from evsynth import registry
+
 MULTI_SEPARATOR = ";"
-STUDY_ID_PATTERN = r"[A-Za-z0-9._-]+"
-SOURCE_TYPES = {"academic": "Academic literature", "grey": "Grey literature"}
-QUALITY = {"high": "High", "moderate": "Moderate", "low": "Low", "not_appraised": "Not appraised"}
-DIRECTIONS = {"benefit": "Benefit", "harm": "Harm", "no_effect": "No effect", "mixed": "Mixed",
-              "unclear": "Unclear"}
-EFFECT_MEASURES = {"smd": "Standardised mean difference", "md": "Mean difference",
-                   "or": "Odds ratio", "rr": "Risk ratio", "hr": "Hazard ratio",
-                   "rd": "Risk difference"}
+#: The study_id rule, as the table registry declares it (``schemas/tables.yaml``).
+STUDY_ID_PATTERN: str = next(
+    f["constraints"]["pattern"] for f in registry.sheet_schema("studies")["fields"]
+    if f["name"] == "study_id")
+# The fixed vocabularies (code -> label) live in the registry; these names are kept for the
+# modules that format them.
+SOURCE_TYPES = registry.vocabulary("source_type")
+QUALITY = registry.vocabulary("quality")
+DIRECTIONS = registry.vocabulary("direction")
+EFFECT_MEASURES = registry.vocabulary("effect_measure")
 RATIO_MEASURES = frozenset({"or", "rr", "hr"})
-SCREENING_STAGES = {
-    "identified_databases": "Records identified from databases",
-    "identified_other": "Records identified from other sources",
-    "duplicates_removed": "Duplicate records removed",
-    "screened": "Records screened",
-    "excluded_screening": "Records excluded at screening",
-    "full_text_assessed": "Reports assessed for eligibility",
-    "excluded_full_text": "Reports excluded",
-    "included": "Studies included in the review",
-}
+SCREENING_STAGES = registry.vocabulary("screening_stage")
 
 #: The columns the contract defines for each sheet (a review's codebook may add study fields).
 #: A file whose first row names none of them is not taken for that sheet at all.
 SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
-    "studies": ("study_id", "citation", "year", "source_type", "country", "design",
-                "intervention_type", "quality"),
-    "codes": ("study_id", "code", "coder", "excerpt", "page"),
-    "outcomes": ("study_id", "outcome", "measure", "direction", "effect_measure", "estimate",
-                 "ci_lower", "ci_upper", "n", "follow_up_months"),
-    "screening": ("stage", "count", "reason"),
-}
+    sheet: registry.core_columns(sheet) for sheet in registry.sheet_names()}
 
 #: Error values a spreadsheet shows in a cell whose formula failed (Excel, LibreOffice, Google
 #: Sheets). Exported to CSV or read from a workbook they look like text, but they are not data.

@@ -15,7 +15,13 @@ import pandas as pd
 
 from evsynth.codebook import Codebook
 from evsynth.contract import QUALITY, RATIO_MEASURES
-from evsynth.stats import random_effects_many, se_from_ci, sign_test, wilson_interval
+from evsynth.stats import (
+    random_effects_many,
+    random_effects_weights,
+    se_from_ci,
+    sign_test,
+    wilson_interval,
+)
 from evsynth.tables import read_clean, write_table
 
 DIRECTION_ORDER = ("benefit", "harm", "no_effect", "mixed", "unclear")
@@ -157,6 +163,24 @@ def meta_analysis(outcomes: pd.DataFrame, studies: pd.DataFrame, codebook: Codeb
     return pd.DataFrame(rows, columns=META_COLUMNS)
 
 
+def pooled_study_weights(effects: pd.DataFrame, pooled: pd.DataFrame) -> pd.DataFrame:
+    """The studies of each main analysis in ``pooled`` (:func:`meta_analysis`), from
+    ``effects`` (:func:`effect_sizes`) by study ID, with the analysis's ``method`` and each
+    study's ``weight``: its share of the random-effects weight at the analysis's tau²
+    (:func:`evsynth.stats.random_effects_weights`), what a forest plot prints."""
+    frames = []
+    for p in pooled[pooled["analysis"] == "main"].itertuples(index=False):
+        rows = effects[(effects["outcome"] == p.outcome)
+                       & (effects["effect_measure"] == p.effect_measure)].sort_values("study_id")
+        rows = rows[rows["study_id"].isin(str(p.study_ids).split(";"))]
+        frames.append(rows.assign(method=p.method,
+                                  weight=random_effects_weights(rows["vi"].to_numpy(), p.tau2)))
+    if not frames:
+        return effects.iloc[:0].assign(method=pd.Series(dtype=object),
+                                       weight=pd.Series(dtype=float))
+    return pd.concat(frames, ignore_index=True)
+
+
 def effect_direction_cells(outcomes: pd.DataFrame,
                            per_study: pd.DataFrame | None = None) -> pd.DataFrame:
     """The effect-direction plot's cells: one row per (outcome, study_id) with the study's
@@ -211,6 +235,16 @@ def gap_map(codes: pd.DataFrame, outcomes: pd.DataFrame, codebook: Codebook,
     return pd.DataFrame(rows, columns=GAP_MAP_COLUMNS)
 
 
+def net_direction(gap: pd.DataFrame) -> pd.Series:
+    """Per gap-map cell (:func:`gap_map`), (benefit − harm) ÷ studies: from −1 (every study
+    shows harm) to 1 (every study shows benefit); NaN where no study gave a benefit or harm
+    vote. The colour of the gap map's bubbles."""
+    b, h, n = (gap[c].to_numpy(dtype=float) for c in ("n_benefit", "n_harm", "n_studies"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        net = np.where(b + h > 0, (b - h) / np.where(n > 0, n, 1), np.nan)
+    return pd.Series(net, index=gap.index, name="net_direction")
+
+
 def sensitivity_label(excluded: tuple[str, ...]) -> str:
     """How the forest plot names the sensitivity analysis, e.g. "Without low-quality studies"."""
     if tuple(excluded) == ("low",):
@@ -248,7 +282,8 @@ def run_outcomes(studies_path: Path, outcomes_path: Path, codebook_path: Path, s
     write_table(pooled, out_dir / "meta_analysis.csv")
     outcome_labels = {code: o.label for code, o in codebook.outcomes.items()}
     direction_chart(direction, figures_dir / "direction")
-    forest_plot(effect_sizes(outcomes), pooled, figures_dir / "forest",
+    forest_plot(pooled_study_weights(effect_sizes(outcomes), pooled), pooled,
+                figures_dir / "forest",
                 benefit={code: o.benefit for code, o in codebook.outcomes.items()},
                 sensitivity_label=sensitivity_label(excluded))
     effect_direction_plot(effect_direction_cells(outcomes, votes), studies, direction,
@@ -259,4 +294,5 @@ def run_outcomes(studies_path: Path, outcomes_path: Path, codebook_path: Path, s
         write_table(gaps, out_dir / "gap_map.csv")
         themes = pd.DataFrame([(t.code, t.label, t.level) for t in codebook.themes],
                               columns=["code", "label", "level"])
-        gap_map_plot(gaps, themes, outcome_labels, figures_dir / "gap_map")
+        gap_map_plot(gaps.assign(net_direction=net_direction(gaps)), themes, outcome_labels,
+                     figures_dir / "gap_map")

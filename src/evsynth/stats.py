@@ -49,6 +49,7 @@ __all__ = [
     "percent_agreement",
     "random_effects",
     "random_effects_many",
+    "random_effects_weights",
     "reml",
     "reml_many",
     "se_from_ci",
@@ -658,6 +659,15 @@ def random_effects(
     if hartung_knapp:
         return _hartung_knapp(base, d.y, d.v)
     return base
+
+
+def random_effects_weights(vi: ArrayLike, tau2: float) -> NDArray[np.float64]:
+    """Each study's share of the random-effects weight, in the order of ``vi``: 1 / (vi + tau2)
+    over the sum for all the studies, the weights of the pooled estimate of :func:`reml` and
+    :func:`dersimonian_laird` at that ``tau2``. The shares sum to 1 (forest plots print them
+    as percentages)."""
+    w = 1.0 / (np.asarray(vi, dtype=np.float64) + tau2)
+    return w / w.sum()
 
 
 _hartung_knapp = hartung_knapp  # the dispatcher's keyword argument shadows the function name

@@ -18,18 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evsynth import registry
 from evsynth.codebook import Codebook, load_codebook
-from evsynth.contract import (
-    DIRECTIONS,
-    EFFECT_MEASURES,
-    MULTI_SEPARATOR,
-    QUALITY,
-    RATIO_MEASURES,
-    SCREENING_STAGES,
-    SOURCE_TYPES,
-    SPREADSHEET_ERROR_PATTERN,
-    STUDY_ID_PATTERN,
-)
+from evsynth.contract import MULTI_SEPARATOR, RATIO_MEASURES, SPREADSHEET_ERROR_PATTERN
 from evsynth.findings import Finding, InputError, sort_key, sorted_findings, write_issues_csv
 from evsynth.intake import Intake, Sheet, joined, read_sheets, sha256_file
 from evsynth.tables import write_table
@@ -53,55 +44,36 @@ class ColumnSpec:
     pattern: str | None = None
 
 
+#: The engine's kind of column for each Table Schema type (a string with a vocabulary is a
+#: category: its cells are codes).
+_KINDS = {"string": "text", "integer": "integer", "number": "number", "boolean": "boolean"}
+
+
+def column_spec(field: Mapping, vocabularies: Mapping[str, Mapping[str, str]]) -> ColumnSpec:
+    """The checks of one resolved registry field (:mod:`evsynth.registry`)."""
+    constraints = field.get("constraints", {})
+    vocabulary = field.get("x-vocabulary")
+    return ColumnSpec(
+        field["name"],
+        "category" if vocabulary else _KINDS[field["type"]],
+        required=bool(constraints.get("required", False)),
+        multi=bool(field.get("x-multi", False)),
+        values=dict(vocabularies.get(vocabulary, {})) if vocabulary else None,
+        minimum=constraints.get("minimum"),
+        maximum=constraints.get("maximum"),
+        pattern=constraints.get("pattern"),
+    )
+
+
 def sheet_specs(codebook: Codebook, current_year: int | None = None) -> dict[str, list[ColumnSpec]]:
-    """The column rules of every sheet, from the contract and this review's codebook."""
+    """The column rules of every sheet, from the table registry (``schemas/tables.yaml``)
+    resolved for this review's codebook; ``year`` is bounded by ``current_year`` (default:
+    this year)."""
     year = current_year or dt.date.today().year
-    vocab = codebook.vocabularies
-    studies = [
-        ColumnSpec("study_id", required=True, pattern=STUDY_ID_PATTERN),
-        ColumnSpec("citation", required=True),
-        ColumnSpec("year", "integer", required=True, minimum=1900, maximum=year),
-        ColumnSpec("source_type", "category", required=True, values=SOURCE_TYPES),
-        ColumnSpec("country", multi=True),
-        ColumnSpec("design", "category", required=True, values=vocab["design"]),
-        ColumnSpec("intervention_type", "category", multi=True,
-                   values=vocab.get("intervention_type", {})),
-        ColumnSpec("quality", "category", required=True, values=QUALITY),
-    ]
-    studies += [
-        ColumnSpec(f.name, f.type, required=f.required, multi=f.multi,
-                   values=f.values if f.type == "category" else None)
-        for f in codebook.fields.values()
-    ]
-    theme_labels = {t.code: t.label for t in codebook.themes}
-    outcome_labels = {o.code: o.label for o in codebook.outcomes.values()}
-    return {
-        "studies": studies,
-        "codes": [
-            ColumnSpec("study_id", required=True),
-            ColumnSpec("code", "category", required=True, values=theme_labels),
-            ColumnSpec("coder"),
-            ColumnSpec("excerpt"),
-            ColumnSpec("page"),
-        ],
-        "outcomes": [
-            ColumnSpec("study_id", required=True),
-            ColumnSpec("outcome", "category", required=True, values=outcome_labels),
-            ColumnSpec("measure"),
-            ColumnSpec("direction", "category", required=True, values=DIRECTIONS),
-            ColumnSpec("effect_measure", "category", values=EFFECT_MEASURES),
-            ColumnSpec("estimate", "number"),
-            ColumnSpec("ci_lower", "number"),
-            ColumnSpec("ci_upper", "number"),
-            ColumnSpec("n", "integer", minimum=1),
-            ColumnSpec("follow_up_months", "number", minimum=0),
-        ],
-        "screening": [
-            ColumnSpec("stage", "category", required=True, values=SCREENING_STAGES),
-            ColumnSpec("count", "integer", required=True, minimum=0),
-            ColumnSpec("reason"),
-        ],
-    }
+    vocabularies = registry.review_vocabularies(codebook)
+    return {sheet: [column_spec(f, vocabularies)
+                    for f in registry.sheet_schema(sheet, codebook, year)["fields"]]
+            for sheet in registry.sheet_names()}
 
 
 @dataclass

@@ -22,7 +22,9 @@ What is in it:
   measure); their direction follows the CI and the outcome's benefit direction.
 * ``sheets/screening.csv`` (optional): PRISMA counts that reconcile, ``included`` = n_studies.
 
-Run it from the command line with ``python -m evsynth.synthetic OUT_DIR --studies 1000``.
+Run it from the project root with ``python bench/synthetic.py OUT_DIR --studies 1000``. It
+lives with the benchmark, outside the package, because the pipeline never uses it; the tests
+import it from here too (``tests/conftest.py`` puts ``bench/`` on the import path).
 """
 
 from __future__ import annotations
@@ -161,7 +163,7 @@ def _studies(rng: np.random.Generator, ids: np.ndarray, numbers: np.ndarray,
     citation = ("Synthetic study " + numbers + " (" + year.astype(str).astype(object) + "). "
                 + design_label + " in "
                 + pd.Series(country).str.replace(";", ", ", regex=False).to_numpy(dtype=object)
-                + ", a synthetic record (evsynth.synthetic, seed " + str(seed) + ").")
+                + ", a synthetic record (bench/synthetic.py, seed " + str(seed) + ").")
     return pd.DataFrame({
         "study_id": ids, "citation": citation, "year": year, "source_type": source,
         "country": country, "design": design, "intervention_type": intervention,
@@ -327,7 +329,7 @@ def write_synthetic_review(out_dir: Path, n_studies: int, codes_per_study: int =
     codebook = synthetic_codebook(seed)
     codebook_path = out_dir / "codebook.yaml"
     codebook_path.write_text(
-        "# A SYNTHETIC codebook written by evsynth.synthetic: no real review, no real studies.\n"
+        "# A SYNTHETIC codebook written by bench/synthetic.py: no real review, no real studies.\n"
         + yaml.safe_dump(codebook, sort_keys=False, allow_unicode=True, width=100),
         encoding="utf-8")
 
