@@ -184,3 +184,31 @@ def test_a_hand_edited_record_never_removes_an_input(copy: Path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert (copy / "codebook.yaml").is_file()
     assert before == {p: p.read_bytes() for p in (copy / "sheets").iterdir()}
+
+
+@pytest.mark.parametrize("kind", ["deep", "aliases", "fifo"])
+def test_a_hostile_codebook_stops_the_review_with_its_location_not_a_traceback(
+        kind: str, tmp_path: Path):
+    """Snakemake reads the codebook while it builds the job list (for the crosstab fields),
+    before any rule runs: that read is bounded like every other, so the validate rule can
+    report the problem with the file and line."""
+    workdir = tmp_path / "tiny"
+    shutil.copytree(REPO / "tests/data/tiny", workdir)
+    codebook = workdir / "codebook.yaml"
+    codebook.unlink()
+    if kind == "deep":
+        codebook.write_text("review: tiny\nthemes: " + "[" * 1000 + "]" * 1000 + "\n", "utf-8")
+    elif kind == "aliases":
+        lines = ["review: tiny", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+        lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+        codebook.write_text("\n".join(lines) + "\nthemes: *a8\n", "utf-8")
+    else:
+        os.mkfifo(codebook)  # a reader that waits for a writer would hang the whole run
+    done = snakemake(workdir, "--keep-going")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
+    assert "codebook.yaml" in done.stderr
+    expected = {"deep": "yaml_depth", "aliases": "yaml_aliases", "fifo": "file_unreadable"}[kind]
+    with open(workdir / "results/tiny/validation/issues.csv", encoding="utf-8") as handle:
+        rules = {row["rule"] for row in csv.DictReader(handle)}
+    assert expected in rules

@@ -340,6 +340,26 @@ def load_codebook(path: Path | str) -> Codebook:
     )
 
 
+#: Study fields every review's themes are crossed with (data contract §4).
+CORE_CROSSTAB_FIELDS: tuple[str, ...] = ("source_type", "design", "quality")
+
+
+def crosstab_fields(path: Path | str) -> list[str]:
+    """The study fields a review's themes are crossed with, for the workflow's job list.
+
+    Snakemake asks while it builds the job list, before any rule runs, so this never fails: a
+    codebook that cannot be loaded (read within the same bounds as everywhere) gives the core
+    fields, and the validate rule then reports why and stops the review.
+    """
+    try:
+        book = load_codebook(path)
+    except InputError:
+        return list(CORE_CROSSTAB_FIELDS)
+    extra = ["intervention_type"] if "intervention_type" in book.vocabularies else []
+    extra += sorted(f.name for f in book.fields.values() if f.type in ("category", "boolean"))
+    return [*CORE_CROSSTAB_FIELDS, *extra]
+
+
 def _schema_findings(err: jsonschema.ValidationError, document: _Document,
                      path: Path) -> list[Finding]:
     """One finding per thing to fix, located at the key path the lead has to edit."""

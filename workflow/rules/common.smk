@@ -3,8 +3,7 @@ import itertools
 import sys
 from pathlib import Path
 
-import yaml
-
+from evsynth.codebook import crosstab_fields as codebook_crosstab_fields
 from evsynth.integrity import CHECKSUMS_DIR, Job, remove_unvouched
 
 REVIEWS = sorted(config["reviews"])
@@ -141,23 +140,8 @@ def check_recorded_outputs():
 
 
 def crosstab_fields(review):
-    """Study fields the themes are crossed with; read from the codebook at DAG time.
-
-    A codebook that cannot be read here is reported by the validate rule, which then stops
-    the review, so falling back to the core fields is safe.
-    """
-    fields = ["source_type", "design", "quality"]
-    try:
-        with open(review_config(review)["codebook"], encoding="utf-8") as handle:
-            book = yaml.safe_load(handle)
-        if "intervention_type" in (book.get("vocabularies") or {}):
-            fields.append("intervention_type")
-        for name, spec in sorted((book.get("fields") or {}).items()):
-            if isinstance(spec, dict) and spec.get("type") in ("category", "boolean"):
-                fields.append(name)
-    except (OSError, yaml.YAMLError, AttributeError, TypeError):
-        pass
-    return fields
+    """Study fields the themes are crossed with (read within bounds by the package)."""
+    return codebook_crosstab_fields(review_config(review)["codebook"])
 
 
 def narrative_files(wildcards):
