@@ -19,10 +19,9 @@ from scipy import stats as sps
 
 from evsynth.stats import (
     PooledEstimate,
-    cohen_kappa,
+    cohen_kappa_binary,
     dersimonian_laird,
     hartung_knapp,
-    percent_agreement,
     random_effects,
     reml,
     se_from_ci,
@@ -441,54 +440,24 @@ def test_wilson_interval_edge_cases() -> None:
         wilson_interval(1, 10, level=1.0)
 
 
-def _labels_from_table(table: list[list[int]]) -> tuple[list[str], list[str]]:
-    """Expand a rater-A (rows) by rater-B (columns) count table into paired label lists."""
-    cats = [f"cat{i}" for i in range(len(table))]
-    a: list[str] = []
-    b: list[str] = []
-    for i, row in enumerate(table):
-        for j, count in enumerate(row):
-            a += [cats[i]] * count
-            b += [cats[j]] * count
-    return a, b
+def test_cohen_kappa_binary_two_by_two_example() -> None:
+    # Two raters, 50 yes/no decisions: both yes 20, A yes B no 5, A no B yes 10, both no 15
+    # (the worked example of the Wikipedia article "Cohen's kappa"). p_o = 35/50 = 0.70;
+    # p_e = (25/50)(30/50) + (25/50)(20/50) = 0.50; kappa = (0.70 - 0.50)/(1 - 0.50) = 0.40.
+    assert cohen_kappa_binary(50, 35, 25, 30) == pytest.approx(0.4)
+    assert cohen_kappa_binary(50, 35, 30, 25) == pytest.approx(0.4)  # symmetric in raters
 
 
-def test_cohen_kappa_cohen_1968_example() -> None:
-    # Cohen J (1968). Weighted kappa: nominal scale agreement with provision for scaled
-    # disagreement or partial credit. Psychological Bulletin 70(4):213-220, Table 1:
-    # proportions 0.44 0.07 0.09 / 0.05 0.20 0.05 / 0.01 0.03 0.06, p_o = .70, p_c = .41,
-    # unweighted kappa = .492 (reproduced in the R psych package's cohen.kappa example,
-    # "cohen reports .492"). Counts below are those proportions for n = 200.
-    a, b = _labels_from_table([[88, 14, 18], [10, 40, 10], [2, 6, 12]])
-    assert _printed(percent_agreement(a, b), "70")
-    assert _printed(cohen_kappa(a, b), "0.492")
-    assert cohen_kappa(a, b) == pytest.approx((0.70 - 0.41) / (1 - 0.41))
-    assert cohen_kappa(b, a) == pytest.approx(cohen_kappa(a, b))  # symmetric in raters
-
-
-def test_cohen_kappa_edge_cases() -> None:
-    assert cohen_kappa(["y", "n", "y", "n"], ["y", "n", "y", "n"]) == 1.0
+def test_cohen_kappa_binary_edge_cases() -> None:
+    assert cohen_kappa_binary(4, 4, 2, 2) == 1.0  # perfect agreement, balanced margins
     # complete disagreement with balanced margins: p_o = 0, p_e = 0.5
-    assert cohen_kappa(["y", "n"], ["n", "y"]) == pytest.approx(-1.0)
-    # both raters use one identical category: p_e = 1, kappa undefined -> NaN
-    assert math.isnan(cohen_kappa(["y", "y", "y"], ["y", "y", "y"]))
-    assert percent_agreement(["y", "y", "y"], ["y", "y", "y"]) == 100.0
-    # raters use different single categories: p_e = 0, kappa = p_o = 0
-    assert cohen_kappa(["y", "y"], ["n", "n"]) == 0.0
-    assert math.isnan(cohen_kappa([], []))
-    assert math.isnan(percent_agreement([], []))
-    with pytest.raises(ValueError):
-        cohen_kappa(["y", "n"], ["y"])
-    with pytest.raises(ValueError):
-        percent_agreement(["y"], ["y", "n"])
-
-
-def test_kappa_and_agreement_accept_any_hashable_labels() -> None:
-    a, b = _labels_from_table([[20, 5], [10, 15]])
-    as_ints = ([0 if x == "cat0" else 1 for x in a], [0 if x == "cat0" else 1 for x in b])
-    assert cohen_kappa(*as_ints) == pytest.approx(cohen_kappa(a, b))
-    assert percent_agreement(*as_ints) == pytest.approx(70.0)
-    assert cohen_kappa(a, b) == pytest.approx(0.4)  # p_o = 0.7, p_e = 0.5
+    assert cohen_kappa_binary(2, 0, 1, 1) == pytest.approx(-1.0)
+    # both raters say yes to everything: p_e = 1, kappa undefined -> NaN (Cohen 1960: 0/0)
+    assert math.isnan(cohen_kappa_binary(3, 3, 3, 3))
+    assert math.isnan(cohen_kappa_binary(3, 3, 0, 0))  # ... or no to everything
+    # one always yes, the other always no: p_e = 0, kappa = p_o = 0
+    assert cohen_kappa_binary(2, 0, 2, 0) == 0.0
+    assert math.isnan(cohen_kappa_binary(0, 0, 0, 0))
 
 
 # ---------------------------------------------------------------------------------------
@@ -595,10 +564,177 @@ def test_property_wilson_contains_the_observed_proportion(xn: tuple[int, int]) -
     assert 0.0 <= lo <= x / n <= hi <= 1.0
 
 
-@given(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from("abc")), min_size=1, max_size=60))
-def test_property_kappa_is_bounded_or_nan(pairs: list[tuple[str, str]]) -> None:
-    a = [x for x, _ in pairs]
-    b = [y for _, y in pairs]
-    kappa = cohen_kappa(a, b)
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=60))
+def test_property_kappa_is_bounded_or_nan(pairs: list[tuple[bool, bool]]) -> None:
+    n = len(pairs)
+    kappa = cohen_kappa_binary(n, sum(x == y for x, y in pairs), sum(x for x, _ in pairs),
+                               sum(y for _, y in pairs))
     assert math.isnan(kappa) or -1.0 - 1e-12 <= kappa <= 1.0 + 1e-12
-    assert 0.0 <= percent_agreement(a, b) <= 100.0
+
+
+# ---------------------------------------------------------------------------------------
+# Rules the mutation check (tools/mutate.py) found unpinned
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("func", [reml, dersimonian_laird])
+def test_q_p_value_has_k_minus_1_degrees_of_freedom(func: Estimator) -> None:
+    # yi = 0, 1, 2 with vi = 1: fixed-effect mean 1, Q = 1 + 0 + 1 = 2 on k - 1 = 2 df, and
+    # the upper tail of chi-square with 2 df is exp(-x/2): p = exp(-1) = 0.3679 (Cochran
+    # 1954). With k = 3 df it would be 0.5724, with 1 df 0.1573.
+    res = func([0.0, 1.0, 2.0], [1.0, 1.0, 1.0])
+    assert res.q == pytest.approx(2.0) and res.q_df == 2
+    assert res.q_p == pytest.approx(math.exp(-1.0), rel=1e-12)
+
+
+def test_q_p_value_of_bcg_is_chi_square_on_12_df() -> None:
+    # metafor, dat.bcg: "Q(df = 12) = 152.2330, p-val < .0001". Both 11 and 12 df print as
+    # < .0001; the value tells them apart: 2.00e-26 on 12 df, 5.21e-27 on 11.
+    res = reml(YI, VI)
+    assert res.q_p == pytest.approx(sps.chi2.sf(152.2330, 12), rel=1e-3)
+    assert sps.chi2.sf(152.2330, 11) < res.q_p / 3
+
+
+# ---------------------------------------------------------------------------------------
+# Many meta-analyses in one call (dersimonian_laird_many, reml_many, random_effects_many)
+# ---------------------------------------------------------------------------------------
+
+from evsynth.stats import (  # noqa: E402 - the batched API, tested as one block here
+    PooledEstimates,
+    dersimonian_laird_many,
+    random_effects_many,
+    reml_many,
+)
+
+_FIELDS = tuple("k estimate se ci_lower ci_upper pi_lower pi_upper tau2 i2 h2 q q_df q_p".split())
+
+# The hard cases of the one-group tests above: a bimodal restricted likelihood, data where
+# Fisher scoring oscillates, one study 1e11 times more precise than the rest.
+_HARD_GROUPS = [
+    ([0.38, -0.83, 0.21, 0.67], [0.05, 0.21, 0.02, 0.43]),
+    ([-0.23, -0.15, 0.39, -0.12, -0.09, -0.31], [0.37, 0.22, 0.03, 0.49, 0.36, 0.41]),
+    ([0.31, -0.42, 0.05, 0.77, -0.1], [1.3e-12, 0.13, 0.27, 0.41, 0.06]),
+]
+
+
+def _random_groups(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Groups of very different sizes (k = 2 to 400) and kinds: true tau2 from 0 to 1,
+    sampling variances of one scale or spanning six orders of magnitude, identical effects
+    and effects spread less than chance (tau2 = 0), and the hard cases above."""
+    rng = np.random.default_rng(seed)
+    groups: list[tuple[np.ndarray, np.ndarray]] = []
+    for i in range(300):
+        k = int(rng.choice([2, 2, 3, 5, 10, 30, 400] if i % 10 == 0 else [2, 3, 4, 8, 15]))
+        vi = rng.uniform(0.005, 0.5, k)
+        if i % 4 == 0:
+            vi = vi * 10.0 ** rng.integers(-3, 3, k)
+        tau2 = float(rng.choice([0.0, 0.02, 0.1, 1.0]))
+        yi = rng.normal(rng.normal(0.0, 0.5), np.sqrt(vi + tau2))
+        if i % 25 == 0:
+            yi = np.full(k, 0.4)  # identical effects
+        elif i % 25 == 1:
+            yi = 0.1 + rng.normal(0.0, 0.01, k)  # far less spread than vi allows
+            vi = np.full(k, 0.5)
+        groups.append((yi, vi))
+    groups += [(np.array(y), np.array(v)) for y, v in _HARD_GROUPS]
+    return groups
+
+
+def _concatenated(
+    groups: list[tuple[np.ndarray, np.ndarray]], seed: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The studies of all groups as three parallel arrays, group i labelled i, shuffled with
+    ``seed`` (the batched call must not need them sorted by group) or in order if None."""
+    yi = np.concatenate([y for y, _ in groups])
+    vi = np.concatenate([v for _, v in groups])
+    group = np.repeat(np.arange(len(groups)), [len(y) for y, _ in groups])
+    if seed is None:
+        return yi, vi, group
+    order = np.random.default_rng(seed).permutation(yi.size)
+    return yi[order], vi[order], group[order]
+
+
+def _assert_same_fit(batched: PooledEstimate, one: PooledEstimate, tol: float = 1e-12) -> None:
+    """Every field within ``tol``, absolute or relative; I^2 as a proportion, as the others are
+    on their own scale (a REML tau2 of 2e-4 is fixed to ~5e-16 by the rounding of its score,
+    and 100 tau2 / (tau2 + s2) carries that as ~1e-12 percentage points)."""
+    assert batched.method == one.method
+    for field in _FIELDS:
+        a, b = getattr(batched, field), getattr(one, field)
+        if field == "i2":
+            a, b = a / 100, b / 100
+        if math.isnan(b):
+            assert math.isnan(a), field
+        else:
+            assert a == pytest.approx(b, rel=tol, abs=tol), field
+
+
+def test_batched_reproduces_bcg_among_other_groups() -> None:
+    # BCG (published values above) as the group labelled "bcg", its 13 trials shuffled
+    # among 100 random groups of k 2-30: the batched call must pool it as metafor does.
+    rng = np.random.default_rng(7)
+    groups = [(rng.normal(0, 1, k), rng.uniform(0.01, 1, k)) for k in rng.integers(2, 31, 100)]
+    yi, vi, number = _concatenated([(YI, VI), *groups], seed=3)
+    label = np.where(number == 0, "bcg", np.char.add("g", number.astype(str)))
+    dl, rem = dersimonian_laird_many(yi, vi, label), reml_many(yi, vi, label)
+    i = int(np.flatnonzero(dl.group == "bcg")[0])
+    for field, printed in DL_PUBLISHED:
+        assert _printed(getattr(dl[i], field), printed), field
+    assert rem.group[i] == "bcg"
+    for field, printed in REML_PUBLISHED:
+        assert _printed(getattr(rem[i], field), printed), field
+    _assert_same_fit(dl[i], dersimonian_laird(YI, VI))
+    _assert_same_fit(rem[i], reml(YI, VI))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize(
+    ("many", "one"), [(dersimonian_laird_many, dersimonian_laird), (reml_many, reml)]
+)
+def test_batched_agrees_with_one_group_fits(
+    seed: int, many: Callable[..., PooledEstimates], one: Estimator
+) -> None:
+    groups = _random_groups(seed)
+    fits = many(*_concatenated(groups, seed))
+    assert len(fits) == len(groups)
+    assert list(fits.group) == list(range(len(groups)))
+    records = fits.records()
+    for i, (yi, vi) in enumerate(groups):
+        _assert_same_fit(records[i], one(yi, vi))
+    assert (fits.tau2 == 0.0).sum() >= 10  # the tau2 = 0 cases were reached
+    assert set(fits.k) >= {2, 400}
+
+
+@pytest.mark.parametrize("method", ["DL", "REML"])
+def test_batched_hartung_knapp_agrees_with_one_group_fits(method: str) -> None:
+    groups = _random_groups(5)
+    fits = random_effects_many(*_concatenated(groups, 5), method=method.lower(), hartung_knapp=True)
+    for i, (yi, vi) in enumerate(groups):
+        _assert_same_fit(fits[i], random_effects(yi, vi, method=method, hartung_knapp=True))
+    assert fits.method == f"{method}+HK"
+
+
+def test_batched_reml_falls_back_to_the_bounded_search_as_one_group_does() -> None:
+    # max_iter=1 cannot converge: every group takes reml's bounded likelihood search. That
+    # search stops within 1e-10, so each group's studies go in their own order (unshuffled)
+    # for it to take the same steps as the one-group call.
+    groups = _random_groups(4)[:60]
+    fits = reml_many(*_concatenated(groups, None), max_iter=1)
+    for i, (yi, vi) in enumerate(groups):
+        _assert_same_fit(fits[i], reml(yi, vi, max_iter=1))
+
+
+def test_batched_rejects_bad_groups_naming_the_group() -> None:
+    yi, vi = [0.1, 0.2, 0.3, 0.4, 0.5], [0.1, 0.1, 0.1, 0.1, 0.1]
+    with pytest.raises(ValueError, match=r"group 'b'.*k >= 2.*got 1"):
+        dersimonian_laird_many(yi, vi, ["a", "a", "b", "c", "c"])
+    with pytest.raises(ValueError, match=r"group 'c'.*finite"):
+        reml_many([0.1, 0.2, 0.3, math.nan], [0.1] * 4, ["a", "a", "c", "c"])
+    with pytest.raises(ValueError, match=r"group 'a'.*vi must be > 0"):
+        random_effects_many([0.1, 0.2, 0.3, 0.4], [0.1, 0.0, 0.1, 0.1], ["a", "a", "c", "c"])
+    with pytest.raises(ValueError, match="differ in length"):
+        dersimonian_laird_many(yi, vi, ["a", "a"])
+    with pytest.raises(ValueError, match="unknown method"):
+        random_effects_many(yi, vi, [0, 0, 1, 1, 1], method="PM")
+    with pytest.raises(ValueError):
+        reml_many(yi, vi, [0, 0, 1, 1, 1], tol=0.0)

@@ -23,8 +23,8 @@ from evsynth.tally import (
     cooccurrence,
     disagreements_table,
     study_category_fields,
-    study_theme_pairs,
     theme_crosstab,
+    theme_incidence,
     theme_tally,
 )
 
@@ -161,8 +161,10 @@ def test_tallies_match_a_plain_pandas_roll_up(synthetic, rule):
     studies, codes, codebook = synthetic
     codes = codes_forward(codes, rule)
     pairs = _reference_pairs(codes, codebook)
-    got = study_theme_pairs(codes, codebook)
-    assert got.to_dict("list") == pairs.to_dict("list")
+    inc = theme_incidence(codes, codebook)  # what the tallies and the gap map count from
+    got = {(inc.study_ids[i], theme) for j, theme in enumerate(inc.themes)
+           for i in inc.studies_of(j)}
+    assert got == set(zip(pairs["study_id"], pairs["code"], strict=True))
 
     themes = theme_tally(studies, codes, codebook).set_index("code")
     order = [t.code for t in codebook.themes]
@@ -202,9 +204,22 @@ def test_crosstab_matches_a_plain_pandas_count(synthetic, field):
         assert row.drop("label").to_dict() == {v: int(counts.get((code, v), 0)) for v in expected}
 
 
-def test_agreement_matches_stats_on_the_decision_lists(synthetic):
-    from evsynth.stats import cohen_kappa, percent_agreement
+def percent_agreement(a: list[bool], b: list[bool]) -> float:
+    """p_o of Cohen (1960) as a percent, from the decision lists."""
+    return 100.0 * sum(x == y for x, y in zip(a, b, strict=True)) / len(a) if a else math.nan
 
+
+def cohen_kappa(a: list[bool], b: list[bool]) -> float:
+    """Cohen's (1960) kappa written out from the decision lists, as the reference."""
+    n = len(a)
+    if n == 0:
+        return math.nan
+    p_o = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    p_e = sum((a.count(v) / n) * (b.count(v) / n) for v in (True, False))
+    return math.nan if p_e >= 1.0 - 1e-12 else (p_o - p_e) / (1.0 - p_e)
+
+
+def test_agreement_matches_stats_on_the_decision_lists(synthetic):
     _, codes, codebook = synthetic
     named = codes[codes["coder"] != ""]
     pair = named.groupby("study_id")["coder"].agg(lambda s: sorted(set(s))[:2])
@@ -223,8 +238,10 @@ def test_agreement_matches_stats_on_the_decision_lists(synthetic):
                    for s, x, y in zip(studies, a, b, strict=True) if x != y]
         assert table.loc[code, "n_double_coded"] == len(studies)
         assert table.loc[code, "pct_agreement"] == round(percent_agreement(a, b), 1)
-        assert table.loc[code, "kappa"] == cohen_kappa(a, b)
-    assert table.loc["(all codes)", "kappa"] == cohen_kappa(pooled_a, pooled_b)
+        assert table.loc[code, "kappa"] == pytest.approx(cohen_kappa(a, b), rel=1e-12,
+                                                        nan_ok=True)
+    assert table.loc["(all codes)", "kappa"] == pytest.approx(cohen_kappa(pooled_a, pooled_b),
+                                                              rel=1e-12)
     assert table.loc["(all codes)", "n_double_coded"] == len(pooled_a)
     compared = sorted({c for p in pair for c in p})
     assert table.loc["(all codes)", "coders"] == ";".join(compared)
@@ -236,13 +253,40 @@ def test_agreement_matches_stats_on_the_decision_lists(synthetic):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.booleans()), max_size=60))
 def test_agreement_row_is_the_stats_arithmetic(decisions):
-    from evsynth.stats import cohen_kappa, percent_agreement
-
     a = [x for x, _ in decisions]
     b = [y for _, y in decisions]
     row = _agreement_row("c", "C", ["x", "y"], len(a), sum(x == y for x, y in decisions),
                          sum(a), sum(b))
     kappa, pct = cohen_kappa(a, b), percent_agreement(a, b)
-    assert row["kappa"] == kappa or (math.isnan(row["kappa"]) and math.isnan(kappa))
+    assert row["kappa"] == pytest.approx(kappa, rel=1e-12, abs=1e-12, nan_ok=True)
     assert row["pct_agreement"] == round(pct, 1) or (math.isnan(pct) and math.isnan(
         row["pct_agreement"]))
+
+
+# --- Rules the mutation check (tools/mutate.py) found unpinned --------------------------------
+
+def test_theme_percentages_are_of_all_included_studies(tiny_clean):
+    result, codebook = tiny_clean
+    codes = result.clean["codes"]
+    codes = codes[codes["study_id"] != "T3"]  # T3 (coded b only) is included but uncoded now
+    got = theme_tally(result.clean["studies"], codes, codebook).set_index("code")
+    # 5 included studies: b is T2 and T4, 2 of 5 = 40% (not 2 of the 4 coded, 50%)
+    assert got.loc["b", "pct_studies"] == 40.0
+    assert got.loc["a", "pct_studies"] == 80.0  # T1, T2, T4, T5
+
+
+def test_agreement_table_reproduces_a_two_by_two_kappa(tiny_clean):
+    _, codebook = tiny_clean
+    # 50 studies, both coders code all of them with a; with b: both 20, only coder_a 5, only
+    # coder_b 10, neither 15 (the worked example of the Wikipedia article "Cohen's kappa"):
+    # agreement 35/50 = 70%, p_e = 0.5 * 0.6 + 0.5 * 0.4 = 0.5, kappa = 0.2 / 0.5 = 0.4.
+    b_by = {"coder_a": range(0, 25), "coder_b": [*range(0, 20), *range(25, 35)]}
+    rows = [{"study_id": f"S{i:02d}", "code": "a", "coder": c}
+            for i in range(50) for c in ("coder_a", "coder_b")]
+    rows += [{"study_id": f"S{i:02d}", "code": "b", "coder": c} for c, ids in b_by.items()
+             for i in ids]
+    table = agreement_table(pd.DataFrame(rows), codebook).set_index("code")
+    assert table.loc["b", "n_double_coded"] == 50 and table.loc["b", "n_agree"] == 35
+    assert table.loc["b", "pct_agreement"] == 70.0
+    assert table.loc["b", "kappa"] == pytest.approx(0.4)
+    assert table.loc["a", "pct_agreement"] == 100.0 and math.isnan(table.loc["a", "kappa"])

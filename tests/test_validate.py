@@ -548,3 +548,106 @@ def test_the_report_reads_as_plain_text_and_escapes_only_markup(tmp_path):
                      if re.match(r"\| [0-9]* \| ", line)]
     assert len(findings_rows) == 3
     assert all(line.replace("\\|", "").count("|") == 5 for line in findings_rows)
+
+
+# --- Rules the mutation check (tools/mutate.py) found unpinned ----------------------------------
+
+THIS_YEAR = str(dt.date.today().year)
+
+
+@pytest.mark.parametrize(("sheet", "row", "column", "value", "bound"), [
+    ("studies", 2, "year", "1900", "between 1900 and " + THIS_YEAR),
+    ("studies", 2, "year", THIS_YEAR, "between 1900 and " + THIS_YEAR),
+    ("outcomes", 2, "n", "1", "at least 1"),
+    ("outcomes", 2, "follow_up_months", "0", "at least 0"),
+    ("screening", 9, "count", "0", "at least 0"),
+])
+def test_range_bounds_are_inclusive(tmp_path, sheet, row, column, value, bound):
+    """The contract's bounds are allowed values; one step past them is a located error."""
+    sheets, codebook = copy_review(tmp_path)
+    set_cell(sheet, row, column, value)(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert [f for f in result.findings if f.rule == "range"] == []
+    past = {"1900": "1899", THIS_YEAR: NEXT_YEAR, "1": "0"}.get(value, "-1")
+    set_cell(sheet, row, column, past)(sheets, codebook)
+    ranges = [f for f in validate_review(sheets, codebook).errors if f.rule == "range"]
+    assert [where(f) for f in ranges] == [E(sheet, row, column, "range")]
+    assert ranges[0].message == f"'{past}' is out of range: must be {bound}"
+
+
+def test_a_duplicate_study_id_names_the_row_it_was_first_used_at(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cells(set_cell("studies", 3, "study_id", "S01"),
+              set_cell("studies", 5, "study_id", "S01"))(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    unique = [f for f in result.errors if f.rule == "unique"]
+    assert [(f.row, f.message) for f in unique] == [
+        (3, "study_id 'S01' is already used at row 2"),
+        (5, "study_id 'S01' is already used at row 2")]
+
+
+def test_a_study_without_codes_is_a_warning_naming_its_row(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    delete_row("codes", 6)(sheets, codebook)  # S04's only code (codes row 6)
+    result = validate_review(sheets, codebook)
+    assert [where(f) for f in result.findings] == [
+        ("warning", "studies", 5, "study_id", "no_codes")]
+    assert result.findings[0].message == "study 'S04' has no rows in the codes sheet"
+    assert result.summary["passed"] and len(result.clean["studies"]) == 4
+
+
+def test_a_repeated_estimate_warns_at_the_repeat_and_keeps_the_first(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    append_row("outcomes", ["S01", "reoffending", "Self-report", "benefit", "or", "0.5", "0.3",
+                            "0.8", "214", "12"])(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert [where(f) for f in result.findings] == [
+        ("warning", "outcomes", 6, "estimate", "repeated_estimate")]
+    assert "only the first is pooled" in result.findings[0].message
+
+
+def test_an_estimate_on_a_bound_of_its_interval_is_in_order(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cells(set_cell("outcomes", 2, "estimate", "0.41"),
+              set_cell("outcomes", 3, "estimate", "1.2"))(sheets, codebook)
+    assert validate_review(sheets, codebook).findings == []
+
+
+def test_included_below_the_studies_sheet_is_an_error(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    # included 3, and full_text_assessed 20 - excluded_full_text (10 + 7) = 3 still adds up:
+    # only the count against the 4 studies of the studies sheet is wrong.
+    set_cells(set_cell("screening", 10, "count", "3"),
+              set_cell("screening", 9, "count", "7"))(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert [where(f) for f in result.errors] == [E("screening", 10, "count", "screening_included")]
+    assert result.errors[0].message == "included is 3 but the studies sheet has 4 rows"
+
+
+def test_a_ratio_bound_of_zero_is_an_error(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cell("outcomes", 2, "ci_lower", "0")(sheets, codebook)  # an odds ratio's bound of 0
+    result = validate_review(sheets, codebook)
+    assert [where(f) for f in result.errors] == [E("outcomes", 2, "ci_lower", "ratio_positive")]
+
+
+def test_one_and_zero_are_true_and_false(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    set_cells(set_cell("studies", 2, "whole_family", "1"),
+              set_cell("studies", 3, "whole_family", "0"))(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert result.findings == []
+    assert list(result.clean["studies"]["whole_family"]) == ["true", "false", "", "true"]
+
+
+def test_a_sheet_may_have_exactly_the_column_limit(tmp_path):
+    from evsynth.intake import MAX_COLUMNS
+
+    header = "study_id,code,coder,excerpt,page"
+    too_wide = [E("codes", 1, "", "column_limit")]
+    for width, errors in ((MAX_COLUMNS, []), (MAX_COLUMNS + 1, too_wide)):
+        extra = ",".join(f"note{i}" for i in range(width - 5))
+        sheets, codebook = copy_review(tmp_path / str(width))
+        replace_text("codes", header, f"{header},{extra}")(sheets, codebook)
+        result = validate_review(sheets, codebook)
+        assert [where(f) for f in result.errors] == errors, width

@@ -37,20 +37,14 @@ META_COLUMNS = ["outcome", "effect_measure", "method", "k", "estimate", "ci_lowe
                 "analysis", "study_ids"]
 
 
-def study_direction(directions: pd.Series) -> str:
-    """One direction for a study that reports several measures of the same outcome."""
-    counts = directions.value_counts()
-    if len(counts) == 1:
-        return str(counts.index[0])
-    top, share = counts.index[0], counts.iloc[0] / counts.sum()
-    if top in ("benefit", "harm") and share >= AGREEMENT_SHARE:
-        return str(top)
-    return "mixed"
-
-
 def per_study_directions(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """One row per (outcome, study_id) with the study's overall direction for that outcome
-    (the rule of :func:`study_direction`, computed for all studies at once)."""
+    """One row per (outcome, study_id) with the study's overall direction for that outcome.
+
+    A study whose rows for the outcome all agree takes that direction. Otherwise it takes
+    benefit or harm when at least ``AGREEMENT_SHARE`` (70%) of its rows say so, and is
+    ``mixed`` when not (Thomson & Thomas 2013); a majority of ``no_effect`` or ``unclear``
+    rows also gives ``mixed``.
+    """
     if outcomes.empty:
         return pd.DataFrame(columns=["outcome", "study_id", "direction"])
     counts = outcomes.groupby(["outcome", "study_id", "direction"], sort=True).size().unstack(

@@ -29,8 +29,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections import Counter
-from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -42,11 +40,10 @@ from scipy import stats as sps
 __all__ = [
     "PooledEstimate",
     "PooledEstimates",
-    "cohen_kappa",
+    "cohen_kappa_binary",
     "dersimonian_laird",
     "dersimonian_laird_many",
     "hartung_knapp",
-    "percent_agreement",
     "random_effects",
     "random_effects_many",
     "random_effects_weights",
@@ -161,61 +158,20 @@ def wilson_interval(successes: int, n: int, level: float = _LEVEL) -> tuple[floa
     return (lower, upper)
 
 
-def _paired_labels(
-    rater_a: Sequence[Hashable], rater_b: Sequence[Hashable]
-) -> list[tuple[Hashable, Hashable]]:
-    a = list(rater_a)
-    b = list(rater_b)
-    if len(a) != len(b):
-        raise ValueError(f"raters must label the same items: got {len(a)} and {len(b)} labels")
-    return list(zip(a, b, strict=True))
+def cohen_kappa_binary(n: int, n_agree: int, yes_a: int, yes_b: int) -> float:
+    """Unweighted Cohen's kappa for n yes/no decisions by two raters, from their 2×2 counts:
+    how many they agreed on and how many "yes" each gave (coder agreement over millions of
+    decisions needs no decision lists).
 
-
-def percent_agreement(rater_a: Sequence[Hashable], rater_b: Sequence[Hashable]) -> float:
-    """Observed proportion of items on which two raters give the same label, as a percent.
-
-    This is p_o of Cohen (1960), Educ Psychol Meas 20:37-46, times 100.
-    Returns NaN for zero items; raises ValueError if the sequences differ in length.
-    """
-    pairs = _paired_labels(rater_a, rater_b)
-    if not pairs:
-        return math.nan
-    agree = sum(1 for x, y in pairs if x == y)
-    return 100.0 * agree / len(pairs)
-
-
-def cohen_kappa(rater_a: Sequence[Hashable], rater_b: Sequence[Hashable]) -> float:
-    """Unweighted Cohen's kappa for two raters' paired nominal labels.
-
-    kappa = (p_o - p_e) / (1 - p_e), with p_o the observed agreement and p_e the agreement
-    expected from the two raters' marginal label frequencies (Cohen 1960, Educ Psychol Meas
-    20:37-46). Labels may be any hashable values compared with ``==``; position i of each
-    sequence is the same item.
+    kappa = (p_o - p_e) / (1 - p_e), p_o = n_agree / n the observed agreement and p_e the
+    agreement expected from the raters' marginal "yes" and "no" frequencies (Cohen 1960, Educ
+    Psychol Meas 20:37-46).
 
     Edge cases (a deliberate choice): kappa is undefined when p_e == 1, which happens only
-    when both raters put every item in the same single category. Then p_o is also 1 and the
+    when both raters give the same single answer to every item. Then p_o is also 1 and the
     formula is 0/0, so NaN is returned rather than 1.0 (perfect agreement that carries no
-    information beyond the marginals) or 0.0. This matches what scikit-learn's
-    ``cohen_kappa_score`` yields (0/0 -> NaN). Zero items also give NaN. Mismatched lengths
-    raise ValueError.
-    """
-    pairs = _paired_labels(rater_a, rater_b)
-    n = len(pairs)
-    if n == 0:
-        return math.nan
-    p_o = sum(1 for x, y in pairs if x == y) / n
-    count_a = Counter(x for x, _ in pairs)
-    count_b = Counter(y for _, y in pairs)
-    p_e = sum(count_a[c] * count_b.get(c, 0) for c in count_a) / (n * n)
-    if p_e >= 1.0 - 1e-12:
-        return math.nan
-    return (p_o - p_e) / (1.0 - p_e)
-
-
-def cohen_kappa_binary(n: int, n_agree: int, yes_a: int, yes_b: int) -> float:
-    """Cohen's kappa for n yes/no decisions by two raters, from their 2×2 counts: how many
-    they agreed on and how many "yes" each gave. The same value :func:`cohen_kappa` gives on
-    the decision lists, without building them (coder agreement over millions of decisions).
+    information beyond the marginals) or 0.0, as scikit-learn's ``cohen_kappa_score`` does.
+    Zero items also give NaN.
     """
     if n == 0:
         return math.nan
@@ -787,17 +743,22 @@ def _check_groups(
     small = np.flatnonzero(k < 2)
     if small.size:
         raise ValueError(
-            f"group {labels[small[0]]!r}: random-effects meta-analysis needs k >= 2 "
+            f"group {_label(labels[small[0]])!r}: random-effects meta-analysis needs k >= 2 "
             f"studies, got {k[small[0]]}"
         )
     bad = ~(np.isfinite(y) & np.isfinite(v))
     if bad.any():
-        raise ValueError(f"group {labels[seg_in[bad.argmax()]]!r}: yi and vi must be finite")
+        first = _label(labels[seg_in[bad.argmax()]])
+        raise ValueError(f"group {first!r}: yi and vi must be finite")
     if not (v > 0.0).all():
-        raise ValueError(
-            f"group {labels[seg_in[(v <= 0.0).argmax()]]!r}: sampling variances vi must be > 0"
-        )
+        first = _label(labels[seg_in[(v <= 0.0).argmax()]])
+        raise ValueError(f"group {first!r}: sampling variances vi must be > 0")
     return labels, _segments(y, v, k)
+
+
+def _label(value: object) -> object:
+    """A group label as the caller wrote it (``'b'``, not numpy's ``np.str_('b')``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _gsum(a: NDArray[np.float64], g: _Groups) -> NDArray[np.float64]:

@@ -84,33 +84,6 @@ def theme_incidence(codes: pd.DataFrame, codebook: Codebook) -> _Incidence:
     return _incidence(codes, codebook)
 
 
-def study_theme_pairs(codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
-    """Unique (study_id, code) pairs after rolling every code up to all its ancestors."""
-    inc = _incidence(codes, codebook)
-    if inc.matrix.nnz == 0:
-        return _study_theme_pairs_slow(codes, codebook)
-    columns = sorted(range(len(inc.themes)), key=inc.themes.__getitem__)  # by code, as text
-    rows = [inc.studies_of(j) for j in columns]
-    counts = [len(r) for r in rows]
-    theme_codes = np.array([inc.themes[j] for j in columns], dtype=object)
-    out = pd.DataFrame({"study_id": inc.study_ids.take(np.concatenate(rows)),
-                        "code": np.repeat(theme_codes, counts)})
-    unknown = ~codes["code"].isin(inc.themes)
-    if unknown.any():  # codes the codebook lacks roll up to nothing; listed last, as NaN
-        extra = codes.loc[unknown, ["study_id"]].drop_duplicates().sort_values("study_id")
-        extra["code"] = pd.Series(np.nan, index=extra.index, dtype=out["code"].dtype)
-        out = pd.concat([out, extra], ignore_index=True)
-    return out
-
-
-def _study_theme_pairs_slow(codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
-    """The plain pandas form of :func:`study_theme_pairs` (for edge cases: nothing rolled up)."""
-    pairs = codes[["study_id", "code"]].drop_duplicates()
-    lineage = pairs["code"].map(codebook.lineage)
-    rolled = pairs.assign(code=lineage).explode("code")
-    return rolled.drop_duplicates().sort_values(["code", "study_id"]).reset_index(drop=True)
-
-
 def theme_tally(studies: pd.DataFrame, codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """``tallies/themes.csv``: code, label, parent, level, n_studies, pct_studies, study_ids.
 
@@ -340,11 +313,8 @@ def _agreement_table(double: _DoubleCoding, codebook: Codebook) -> pd.DataFrame:
 
 def _agreement_row(code: str, label: str, coder_names: list[str], n: int, n_agree: int,
                    yes_a: int, yes_b: int) -> dict:
-    """One agreement row from the 2×2 counts of n yes/no decisions by two coders.
-
-    Kappa from :func:`evsynth.stats.cohen_kappa_binary`, which equals
-    :func:`evsynth.stats.cohen_kappa` on the decision lists without building them.
-    """
+    """One agreement row from the 2×2 counts of n yes/no decisions by two coders (kappa from
+    :func:`evsynth.stats.cohen_kappa_binary`)."""
     from evsynth.stats import cohen_kappa_binary
 
     pct = 100.0 * n_agree / n if n else math.nan
