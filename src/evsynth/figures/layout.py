@@ -92,6 +92,7 @@ def inch_canvas(height_in: float) -> tuple[plt.Figure, plt.Axes]:
 
 
 def p_text(p: float) -> str:
+    """A p value as the figures print it: three decimals, or "p < 0.001"."""
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
