@@ -11,4 +11,5 @@ run_rule(snakemake, recorded_rule(snakemake, lambda: run_datapackage(
     review_dir=Path(snakemake.output.datapackage).parent,
     tables=[Path(p) for p in snakemake.input.tables],
     out_path=Path(snakemake.output.datapackage),
+    codebook_path=Path(snakemake.params.codebook),
 )))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evsynth import registry
 from evsynth.spreadsheet_safe import escape, quoting, restore
 
 
@@ -42,45 +43,25 @@ class ResultColumns:
     counts_after: bool = False
 
 
-_DIRECTION_NUMBERS = ("k", "n_benefit", "n_harm", "n_no_effect", "n_mixed", "n_unclear",
-                      "sign_test_p", "pct_benefit", "benefit_ci_lower", "benefit_ci_upper")
+def _declared(key: str) -> ResultColumns:
+    schema = registry.table_schema(key)
+    numeric = {"integer", "number"}
+    return ResultColumns(
+        text=tuple(f["name"] for f in schema["fields"] if f["type"] not in numeric),
+        numbers=tuple(f["name"] for f in schema["fields"] if f["type"] in numeric),
+        counts_after="x-counts" in schema)
 
-#: Every result table, by its path under ``results/<review>/`` without ``.csv``. Declared, not
-#: inferred: inferring types from the values is what turned codes into numbers (issue 10).
-RESULT_TABLES: dict[str, ResultColumns] = {
-    "tallies/themes": ResultColumns(
-        text=("code", "label", "parent", "study_ids"),
-        numbers=("level", "n_studies", "pct_studies")),
-    "tallies/themes_by_*": ResultColumns(text=("code", "label"), counts_after=True),
-    "tallies/cooccurrence": ResultColumns(text=("code",), counts_after=True),
-    "tallies/agreement": ResultColumns(
-        text=("code", "label", "coders"),
-        numbers=("n_double_coded", "n_agree", "pct_agreement", "kappa")),
-    "tallies/disagreements": ResultColumns(
-        text=("study_id", "code", "label", "applied_by", "not_applied_by")),
-    "outcomes/direction": ResultColumns(
-        text=("outcome", "label", "study_ids"), numbers=_DIRECTION_NUMBERS),
-    "outcomes/direction_by_quality": ResultColumns(
-        text=("outcome", "quality", "label", "study_ids"), numbers=_DIRECTION_NUMBERS),
-    "outcomes/meta_analysis": ResultColumns(
-        text=("outcome", "effect_measure", "method", "label", "scale", "analysis",
-              "study_ids"),
-        numbers=("k", "estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper", "tau2", "i2",
-                 "q", "q_p", "se")),
-    "outcomes/gap_map": ResultColumns(
-        text=("theme", "outcome", "study_ids"),
-        numbers=("n_studies", "n_benefit", "n_harm", "n_no_effect", "n_mixed", "n_unclear")),
-}
+
+#: Every result table, by its path under ``results/<review>/`` without ``.csv``, as the table
+#: registry declares it (``schemas/tables.yaml``). Declared, not inferred: inferring types from
+#: the values is what turned codes into numbers (issue 10).
+RESULT_TABLES: dict[str, ResultColumns] = {key: _declared(key) for key in registry.table_names()}
 
 
 def result_columns(table: str) -> ResultColumns:
-    """The declared columns of ``table`` (e.g. ``"outcomes/direction"``)."""
-    if table in RESULT_TABLES:
-        return RESULT_TABLES[table]
-    for pattern, columns in RESULT_TABLES.items():
-        if pattern.endswith("*") and table.startswith(pattern[:-1]):
-            return columns
-    raise KeyError(f"'{table}' is not a declared result table (evsynth.tables.RESULT_TABLES)")
+    """The declared columns of ``table`` (e.g. ``"outcomes/direction"``,
+    ``"tallies/themes_by_design"``); ``KeyError`` for a table the registry does not declare."""
+    return RESULT_TABLES[registry.table_key(table)]
 
 
 def table_name(path: Path) -> str:

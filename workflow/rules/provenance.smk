@@ -34,11 +34,13 @@ rule datapackage:
     input:
         passed=rules.validation_gate.output.passed,
         tables=result_tables,
+        codebook=codebook_file,
     output:
         datapackage="results/{review}/datapackage.json",
     params:
         review=lambda wc: wc.review,
         title=lambda wc: review_config(wc.review)["title"],
+        codebook=lambda wc: review_config(wc.review)["codebook"],
         checksums=checksum_record("datapackage"),
     log:
         "logs/datapackage/{review}.log",
