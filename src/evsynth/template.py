@@ -5,7 +5,9 @@
 - an ``instructions`` worksheet first: how to fill the workbook, what each column takes, and
   tables of every code and label the sheets may use (vocabularies, theme tree, outcomes);
 - one worksheet per contract sheet (studies, codes, outcomes, screening) whose header row is
-  exactly the columns :func:`evsynth.validate.sheet_specs` defines, in its order;
+  exactly the columns of the table registry (``schemas/tables.yaml``) resolved for the codebook,
+  in its order, as :func:`evsynth.validate.sheet_specs` reads them for validation, so the
+  template and the checks cannot disagree;
 - drop-down lists for single-valued category and boolean columns, pointing at ranges on a hidden
   ``lists`` worksheet (Excel limits an inline list to 255 characters), an input message on
   multi-valued category columns, and whole/decimal checks on number columns.
@@ -32,6 +34,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.xml.functions import tostring
 
+from evsynth import registry
 from evsynth.codebook import Codebook, load_codebook
 from evsynth.contract import MULTI_SEPARATOR
 from evsynth.validate import ColumnSpec, sheet_specs
@@ -47,14 +50,6 @@ FIXED_TIME = dt.datetime(2000, 1, 1)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 #: Free-text columns that deserve a wide column; everything else is sized from its content.
 WIDE_TEXT: dict[str, int] = {"citation": 60, "excerpt": 50, "measure": 36, "reason": 36}
-#: What one row of each sheet is, for the instructions.
-ROW_MEANING: dict[str, str] = {
-    "studies": "one row per included record (paper or report)",
-    "codes": "one row per (study, theme code, coder)",
-    "outcomes": "one row per (study, outcome, measure)",
-    "screening": "optional: PRISMA 2020 counts, one row per stage "
-                 "(excluded_full_text: one row per reason)",
-}
 HEADER_FONT = Font(bold=True)
 TITLE_FONT = Font(bold=True, size=14)
 REQUIRED_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -254,6 +249,12 @@ def _write_lists(ws: Worksheet, lists: Mapping[str, list[str]]) -> dict[str, str
 
 # --- Instructions ------------------------------------------------------------------------------
 
+def _row_meaning(sheet: str) -> str:
+    """What one row of a sheet is: the registry's description of the sheet, as a clause."""
+    text = registry.sheet_schema(sheet)["description"]
+    return text[:1].lower() + text[1:]
+
+
 def _steps(specs: Mapping[str, list[ColumnSpec]]) -> list[str]:
     sheets = ", ".join(specs)
     return [
@@ -263,7 +264,7 @@ def _steps(specs: Mapping[str, list[ColumnSpec]]) -> list[str]:
         f"(e.g. England{MULTI_SEPARATOR}Wales).",
         "Enter codes, not labels: pick them from the drop-down lists. The tables below give "
         "every code with its label.",
-        *(f"{sheet}: {ROW_MEANING[sheet]}." for sheet in specs if sheet in ROW_MEANING),
+        *(f"{sheet}: {_row_meaning(sheet)}." for sheet in specs),
         "outcomes: estimate, ci_lower and ci_upper go together (all three or none), with an "
         "effect_measure; ratio measures (or, rr, hr) are entered on the ratio scale.",
         "If the review reports no screening counts, delete the screening worksheet.",
