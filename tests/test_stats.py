@@ -609,11 +609,14 @@ from evsynth.stats import (  # noqa: E402 - the batched API, tested as one block
 _FIELDS = tuple("k estimate se ci_lower ci_upper pi_lower pi_upper tau2 i2 h2 q q_df q_p".split())
 
 # The hard cases of the one-group tests above: a bimodal restricted likelihood, data where
-# Fisher scoring oscillates, one study 1e11 times more precise than the rest.
+# Fisher scoring oscillates, one study 1e11 times more precise than the rest; and data where a
+# Newton step lands on the same side of the root outside the concave region, and only the
+# Fisher step taken instead leads to reml's root (3.1e-5; Newton would go on to 0.032).
 _HARD_GROUPS = [
     ([0.38, -0.83, 0.21, 0.67], [0.05, 0.21, 0.02, 0.43]),
     ([-0.23, -0.15, 0.39, -0.12, -0.09, -0.31], [0.37, 0.22, 0.03, 0.49, 0.36, 0.41]),
     ([0.31, -0.42, 0.05, 0.77, -0.1], [1.3e-12, 0.13, 0.27, 0.41, 0.06]),
+    ([0.083, -0.291, 0.014, 0.103], [4.3e-05, 0.015292, 11.687079, 0.00025]),
 ]
 
 
