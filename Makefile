@@ -80,3 +80,9 @@ template: $(STAMP)
 
 clean:
 	rm -rf results logs benchmarks .snakemake/metadata .snakemake/incomplete
+
+# Mutation check (tools/mutate.py): each listed bug is applied to a copy of the project and its
+# tests are run; exits non-zero when fewer than 90% are caught. The working tree is not touched.
+.PHONY: mutate
+mutate: $(TEST_STAMP)
+	$(BIN)/python tools/mutate.py $(MUTATE_ARGS)

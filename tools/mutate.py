@@ -55,9 +55,12 @@ class Mutant:
     original: str  # must occur exactly once in the file
     replacement: str
     tests: tuple[str, ...]  # test files (or node ids) that should fail
+    reader: str = ""  # for a data file: the module that reads it (checked to be the copy's)
 
     @property
     def module(self) -> str:
+        if self.reader:
+            return self.reader
         return ".".join(Path(self.path).with_suffix("").parts[1:])  # src/evsynth/x.py -> evsynth.x
 
 
@@ -84,22 +87,23 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "typical_variance_k_not_df",
         "stats",
-        "typical_v=df / tr_p",
-        "typical_v=(df + 1) / tr_p",
+        "typical_v=df / tr_p,\n        trace_p=tr_p,",
+        "typical_v=(df + 1) / tr_p,\n        trace_p=tr_p,",
         STATS,
     ),
     _m(
         "dl_tau2_subtracts_k",
         "stats",
-        "(het.q - het.q_df) / het.trace_p",
-        "(het.q - het.q_df - 1) / het.trace_p",
+        "tau2 = max(0.0, (het.q - het.q_df) / het.trace_p)",
+        "tau2 = max(0.0, (het.q - het.q_df - 1) / het.trace_p)",
         STATS,
     ),
     _m(
         "i2_from_q",
         "stats",
-        "i2=100.0 * tau2 / (tau2 + s2),",
-        "i2=100.0 * max(0.0, het.q - het.q_df) / max(het.q, 1e-300),",
+        "pi_upper=pi_hi,\n        tau2=tau2,\n        i2=100.0 * tau2 / (tau2 + s2),",
+        "pi_upper=pi_hi,\n        tau2=tau2,\n"
+        "        i2=100.0 * max(0.0, het.q - het.q_df) / max(het.q, 1e-300),",
         STATS,
     ),
     _m(
@@ -150,6 +154,56 @@ MUTANTS: tuple[Mutant, ...] = (
         "(n - yes_a) * (n - yes_a)) / (n * n)",
         STATS,
         TALLY,
+    ),
+    # --- stats: the batched estimators the outcomes stage pools with (*_many) ----------------
+    _m(
+        "many_q_p_uses_k_df",
+        "stats",
+        "q=q, q_df=df, q_p=special.chdtrc(df, q)",
+        "q=q, q_df=df, q_p=special.chdtrc(g.k, q)",
+        STATS,
+        OUTCOMES,
+    ),
+    _m(
+        "many_typical_variance_k_not_df",
+        "stats",
+        "typical_v=df / tr_p, trace_p=tr_p",
+        "typical_v=(df + 1) / tr_p, trace_p=tr_p",
+        STATS,
+        OUTCOMES,
+    ),
+    _m(
+        "many_dl_tau2_subtracts_k",
+        "stats",
+        "tau2 = np.maximum(0.0, (het.q - het.q_df) / het.trace_p)",
+        "tau2 = np.maximum(0.0, (het.q - het.q_df - 1) / het.trace_p)",
+        STATS,
+        OUTCOMES,
+    ),
+    _m(
+        "many_prediction_interval_from_two_studies",
+        "stats",
+        "half = np.where(g.k >= 3, _Z",
+        "half = np.where(g.k >= 2, _Z",
+        STATS,
+        OUTCOMES,
+    ),
+    _m(
+        "many_i2_from_q",
+        "stats",
+        "pi_upper=mu + half,\n        tau2=tau2,\n        i2=100.0 * tau2 / (tau2 + s2),",
+        "pi_upper=mu + half,\n        tau2=tau2,\n"
+        "        i2=100.0 * np.maximum(0.0, het.q - het.q_df) / np.maximum(het.q, 1e-300),",
+        STATS,
+        OUTCOMES,
+    ),
+    _m(
+        "many_hk_t_quantile_k_df",
+        "stats",
+        "crit = special.stdtrit(g.k - 1,",
+        "crit = special.stdtrit(g.k,",
+        STATS,
+        OUTCOMES,
     ),
     # --- outcomes: vote counting and pooling -----------------------------------------------------
     _m(
@@ -211,7 +265,7 @@ MUTANTS: tuple[Mutant, ...] = (
         'ratio = rows["effect_measure"].isin(["or"]).to_numpy()',
         OUTCOMES,
     ),
-    _m("pooling_needs_three", "outcomes", "if len(data) < 2:", "if len(data) < 3:", OUTCOMES),
+    _m("pooling_needs_three", "outcomes", "if len(data) >= 2]", "if len(data) >= 3]", OUTCOMES),
     _m(
         "sensitivity_keeps_only_excluded",
         "outcomes",
@@ -299,18 +353,19 @@ MUTANTS: tuple[Mutant, ...] = (
         "((numbers < low) | (numbers >= high))",
         VALIDATE,
     ),
-    _m(
+    Mutant(
         "sample_size_minimum_zero",
-        "validate",
-        'ColumnSpec("n", "integer", minimum=1)',
-        'ColumnSpec("n", "integer", minimum=0)',
-        VALIDATE,
+        "src/evsynth/schemas/tables.yaml",
+        "description: Sample size\n        constraints: {minimum: 1}",
+        "description: Sample size\n        constraints: {minimum: 0}",
+        (VALIDATE,),
+        reader="evsynth.registry",
     ),
     _m(
         "year_maximum_next_year",
-        "validate",
-        "minimum=1900, maximum=year)",
-        "minimum=1900, maximum=year + 1)",
+        "registry",
+        'constraints["maximum"] = current_year',
+        'constraints["maximum"] = current_year + 1',
         VALIDATE,
     ),
     _m(
@@ -683,7 +738,8 @@ def run_mutant(m: Mutant, copy: Path, guard_dir: Path, timeout: float) -> Outcom
     start = time.monotonic()
     try:
         path.write_text(original.replace(m.original, m.replacement, 1), encoding="utf-8")
-        code, output = run_tests(copy, guard_dir, m.module, path, list(m.tests), timeout)
+        module_file = copy / "src" / Path(*m.module.split(".")).with_suffix(".py")
+        code, output = run_tests(copy, guard_dir, m.module, module_file, list(m.tests), timeout)
     finally:
         path.write_text(original, encoding="utf-8")
     seconds = time.monotonic() - start
