@@ -23,6 +23,7 @@ import re
 import warnings
 import zipfile
 from array import array
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,10 +94,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def input_files(location: Path) -> list[Path]:
-    """The files a review's sheets are read from (for hashing and for Snakemake inputs)."""
+def input_files(location: Path, sheets: Collection[str] | None = None) -> list[Path]:
+    """The files a review's sheets are read from (for hashing and for Snakemake inputs);
+    with ``sheets``, only the files those sheets come from (a workbook holds them all). In a
+    folder, a sheet is the CSV file whose name, case and padding aside, is the sheet's."""
     if location.is_dir():
-        return sorted(p for p in location.iterdir() if p.suffix.lower() == ".csv")
+        return sorted(p for p in location.iterdir() if p.suffix.lower() == ".csv"
+                      and (sheets is None or p.stem.strip().lower() in sheets))
     return [location]
 
 

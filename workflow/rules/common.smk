@@ -4,7 +4,9 @@ import sys
 from pathlib import Path
 
 from evsynth.codebook import crosstab_fields as codebook_crosstab_fields
+from evsynth.intake import input_files as intake_input_files
 from evsynth.integrity import CHECKSUMS_DIR, Job, remove_unvouched
+from evsynth.narrative import narrative_files as package_narrative_files
 
 REVIEWS = sorted(config["reviews"])
 REPORTS_DIR = Path(workflow.basedir).parent / "reports"
@@ -39,18 +41,12 @@ def review_config(review):
 
 
 def sheet_paths(review, names=None):
-    """The files the named sheets (None: all) are read from; a workbook holds them all.
-
-    In a folder, a sheet is the CSV file whose name, case and padding aside, is the sheet's,
-    as evsynth.intake reads them.
-    """
+    """The files the named sheets (None: all) are read from, as evsynth.intake finds them; a
+    missing location gives none (validation reports it, rather than Snakemake refusing)."""
     location = Path(review_config(review)["sheets"])
-    if not location.is_dir():
-        return [str(location)] if location.exists() else []
-    files = [p for p in location.iterdir() if p.suffix.lower() == ".csv"]
-    if names is not None:
-        files = [p for p in files if p.stem.strip().lower() in names]
-    return sorted(str(p) for p in files)
+    if not location.exists():
+        return []
+    return [str(p) for p in intake_input_files(location, names)]
 
 
 def sheet_files(wildcards):
@@ -145,10 +141,11 @@ def crosstab_fields(review):
 
 
 def narrative_files(wildcards):
-    folder = review_config(wildcards.review).get("narrative")
-    if not folder or not Path(folder).is_dir():
+    """The narrative's section files, as evsynth.narrative finds them (none without a folder)."""
+    folder = review_config(wildcards.review)["narrative"]
+    if not folder:
         return []
-    return ancient(sorted(str(p) for p in Path(folder).glob("*.md")))
+    return ancient([str(p) for p in package_narrative_files(Path(folder)).values()])
 
 
 def report_sources(wildcards):

@@ -50,8 +50,8 @@ rule outcomes:
         ),
     params:
         codebook=lambda wc: review_config(wc.review)["codebook"],
-        meta_analysis=config.get("meta_analysis", {}),
-        forward=config.get("agreement", {}).get("forward", "union"),
+        meta_analysis=config["meta_analysis"],
+        forward=config["agreement"]["forward"],
         checksums=checksum_record("outcomes"),
     log:
         "logs/outcomes/{review}.log",

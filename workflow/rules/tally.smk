@@ -26,7 +26,7 @@ rule tally:
         ),
     params:
         codebook=lambda wc: review_config(wc.review)["codebook"],
-        forward=config.get("agreement", {}).get("forward", "union"),
+        forward=config["agreement"]["forward"],
         checksums=checksum_record("tally"),
     log:
         "logs/tally/{review}.log",
@@ -47,7 +47,7 @@ rule crosstab:
         crosstab="results/{review}/tallies/themes_by_{field}.csv",
     params:
         codebook=lambda wc: review_config(wc.review)["codebook"],
-        forward=config.get("agreement", {}).get("forward", "union"),
+        forward=config["agreement"]["forward"],
         checksums=checksum_record("crosstab"),
     log:
         "logs/crosstab/{review}_{field}.log",

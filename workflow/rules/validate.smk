@@ -65,7 +65,7 @@ rule check_narrative:
     output:
         issues="results/{review}/validation/narrative_issues.csv",
     params:
-        narrative=lambda wc: review_config(wc.review).get("narrative", ""),
+        narrative=lambda wc: review_config(wc.review)["narrative"],
         codebook=lambda wc: review_config(wc.review)["codebook"],
         report_format=lambda wc: report_format(wc.review),
         checksums=checksum_record("check_narrative"),
