@@ -741,3 +741,19 @@ def test_batched_rejects_bad_groups_naming_the_group() -> None:
         random_effects_many(yi, vi, [0, 0, 1, 1, 1], method="PM")
     with pytest.raises(ValueError):
         reml_many(yi, vi, [0, 0, 1, 1, 1], tol=0.0)
+
+
+def test_batched_sorted_integer_groups_equal_any_other_labelling() -> None:
+    # Integer labels in sorted order (as the outcomes stage passes them) take a path with no
+    # sort; it must find the same groups as labels in any order: here -3, 0, 7 and 40 against
+    # the same groups labelled by strings in shuffled order.
+    groups = _random_groups(6)[:4]
+    yi, vi, number = _concatenated(groups, None)
+    codes = np.array([-3, 0, 7, 40])[number]
+    fast = reml_many(yi, vi, codes)
+    order = np.random.default_rng(2).permutation(yi.size)
+    named = reml_many(yi[order], vi[order], np.array(["a", "b", "c", "d"])[number[order]])
+    assert list(fast.group) == [-3, 0, 7, 40]
+    assert list(fast.k) == [len(y) for y, _ in groups]
+    for i in range(4):
+        _assert_same_fit(fast[i], named[i])

@@ -694,16 +694,16 @@ class PooledEstimates:
 class _Groups(NamedTuple):
     """Studies of many groups, sorted by group (stably: each group keeps its input order).
 
-    ``starts``/``k`` delimit each group's segment, ``seg`` is each study's group number and
-    ``top``/``others`` are :class:`_Data`'s, per group: the position of the group's smallest
-    sampling variance (its first, as ``argmin``) and 1 everywhere but 0 there.
+    ``starts``/``k`` delimit each group's segment (a per-group value ``x`` is spread over its
+    studies as ``np.repeat(x, k)``) and ``top``/``others`` are :class:`_Data`'s, per group:
+    the position of the group's smallest sampling variance (its first, as ``argmin``) and 1
+    everywhere but 0 there.
     """
 
     y: NDArray[np.float64]
     v: NDArray[np.float64]
     starts: NDArray[np.intp]
     k: NDArray[np.int64]
-    seg: NDArray[np.intp]
     top: NDArray[np.intp]
     others: NDArray[np.float64]
 
@@ -714,13 +714,13 @@ def _segments(y: NDArray[np.float64], v: NDArray[np.float64], k: NDArray[np.int6
     np.cumsum(k[:-1], out=starts[1:])
     seg = np.repeat(np.arange(k.size, dtype=np.intp), k)
     low = np.minimum.reduceat(v, starts)
-    at_min = np.flatnonzero(v == low[seg])
+    at_min = np.flatnonzero(v == np.repeat(low, k))
     first = np.ones(at_min.size, dtype=bool)
     first[1:] = seg[at_min[1:]] != seg[at_min[:-1]]
     top = at_min[first]
     others = np.ones(y.size)
     others[top] = 0.0
-    return _Groups(y, v, starts, k, seg, top, others)
+    return _Groups(y, v, starts, k, top, others)
 
 
 def _check_groups(
@@ -735,11 +735,19 @@ def _check_groups(
         raise ValueError(
             f"yi, vi and group differ in length ({y.size}, {v.size}, {labels_in.size})"
         )
-    labels, inverse = np.unique(labels_in, return_inverse=True)
-    inverse = inverse.ravel()
-    order = np.argsort(inverse, kind="stable")
-    y, v, seg_in = y[order], v[order], inverse[order]
-    k = np.bincount(seg_in, minlength=labels.size).astype(np.int64)
+    if labels_in.dtype.kind in "iu" and bool(np.all(labels_in[1:] >= labels_in[:-1])):
+        # Integer labels already sorted (as a table sorted by group gives them): the segments
+        # are where the label changes, with no sort (a third of the time of a DL fit).
+        starts = np.flatnonzero(np.diff(labels_in, prepend=labels_in[:1] - 1))
+        labels = labels_in[starts]
+        k = np.diff(starts, append=labels_in.size).astype(np.int64)
+        seg_in = np.repeat(np.arange(k.size), k)
+    else:
+        labels, inverse = np.unique(labels_in, return_inverse=True)
+        inverse = inverse.ravel()
+        order = np.argsort(inverse, kind="stable")
+        y, v, seg_in = y[order], v[order], inverse[order]
+        k = np.bincount(seg_in, minlength=labels.size).astype(np.int64)
     small = np.flatnonzero(k < 2)
     if small.size:
         raise ValueError(
@@ -773,7 +781,7 @@ def _gsum_and_others(
     sum of the other studies of its group, the largest element's summed directly."""
     rest = _gsum(a * g.others, g)
     total = a[g.top] + rest
-    o = total[g.seg] - a
+    o = np.repeat(total, g.k) - a
     o[g.top] = rest
     return total, o
 
@@ -792,7 +800,7 @@ def _group_heterogeneity(g: _Groups) -> _GroupHeterogeneity:
     w = 1.0 / g.v
     sw, o = _gsum_and_others(w, g)
     tr_p = _gsum(w * o, g) / sw
-    e = g.y - (_gsum(w * g.y, g) / sw)[g.seg]
+    e = g.y - np.repeat(_gsum(w * g.y, g) / sw, g.k)
     q = np.maximum(0.0, _gsum(w * e * e, g))
     return _GroupHeterogeneity(
         q=q, q_df=df, q_p=special.chdtrc(df, q), typical_v=df / tr_p, trace_p=tr_p
@@ -807,7 +815,7 @@ def _group_pooled(
     het: _GroupHeterogeneity,
 ) -> PooledEstimates:
     """:func:`_pooled` for every group at once."""
-    w = 1.0 / (g.v + tau2[g.seg])
+    w = 1.0 / (g.v + np.repeat(tau2, g.k))
     sw = _gsum(w, g)
     mu = _gsum(w * g.y, g) / sw
     se = np.sqrt(1.0 / sw)
@@ -851,7 +859,7 @@ def dersimonian_laird_many(yi: ArrayLike, vi: ArrayLike, group: ArrayLike) -> Po
 
 def _subgroups(g: _Groups, keep: NDArray[np.bool_]) -> _Groups:
     """The groups of ``g`` where ``keep`` is true, with their studies."""
-    studies = keep[g.seg]
+    studies = np.repeat(keep, g.k)
     k = g.k[keep]
     starts = np.zeros(k.size, dtype=np.intp)
     np.cumsum(k[:-1], out=starts[1:])
@@ -860,7 +868,6 @@ def _subgroups(g: _Groups, keep: NDArray[np.bool_]) -> _Groups:
         v=g.v[studies],
         starts=starts,
         k=k,
-        seg=np.repeat(np.arange(k.size, dtype=np.intp), k),
         top=starts + (g.top - g.starts)[keep],
         others=g.others[studies],
     )
@@ -870,15 +877,15 @@ def _group_reml_score(
     tau2: NDArray[np.float64], g: _Groups
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """:func:`_reml_score` for every group at once, each at its own tau2."""
-    w = 1.0 / (g.v + tau2[g.seg])
+    w = 1.0 / (g.v + np.repeat(tau2, g.k))
     sw, o = _gsum_and_others(w, g)
     wo = w * o
     w2 = w * w
     _, o2 = _gsum_and_others(w2, g)
     tr_p = _gsum(wo, g) / sw
     tr_pp = (_gsum(wo * wo, g) + _gsum(w2 * o2, g)) / (sw * sw)
-    r = w * (g.y - (_gsum(w * g.y, g) / sw)[g.seg])
-    c = r - (_gsum(w * r, g) / sw)[g.seg]
+    r = w * (g.y - np.repeat(_gsum(w * g.y, g) / sw, g.k))
+    c = r - np.repeat(_gsum(w * r, g) / sw, g.k)
     return _gsum(r * r, g) - tr_p, tr_pp, 2.0 * _gsum(w * c * c, g) - tr_pp
 
 
@@ -904,7 +911,7 @@ def _group_reml_roots(g: _Groups, tol: float, max_iter: int) -> NDArray[np.float
     root = np.full(n, np.nan)
     ids = np.arange(n)
     c = g.v[g.top]
-    e = g.y - (_gsum(g.y, g) / g.k)[g.seg]
+    e = g.y - np.repeat(_gsum(g.y, g) / g.k, g.k)
     df = g.k - 1
     tau2 = np.maximum(0.0, (_gsum(e * e, g) - (1.0 - 1.0 / g.k) * _gsum(g.v, g)) / df)
     score, expected, observed = _group_reml_score(tau2, g)
@@ -1006,10 +1013,10 @@ def _group_reml_roots(g: _Groups, tol: float, max_iter: int) -> NDArray[np.float
 
 def _group_reml_loglik(tau2: NDArray[np.float64], g: _Groups) -> NDArray[np.float64]:
     """:func:`_reml_loglik` for every group at once, each at its own tau2."""
-    t = g.v + tau2[g.seg]
+    t = g.v + np.repeat(tau2, g.k)
     w = 1.0 / t
     sw = _gsum(w, g)
-    e = g.y - (_gsum(w * g.y, g) / sw)[g.seg]
+    e = g.y - np.repeat(_gsum(w * g.y, g) / sw, g.k)
     return -0.5 * (_gsum(np.log(t), g) + np.log(sw) + _gsum(w * e * e, g))
 
 
@@ -1054,10 +1061,10 @@ def _group_hartung_knapp(
     labels, g = _check_groups(yi, vi, group)
     if not np.array_equal(labels, base.group) or not np.array_equal(g.k, base.k):
         raise ValueError("yi/vi/group do not match the groups of the base estimates")
-    w = 1.0 / (g.v + base.tau2[g.seg])
+    w = 1.0 / (g.v + np.repeat(base.tau2, g.k))
     sw = _gsum(w, g)
     mu = _gsum(w * g.y, g) / sw
-    e = g.y - mu[g.seg]
+    e = g.y - np.repeat(mu, g.k)
     rss = _gsum(w * e * e, g)
     s2w = np.where(rss <= _EPS, 0.0, rss / (g.k - 1))
     se = np.sqrt(s2w / sw)
