@@ -741,25 +741,27 @@ def _check_groups(
         starts = np.flatnonzero(np.diff(labels_in, prepend=labels_in[:1] - 1))
         labels = labels_in[starts]
         k = np.diff(starts, append=labels_in.size).astype(np.int64)
-        seg_in = np.repeat(np.arange(k.size), k)
     else:
         labels, inverse = np.unique(labels_in, return_inverse=True)
         inverse = inverse.ravel()
         order = np.argsort(inverse, kind="stable")
-        y, v, seg_in = y[order], v[order], inverse[order]
-        k = np.bincount(seg_in, minlength=labels.size).astype(np.int64)
+        y, v = y[order], v[order]
+        k = np.bincount(inverse, minlength=labels.size).astype(np.int64)
     small = np.flatnonzero(k < 2)
     if small.size:
         raise ValueError(
             f"group {_label(labels[small[0]])!r}: random-effects meta-analysis needs k >= 2 "
             f"studies, got {k[small[0]]}"
         )
-    bad = ~(np.isfinite(y) & np.isfinite(v))
-    if bad.any():
-        first = _label(labels[seg_in[bad.argmax()]])
-        raise ValueError(f"group {first!r}: yi and vi must be finite")
+    # A finite sum proves every element finite (as in _check_inputs); the group of the first
+    # offending study is looked up only when there is one.
+    if not math.isfinite(float(y.sum()) + float(v.sum())):
+        bad = ~(np.isfinite(y) & np.isfinite(v))
+        if bad.any():
+            first = _label(labels[np.repeat(np.arange(k.size), k)[bad.argmax()]])
+            raise ValueError(f"group {first!r}: yi and vi must be finite")
     if not (v > 0.0).all():
-        first = _label(labels[seg_in[(v <= 0.0).argmax()]])
+        first = _label(labels[np.repeat(np.arange(k.size), k)[(v <= 0.0).argmax()]])
         raise ValueError(f"group {first!r}: sampling variances vi must be > 0")
     return labels, _segments(y, v, k)
 

@@ -61,7 +61,9 @@ def column_spec(field: Mapping, vocabularies: Mapping[str, Mapping[str, str]]) -
         values=dict(vocabularies.get(vocabulary, {})) if vocabulary else None,
         minimum=constraints.get("minimum"),
         maximum=constraints.get("maximum"),
-        pattern=constraints.get("pattern"),
+        # A vocabulary column's pattern only restates its codes (for Table Schema checkers of
+        # multi-valued cells); the vocabulary check reports those, with a did-you-mean.
+        pattern=None if vocabulary else constraints.get("pattern"),
     )
 
 
