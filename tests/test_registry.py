@@ -3,6 +3,7 @@ CSV the stages write, with one type per column in every review, and frictionless
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -163,6 +164,11 @@ def test_a_codebook_adds_its_fields_and_fills_the_vocabularies():
     assert fields["year"]["constraints"]["maximum"] == 2025
     # Several codes in one cell are not one code of the vocabulary: no enum there.
     assert "enum" not in fields["intervention_type"].get("constraints", {})
+    assert fields["intervention_type"]["constraints"]["pattern"] == (
+        "(?:group_programme|whole_family|multi_agency|one_to_one|community_based|health_setting)"
+        "(?:;(?:group_programme|whole_family|multi_agency|one_to_one|community_based|"
+        "health_setting))*"
+    )
     assert fields["intervention_type"]["x-multi"] is True
 
 
@@ -216,26 +222,40 @@ def test_frictionless_validates_every_table_against_the_registry(results, review
     assert len(package["resources"]) == len(tables_of(results[review]))
 
 
-def test_frictionless_catches_a_value_that_breaks_the_declaration(results, tmp_path):
-    """The embedded schema is checked, not decorative: a code as a count fails."""
-    base = tmp_path / "tiny"
-    base.mkdir()
-    source = results["tiny"] / "tallies" / "themes.csv"
-    (base / "tallies").mkdir()
-    lines = source.read_text("utf-8").splitlines()
-    head, first, *rest = lines
-    cells = first.split(",")
-    cells[4] = "many"  # n_studies
-    (base / "tallies" / "themes.csv").write_text(
-        "\n".join([head, ",".join(cells), *rest]) + "\n", "utf-8"
-    )
+@pytest.mark.parametrize(
+    ("review", "table", "column", "value", "error"),
+    [
+        ("tiny", "tallies/themes", "n_studies", "many", "type-error"),
+        ("tiny", "tallies/themes", "code", "9.9", "constraint-error"),  # not a theme code
+        ("families", "clean/studies", "design", "cohort_x", "constraint-error"),
+        (
+            "families",
+            "clean/studies",
+            "intervention_type",
+            "whole_family;bogus",
+            "constraint-error",
+        ),
+        ("tiny", "clean/screening", "count", "1.5", "type-error"),
+    ],
+)
+def test_frictionless_catches_a_value_that_breaks_the_declaration(
+    results, tmp_path, review, table, column, value, error
+):
+    """The embedded schema is checked, not decorative: one wrong cell fails, located."""
+    source = results[review] / f"{table}.csv"
+    target = tmp_path / review / f"{table}.csv"
+    target.parent.mkdir(parents=True)
+    with source.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    rows[1][rows[0].index(column)] = value
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
     package = build_datapackage(
-        "tiny", "tiny", base, [base / "tallies" / "themes.csv"], load_codebook(REVIEWS["tiny"][1])
+        review, review, tmp_path / review, [target], load_codebook(REVIEWS[review][1])
     )
-    (base / "datapackage.json").write_text(json.dumps(package), "utf-8")
-    report = frictionless.validate(str(base / "datapackage.json"))
-    assert not report.valid
-    assert report.flatten(["fieldName", "type"])[0] == ["n_studies", "type-error"]
+    (tmp_path / review / "datapackage.json").write_text(json.dumps(package), "utf-8")
+    report = frictionless.validate(str(tmp_path / review / "datapackage.json"))
+    assert report.flatten(["rowNumber", "fieldName", "type"]) == [[2, column, error]]
 
 
 def test_a_column_has_the_same_type_in_every_review(results):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from evsynth import registry
 
-MULTI_SEPARATOR = ";"
+MULTI_SEPARATOR = registry.MULTI_SEPARATOR
 #: The study_id rule, as the table registry declares it (``schemas/tables.yaml``).
 STUDY_ID_PATTERN: str = next(
     f["constraints"]["pattern"] for f in registry.sheet_schema("studies")["fields"]

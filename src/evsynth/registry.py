@@ -11,6 +11,7 @@ and the tests all read, so a column's type and rules are written in one place on
 from __future__ import annotations
 
 import copy
+import re
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ FIELD_TYPES: dict[str, str] = {
 }
 #: Vocabularies a review's codebook supplies (the others are fixed, in the registry).
 CODEBOOK_VOCABULARIES = ("design", "intervention_type", "themes", "outcomes")
+#: How a multi-valued cell separates its values (data contract §2).
+MULTI_SEPARATOR = ";"
 #: A table name's wildcard part, e.g. ``tallies/themes_by_{field}``.
 WILDCARD = "{field}"
 
@@ -121,17 +124,26 @@ def codebook_field(f: StudyField) -> dict[str, Any]:
     return out
 
 
+def multi_pattern(codes: list[str]) -> str:
+    """A regular expression for one or more of ``codes`` separated by ``;`` (as clean tables
+    write them), so that a Table Schema checker can test a multi-valued column's codes."""
+    one = "(?:" + "|".join(re.escape(code) for code in codes) + ")"
+    return f"{one}(?:{re.escape(MULTI_SEPARATOR)}{one})*"
+
+
 def _resolve(
     field: dict[str, Any], vocabularies: dict[str, dict[str, str]] | None, current_year: int | None
 ) -> dict[str, Any]:
-    """Fill ``enum`` from the field's vocabulary (single-valued fields only: a cell holding
-    ``a;b`` is not one code) and ``maximum`` from ``x-maximum: current_year``."""
+    """Fill ``enum`` from the field's vocabulary (a multi-valued field, whose cell ``a;b`` is
+    not one code, gets a ``pattern`` of its codes instead) and ``maximum`` from
+    ``x-maximum: current_year``."""
     constraints = dict(field.get("constraints", {}))
     name = field.get("x-vocabulary")
-    if name and not field.get("x-multi") and vocabularies is not None:
-        codes = list(vocabularies.get(name, {}))
-        if codes:  # Table Schema wants at least one value in an enum
-            constraints["enum"] = codes
+    codes = list(vocabularies.get(name, {})) if name and vocabularies is not None else []
+    if codes and field.get("x-multi"):
+        constraints["pattern"] = multi_pattern(codes)
+    elif codes:  # Table Schema wants at least one value in an enum
+        constraints["enum"] = codes
     if field.get("x-maximum") == "current_year" and current_year is not None:
         constraints["maximum"] = current_year
     out = {k: v for k, v in field.items() if k != "constraints"}
