@@ -468,3 +468,25 @@ def test_codebook_text_never_becomes_a_formula(tmp_path: Path) -> None:
         ("wellbeing", '=HYPERLINK("http://x","click")', "increase")]
     assert table(ws, "Codes for studies.funders (@SUM(1+1))")[1] == [
         ("public", "+cmd|' /C calc'!A0")]
+
+
+def test_columns_and_dropdowns_come_from_the_table_registry(template: Path,
+                                                            codebook: Codebook) -> None:
+    """Each worksheet is the registry's sheet schema resolved for the codebook: its columns in
+    order, required ones shaded, a strict drop-down of the vocabulary's codes on every
+    single-valued code column (``enum``), and the year bounded by the current year."""
+    from evsynth import registry
+
+    book = openpyxl.load_workbook(template)
+    for sheet in registry.sheet_names():
+        fields = registry.sheet_schema(sheet, codebook, YEAR)["fields"]
+        ws = book[sheet]
+        assert header(ws) == [f["name"] for f in fields]
+        for position, field in enumerate(fields, start=1):
+            constraints = field.get("constraints", {})
+            shaded = ws.cell(row=1, column=position).fill.fgColor.rgb
+            assert shaded.endswith("FFF2CC") == constraints.get("required", False), field
+            if "enum" in constraints:
+                assert dropdown(book, sheet, field["name"]) == constraints["enum"], field
+    year = validation_of(book["studies"], "year")
+    assert (year.formula1, year.formula2) == ("1900", str(YEAR))
