@@ -2,14 +2,32 @@
 from pathlib import Path
 
 from evsynth.integrity import recorded_rule
-from evsynth.render import run_render
+from evsynth.outcomes import MetaAnalysisSettings
+from evsynth.render import RenderPaths, run_render
+from evsynth.report import ReportInputs
 from evsynth.runner import run_rule
 
 run_rule(snakemake, recorded_rule(snakemake, lambda: run_render(
     review=snakemake.params.review,
     settings=dict(snakemake.params.settings),
-    results_dir=Path(snakemake.input.validation).parent.parent,
+    analysis=MetaAnalysisSettings.from_config(snakemake.params.meta_analysis),
+    inputs=ReportInputs(
+        codebook=Path(snakemake.params.settings["codebook"]),
+        studies=Path(snakemake.input.studies),
+        screening=Path(snakemake.input.screening),
+        themes=Path(snakemake.input.themes),
+        characteristics=Path(snakemake.input.characteristics),
+        direction=Path(snakemake.input.direction),
+        meta_analysis=Path(snakemake.input.meta_analysis),
+        agreement=Path(snakemake.input.agreement),
+        validation_summary=Path(snakemake.input.validation),
+    ),
     reports_dir=Path(snakemake.params.reports_dir),
-    html_path=Path(snakemake.output.html),
-    pdf_path=Path(snakemake.output.pdf),
+    out=RenderPaths(
+        narrative_issues=Path(snakemake.input.narrative_check),
+        figures=tuple(Path(p) for p in snakemake.input.figures),
+        source_dir=Path(snakemake.params.source_dir),
+        html=Path(snakemake.output.html),
+        pdf=Path(snakemake.output.pdf),
+    ),
 )))

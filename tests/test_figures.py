@@ -40,24 +40,28 @@ from evsynth.outcomes import (
 )
 from evsynth.tables import read_clean, read_results, write_table
 from evsynth.tally import codes_forward
+from stage_paths import meta_settings, outcomes_paths, validation_paths, write_typed_clean
 
 FIGURES = ["direction", "forest", "effect_direction", "gap_map"]
 DPI = 200  # figures.STYLE["savefig.dpi"]
 
 
 def write_clean(result, folder: Path, outcomes: pd.DataFrame | None = None) -> Path:
-    """The validated tables as the validate rule writes them (``clean/*.csv``)."""
+    """The validated tables as the validate rule writes them (``clean/*.csv`` and, typed,
+    ``clean/*.parquet``, which the stages read)."""
     for name in ("studies", "codes", "outcomes"):
         table = outcomes if name == "outcomes" and outcomes is not None else result.clean[name]
         write_table(table, folder / f"{name}.csv")
+        write_typed_clean(result, name, table, folder / f"{name}.parquet")
     return folder
 
 
 def run_stage(result, codebook_path: Path, base: Path, outcomes: pd.DataFrame | None = None,
               settings: dict | None = None) -> Path:
     clean = write_clean(result, base / "clean", outcomes)
-    run_outcomes(clean / "studies.csv", clean / "outcomes.csv", codebook_path, settings or {},
-                 base / "outcomes", base / "figures", codes_path=clean / "codes.csv")
+    run_outcomes(clean / "studies.parquet", clean / "outcomes.parquet", clean / "codes.parquet",
+                 codebook_path, meta_settings(**(settings or {})), "union",
+                 outcomes_paths(base / "outcomes", base / "figures"))
     return base
 
 
@@ -347,10 +351,12 @@ def test_plots_of_a_large_review_stay_a_readable_size(tmp_path):
 
     paths = write_synthetic_review(tmp_path / "big", n_studies=600, seed=3)
     clean = tmp_path / "clean"
-    result = run_validate(paths["sheets"], paths["codebook"], tmp_path / "validation", clean)
+    result = run_validate(paths["sheets"], paths["codebook"],
+                          validation_paths(tmp_path / "validation", clean))
     assert not result.errors
-    run_outcomes(clean / "studies.csv", clean / "outcomes.csv", paths["codebook"], {},
-                 tmp_path / "outcomes", tmp_path / "figures", codes_path=clean / "codes.csv")
+    run_outcomes(clean / "studies.parquet", clean / "outcomes.parquet", clean / "codes.parquet",
+                 paths["codebook"], meta_settings(), "union",
+                 outcomes_paths(tmp_path / "outcomes", tmp_path / "figures"))
     width, height = Image.open(tmp_path / "figures" / "effect_direction.png").size
     assert height / width < 3  # 80 rows of 600 studies, not 600 rows
     panels = read_results(tmp_path / "outcomes" / "meta_analysis.csv").query("analysis == 'main'")

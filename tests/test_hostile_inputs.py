@@ -33,6 +33,7 @@ from evsynth.codebook import MAX_YAML_DEPTH, load_codebook
 from evsynth.findings import InputError
 from evsynth.template import write_template
 from evsynth.validate import run_validate, validate_review
+from stage_paths import validation_paths
 from validation_helpers import (
     VALID,
     as_excel_value,
@@ -57,10 +58,15 @@ _CHILD = textwrap.dedent("""
     from pathlib import Path
     limit = int(sys.argv[4])
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    from evsynth.validate import run_validate
+    from evsynth.validate import ValidationPaths, run_validate
     start = time.perf_counter()
     out = Path(sys.argv[3])
-    result = run_validate(Path(sys.argv[1]), Path(sys.argv[2]), out / "validation", out / "clean")
+    sheets = ("studies", "codes", "outcomes", "screening")
+    paths = ValidationPaths(
+        out / "validation/issues.csv", out / "validation/summary.json",
+        out / "validation/report.md", {n: out / f"clean/{n}.csv" for n in sheets},
+        {n: out / f"clean/{n}.parquet" for n in sheets})
+    result = run_validate(Path(sys.argv[1]), Path(sys.argv[2]), paths)
     seconds = time.perf_counter() - start
     print(json.dumps({
         "findings": [[f.severity, f.sheet, f.row, f.column, f.rule, f.value, f.message]
@@ -513,7 +519,7 @@ def test_a_file_that_is_not_a_sheet_is_never_quoted(tmp_path, kind):
     (sheets / "studies.csv").unlink()
     (sheets / "studies.csv").symlink_to(private)
     out = tmp_path / "out"
-    result = run_validate(sheets, codebook, out / "validation", out / "clean")
+    result = run_validate(sheets, codebook, validation_paths(out / "validation", out / "clean"))
     studies = [f for f in result.findings if f.sheet == "studies"]
     assert [where(f) for f in studies] == [("error", "studies", 1, "", "not_a_sheet")]
     assert str(sheets / "studies.csv") in studies[0].message
@@ -529,7 +535,7 @@ def test_a_config_pointing_at_a_private_file_names_it_without_quoting_it(tmp_pat
     private = tmp_path / name
     private.write_text(PRIVATE_FILES["shadow"], encoding="utf-8")
     out = tmp_path / "out"
-    result = run_validate(private, codebook, out / "validation", out / "clean")
+    result = run_validate(private, codebook, validation_paths(out / "validation", out / "clean"))
     (error,) = result.errors
     assert str(private) in error.message
     issues = (out / "validation" / "issues.csv").read_text(encoding="utf-8")

@@ -426,6 +426,7 @@ def test_labels_with_tex_characters_print_literally_in_every_figure(tmp_path: Pa
     from evsynth.prisma import run_prisma
     from evsynth.tally import run_tally
     from evsynth.validate import run_validate
+    from stage_paths import meta_settings, outcomes_paths, tally_paths, validation_paths
 
     # SVG text as <text> elements (not glyph paths) so the test can read what was drawn.
     monkeypatch.setitem(figures_module.STYLE, "svg.fonttype", "none")
@@ -451,28 +452,16 @@ def test_labels_with_tex_characters_print_literally_in_every_figure(tmp_path: Pa
     )
     clean, figures = tmp_path / "clean", tmp_path / "figures"
     result = run_validate(
-        review / "sheets", review / "codebook.yaml", tmp_path / "validation", clean
+        review / "sheets", review / "codebook.yaml", validation_paths(tmp_path / "validation",
+                                                                      clean)
     )
     assert not result.errors, [f.one_line() for f in result.errors]
-    run_tally(
-        clean / "studies.csv",
-        clean / "codes.csv",
-        review / "codebook.yaml",
-        "union",
-        tmp_path / "themes.csv",
-        tmp_path / "cooccurrence.csv",
-        figures / "themes",
-    )
-    run_outcomes(
-        clean / "studies.csv",
-        clean / "outcomes.csv",
-        review / "codebook.yaml",
-        {},
-        tmp_path / "outcomes",
-        figures,
-        codes_path=clean / "codes.csv",
-    )
-    run_prisma(clean / "screening.csv", figures / "prisma")
+    run_tally(clean / "studies.parquet", clean / "codes.parquet", review / "codebook.yaml",
+              "union", tally_paths(tmp_path, figures))
+    run_outcomes(clean / "studies.parquet", clean / "outcomes.parquet", clean / "codes.parquet",
+                 review / "codebook.yaml", meta_settings(), "union",
+                 outcomes_paths(tmp_path / "outcomes", figures))
+    run_prisma(clean / "screening.parquet", figures / "prisma")
     # Each label drawn as typed, in one piece: mathtext would split it, drop the "$" and set
     # the rest in italics (or, for "$\\undefinedmacro$", crash).
     drawn = {

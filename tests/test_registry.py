@@ -17,6 +17,7 @@ from evsynth.narrative import run_check_narrative
 from evsynth.outcomes import run_outcomes
 from evsynth.tally import run_agreement, run_crosstab, run_tally
 from evsynth.validate import run_validate, sheet_specs
+from stage_paths import meta_settings, outcomes_paths, tally_paths, validation_paths
 
 REPO = Path(__file__).resolve().parent.parent
 #: (sheets, codebook, narrative) of every review the tests run through the stages.
@@ -45,43 +46,41 @@ def run_stages(review: str, out: Path) -> Path:
     sheets, codebook, narrative = REVIEWS[review]
     base = out / review
     clean = base / "clean"
-    result = run_validate(sheets, codebook, base / "validation", clean)
+    result = run_validate(sheets, codebook, validation_paths(base / "validation", clean))
     assert result.summary["passed"], [f.one_line() for f in result.errors]
     run_check_narrative(
         narrative, "summary-of-evidence", codebook, base / "validation" / "narrative_issues.csv"
     )
     run_tally(
-        clean / "studies.csv",
-        clean / "codes.csv",
+        clean / "studies.parquet",
+        clean / "codes.parquet",
         codebook,
         "union",
-        base / "tallies/themes.csv",
-        base / "tallies/cooccurrence.csv",
-        base / "figures/themes",
+        tally_paths(base / "tallies", base / "figures"),
     )
     for field in crosstab_fields(codebook):
         run_crosstab(
-            clean / "studies.csv",
-            clean / "codes.csv",
+            clean / "studies.parquet",
+            clean / "codes.parquet",
             codebook,
             "union",
             field,
             base / f"tallies/themes_by_{field}.csv",
         )
     run_agreement(
-        clean / "codes.csv",
+        clean / "codes.parquet",
         codebook,
         base / "tallies/agreement.csv",
         base / "tallies/disagreements.csv",
     )
     run_outcomes(
-        clean / "studies.csv",
-        clean / "outcomes.csv",
+        clean / "studies.parquet",
+        clean / "outcomes.parquet",
+        clean / "codes.parquet",
         codebook,
-        {},
-        base / "outcomes",
-        base / "figures",
-        codes_path=clean / "codes.csv",
+        meta_settings(),
+        "union",
+        outcomes_paths(base / "outcomes", base / "figures"),
     )
     return base
 

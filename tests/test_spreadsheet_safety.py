@@ -26,6 +26,7 @@ from evsynth.runner import run_rule
 from evsynth.spreadsheet_safe import TRIGGERS, escape_text, is_armed, restore_text
 from evsynth.tables import read_clean, read_results, write_table
 from evsynth.validate import validate_review, write_validation
+from stage_paths import meta_settings, outcomes_paths, report_inputs, tally_paths, validation_paths
 from validation_helpers import copy_review, set_cell
 
 HYPERLINK = '=HYPERLINK("http://x","click")'
@@ -147,7 +148,7 @@ def hostile_review(tmp_path: Path) -> tuple[Path, Path]:
 def test_issues_csv_neutralises_formulas(hostile_review: tuple[Path, Path], tmp_path: Path):
     result = validate_review(*hostile_review)
     out = tmp_path / "out"
-    write_validation(result, out / "validation", out / "clean")
+    write_validation(result, validation_paths(out / "validation", out / "clean"))
     issues = out / "validation" / "issues.csv"
 
     raw = {(r["sheet"], r["row"], r["column"]): r["value"] for r in raw_rows(issues)}
@@ -165,7 +166,7 @@ def test_issues_csv_neutralises_formulas(hostile_review: tuple[Path, Path], tmp_
 def test_clean_csvs_neutralise_formulas(hostile_review: tuple[Path, Path], tmp_path: Path):
     result = validate_review(*hostile_review)
     clean = tmp_path / "out" / "clean"
-    write_validation(result, tmp_path / "out" / "validation", clean)
+    write_validation(result, validation_paths(tmp_path / "out" / "validation", clean))
 
     studies = {r["study_id"]: r for r in raw_rows(clean / "studies.csv")}
     assert studies["S01"]["citation"] == "'" + HYPERLINK
@@ -328,30 +329,18 @@ def test_stages_write_safe_csvs_and_the_report_reads_the_originals(tiny: Path) -
 
     out = tiny / "results"
     clean, codebook = out / "clean", tiny / "codebook.yaml"
-    result = run_validate(tiny / "sheets", codebook, out / "validation", clean)
+    result = run_validate(tiny / "sheets", codebook, validation_paths(out / "validation", clean))
     assert not result.errors, [f.one_line() for f in result.errors]
     tallies = out / "tallies"
-    run_tally(
-        clean / "studies.csv",
-        clean / "codes.csv",
-        codebook,
-        "union",
-        tallies / "themes.csv",
-        tallies / "cooccurrence.csv",
-        out / "figures" / "themes",
-    )
+    run_tally(clean / "studies.parquet", clean / "codes.parquet", codebook, "union",
+              tally_paths(tallies, out / "figures"))
     run_agreement(
-        clean / "codes.csv", codebook, tallies / "agreement.csv", tallies / "disagreements.csv"
+        clean / "codes.parquet", codebook, tallies / "agreement.csv",
+        tallies / "disagreements.csv"
     )
-    run_outcomes(
-        clean / "studies.csv",
-        clean / "outcomes.csv",
-        codebook,
-        {},
-        out / "outcomes",
-        out / "figures",
-        codes_path=clean / "codes.csv",
-    )
+    run_outcomes(clean / "studies.parquet", clean / "outcomes.parquet", clean / "codes.parquet",
+                 codebook, meta_settings(), "union", outcomes_paths(out / "outcomes",
+                                                                    out / "figures"))
 
     assert {r["code"]: r["label"] for r in raw_rows(tallies / "themes.csv")}["a"] == (
         "'" + HYPERLINK
@@ -364,7 +353,7 @@ def test_stages_write_safe_csvs_and_the_report_reads_the_originals(tiny: Path) -
             for column, value in [("(header)", name) for name in row] + list(row.items()):
                 assert not runnable(value), (path, column, value)
 
-    loaded = ReviewResults.load(out, codebook)
+    loaded = ReviewResults.load(report_inputs(out, codebook))
     assert loaded.studies.set_index("study_id").at["T1", "citation"] == DDE
     assert loaded.themes.set_index("code").at["a", "label"] == HYPERLINK
     assert loaded.direction.set_index("outcome").at["reoffending", "label"] == AT_SUM

@@ -20,6 +20,7 @@ import pytest
 from evsynth.findings import ISSUE_COLUMNS, read_issues_csv, stop_message
 from evsynth.runner import StopReview
 from evsynth.validate import gate, run_validate, validate_review
+from stage_paths import validation_paths
 from validation_helpers import (
     append_row,
     copy_review,
@@ -235,7 +236,7 @@ def test_each_mistake_is_reported_where_it_is(tmp_path, mutate, expected, also):
     assert result.summary["errors"] == len(result.errors)
     # Whatever the mistake, every output can still be written and the gate stops cleanly.
     validation, clean = tmp_path / "out" / "validation", tmp_path / "out" / "clean"
-    run_validate(location, codebook, validation, clean)
+    run_validate(location, codebook, validation_paths(validation, clean))
     with pytest.raises(StopReview) as stop:
         run_gate(validation)
     assert "validation/issues.csv" in str(stop.value).replace("\\", "/")
@@ -426,7 +427,7 @@ def test_outputs_on_errors(tmp_path):
     set_cell("codes", 3, "excerpt", "x" * 200)(sheets, codebook)
     set_cell("codes", 3, "code", "y" * 200)(sheets, codebook)
     validation, clean = tmp_path / "validation", tmp_path / "clean"
-    result = run_validate(sheets, codebook, validation, clean)
+    result = run_validate(sheets, codebook, validation_paths(validation, clean))
 
     issues = (validation / "issues.csv").read_text(encoding="utf-8").splitlines()
     assert issues[0] == ",".join(ISSUE_COLUMNS)
@@ -462,7 +463,7 @@ def test_gate_passes_with_warnings_only(tmp_path):
     sheets, codebook = copy_review(tmp_path)
     set_cell("studies", 2, "design", "RCT")(sheets, codebook)
     validation = tmp_path / "validation"
-    result = run_validate(sheets, codebook, validation, tmp_path / "clean")
+    result = run_validate(sheets, codebook, validation_paths(validation, tmp_path / "clean"))
     assert [f.rule for f in result.findings] == ["code_case"]
     run_gate(validation)
     assert (validation / "passed.txt").read_text() == "validation passed with 1 warning(s)\n"
@@ -472,7 +473,7 @@ def test_gate_stops_on_a_broken_codebook(tmp_path):
     sheets, codebook = copy_review(tmp_path)
     edit_codebook("review: fixture", "review: [fixture")(sheets, codebook)
     validation = tmp_path / "validation"
-    run_validate(sheets, codebook, validation, tmp_path / "clean")
+    run_validate(sheets, codebook, validation_paths(validation, tmp_path / "clean"))
     with pytest.raises(StopReview, match="yaml_syntax"):
         run_gate(validation)
 
@@ -537,7 +538,7 @@ def test_the_report_reads_as_plain_text_and_escapes_only_markup(tmp_path):
     lines = text.splitlines(keepends=True)
     (sheets / "codes.csv").write_text("".join(lines[:3] + ["\n"] + lines[3:]), encoding="utf-8")
     validation = tmp_path / "validation"
-    run_validate(sheets, codebook, validation, tmp_path / "clean")
+    run_validate(sheets, codebook, validation_paths(validation, tmp_path / "clean"))
     report = (validation / "report.md").read_text(encoding="utf-8")
     assert "the screening sheet has no 'included' row" in report
     assert "1 blank row(s) between the data rows ignored" in report

@@ -20,6 +20,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from evsynth.findings import ISSUE_COLUMNS, read_issues_csv
 from evsynth.validate import run_validate
+from stage_paths import validation_paths
 from validation_helpers import (
     SHEET_NAMES,
     VALID,
@@ -43,7 +44,7 @@ any_text = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
 
 def check(location: Path, codebook: Path, out: Path) -> list:
     """Run the validate stage and check that what it wrote is complete and consistent."""
-    result = run_validate(location, codebook, out / "validation", out / "clean")
+    result = run_validate(location, codebook, validation_paths(out / "validation", out / "clean"))
     assert all(f.severity in {"error", "warning"} for f in result.findings)
     assert all(f.row is None or f.row >= 1 for f in result.findings)
     assert result.summary["passed"] == (not result.errors)
@@ -243,7 +244,8 @@ def test_any_value_the_registry_declares_valid_passes_its_column_checks(data, sh
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(edited)
         (sheets / f"{sheet}.csv").write_bytes(buffer.getvalue().encode("utf-8"))
-        result = run_validate(sheets, codebook, Path(tmp) / "validation", Path(tmp) / "clean",
+        result = run_validate(sheets, codebook,
+                              validation_paths(Path(tmp) / "validation", Path(tmp) / "clean"),
                               current_year=2030)
         about_cell = [f for f in result.findings
                       if (f.sheet, f.row, f.column) == (sheet, index + 1, field["name"])

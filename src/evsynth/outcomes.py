@@ -8,6 +8,8 @@ and ``unclear`` are counted and reported but are not votes in the sign test.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import pandas as pd
 
 from evsynth.codebook import Codebook
 from evsynth.contract import QUALITY, RATIO_MEASURES
+from evsynth.handoff import read_typed
 from evsynth.stats import (
     random_effects_many,
     random_effects_weights,
@@ -22,7 +25,7 @@ from evsynth.stats import (
     sign_test,
     wilson_interval,
 )
-from evsynth.tables import read_clean, write_table
+from evsynth.tables import write_table
 
 DIRECTION_ORDER = ("benefit", "harm", "no_effect", "mixed", "unclear")
 #: A study's rows for one outcome agree when at least this share point the same way
@@ -100,7 +103,9 @@ def effect_sizes(outcomes: pd.DataFrame) -> pd.DataFrame:
     row is used. The standard error is recovered from the 95% CI (Cochrane Handbook 6.3.1 and
     6.3.2: SE = (upper − lower) / (2 × 1.96), on the log scale for ratios).
     """
-    rows = outcomes[(outcomes["estimate"] != "") & (outcomes["effect_measure"] != "")]
+    # Typed (clean/outcomes.parquet): a blank estimate is NaN; a text frame gives "" instead.
+    given = pd.to_numeric(outcomes["estimate"].replace("", np.nan)).notna()
+    rows = outcomes[given & (outcomes["effect_measure"] != "")]
     rows = rows.drop_duplicates(["study_id", "outcome", "effect_measure"], keep="first")
     est, lo, hi = (rows[c].astype(float).to_numpy() for c in ("estimate", "ci_lower", "ci_upper"))
     ratio = rows["effect_measure"].isin(RATIO_MEASURES).to_numpy()
@@ -183,7 +188,7 @@ def effect_direction_cells(outcomes: pd.DataFrame,
     cells = per_study_directions(outcomes) if per_study is None else per_study
     if cells.empty:
         return cells.assign(n=pd.Series(dtype=float))
-    n = pd.to_numeric(outcomes["n"], errors="coerce") if "n" in outcomes else np.nan
+    n = pd.to_numeric(outcomes["n"], errors="coerce").astype(float) if "n" in outcomes else np.nan
     sizes = outcomes.assign(n=n).groupby(["outcome", "study_id"], sort=True)["n"].max()
     return cells.merge(sizes.reset_index(), on=["outcome", "study_id"], how="left")
 
@@ -247,46 +252,72 @@ def sensitivity_label(excluded: tuple[str, ...]) -> str:
     return "Without studies rated " + " or ".join(names)
 
 
-def run_outcomes(studies_path: Path, outcomes_path: Path, codebook_path: Path, settings: dict,
-                 out_dir: Path, figures_dir: Path, codes_path: Path | None = None,
-                 forward: str = "union") -> None:
-    """The outcomes stage: ``direction.csv``, ``direction_by_quality.csv``,
-    ``meta_analysis.csv`` and (with ``codes_path``) ``gap_map.csv`` under ``out_dir``; the
-    direction, forest, effect-direction and gap-map figures under ``figures_dir``."""
+@dataclass(frozen=True)
+class MetaAnalysisSettings:
+    """The config's ``meta_analysis`` block (its defaults are the config schema's)."""
+
+    method: str
+    hartung_knapp: bool
+    sensitivity_exclude_quality: tuple[str, ...]
+
+    @classmethod
+    def from_config(cls, block: Mapping) -> MetaAnalysisSettings:
+        return cls(method=block["method"], hartung_knapp=bool(block["hartung_knapp"]),
+                   sensitivity_exclude_quality=tuple(block["sensitivity_exclude_quality"]))
+
+
+@dataclass(frozen=True)
+class OutcomesPaths:
+    """Every file the outcomes stage writes, as its rule names them; each ``*_figure`` is a
+    figure's path without suffix (written as ``.png`` and ``.svg``)."""
+
+    direction: Path
+    direction_by_quality: Path
+    meta_analysis: Path
+    gap_map: Path
+    direction_figure: Path
+    forest_figure: Path
+    effect_direction_figure: Path
+    gap_map_figure: Path
+
+
+def run_outcomes(studies_path: Path, outcomes_path: Path, codes_path: Path, codebook_path: Path,
+                 settings: MetaAnalysisSettings, forward: str, out: OutcomesPaths) -> None:
+    """The outcomes stage: the direction tables, the meta-analyses and the gap map, and the
+    direction, forest, effect-direction and gap-map figures, each where ``out`` says."""
     from evsynth.codebook import load_codebook
     from evsynth.figures import direction_chart, effect_direction_plot, forest_plot, gap_map_plot
     from evsynth.tally import codes_forward
 
     codebook = load_codebook(codebook_path)
-    studies = read_clean(studies_path)
-    outcomes = read_clean(outcomes_path)
+    studies = read_typed(studies_path)
+    outcomes = read_typed(outcomes_path)
     with_quality = outcomes.merge(studies[["study_id", "quality"]], on="study_id", how="left")
     votes = per_study_directions(outcomes)  # one direction per study and outcome, used 4 times
     direction = direction_summary(outcomes, codebook, per_study=votes)
-    write_table(direction, out_dir / "direction.csv")
+    write_table(direction, out.direction)
     write_table(direction_summary(with_quality, codebook, by="quality", per_study=votes),
-                out_dir / "direction_by_quality.csv")
-    excluded = tuple(settings.get("sensitivity_exclude_quality", ["low"]))
+                out.direction_by_quality)
+    excluded = settings.sensitivity_exclude_quality
     pooled = meta_analysis(
         outcomes, studies, codebook,
-        methods=(settings.get("method", "REML"),),
-        hartung_knapp=bool(settings.get("hartung_knapp", False)),
+        methods=(settings.method,),
+        hartung_knapp=settings.hartung_knapp,
         sensitivity_exclude_quality=excluded,
     )
-    write_table(pooled, out_dir / "meta_analysis.csv")
+    write_table(pooled, out.meta_analysis)
     outcome_labels = {code: o.label for code, o in codebook.outcomes.items()}
-    direction_chart(direction, figures_dir / "direction")
+    direction_chart(direction, out.direction_figure)
     forest_plot(pooled_study_weights(effect_sizes(outcomes), pooled), pooled,
-                figures_dir / "forest",
+                out.forest_figure,
                 benefit={code: o.benefit for code, o in codebook.outcomes.items()},
                 sensitivity_label=sensitivity_label(excluded))
     effect_direction_plot(effect_direction_cells(outcomes, votes), studies, direction,
-                          outcome_labels, figures_dir / "effect_direction")
-    if codes_path is not None:
-        codes = codes_forward(read_clean(codes_path), forward)
-        gaps = gap_map(codes, outcomes, codebook, votes)
-        write_table(gaps, out_dir / "gap_map.csv")
-        themes = pd.DataFrame([(t.code, t.label, t.level) for t in codebook.themes],
-                              columns=["code", "label", "level"])
-        gap_map_plot(gaps.assign(net_direction=net_direction(gaps)), themes, outcome_labels,
-                     figures_dir / "gap_map")
+                          outcome_labels, out.effect_direction_figure)
+    codes = codes_forward(read_typed(codes_path), forward)
+    gaps = gap_map(codes, outcomes, codebook, votes)
+    write_table(gaps, out.gap_map)
+    themes = pd.DataFrame([(t.code, t.label, t.level) for t in codebook.themes],
+                          columns=["code", "label", "level"])
+    gap_map_plot(gaps.assign(net_direction=net_direction(gaps)), themes, outcome_labels,
+                 out.gap_map_figure)

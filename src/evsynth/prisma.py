@@ -20,9 +20,9 @@ def full_text_exclusions(screening: pd.DataFrame) -> pd.DataFrame:
 
 def run_prisma(screening_path: Path, figure_path: Path) -> None:
     from evsynth.figures import placeholder, prisma_diagram
-    from evsynth.tables import read_clean
+    from evsynth.handoff import read_typed
 
-    screening = read_clean(screening_path)
+    screening = read_typed(screening_path)
     if screening.empty:
         # The rule's outputs must exist; a review without screening gets a placeholder.
         placeholder(figure_path, "No screening sheet: no PRISMA flow diagram")

@@ -18,13 +18,15 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from evsynth.findings import read_issues_csv, stop_message
 from evsynth.narrative_markup import NarrativeMarkupError
-from evsynth.report import ReviewResults, build_partials, metadata
+from evsynth.outcomes import MetaAnalysisSettings
+from evsynth.report import ReportInputs, ReviewResults, build_partials, metadata
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ def stage_sources(reports_dir: Path, source_dir: Path) -> None:
 
 
 def write_generated(source_dir: Path, partials: dict[str, str], meta: dict,
-                    figures_dir: Path) -> None:
+                    figures: list[Path]) -> None:
     generated = source_dir / "_generated"
     for name, text in sorted(partials.items()):
         path = generated / name
@@ -114,7 +116,10 @@ def write_generated(source_dir: Path, partials: dict[str, str], meta: dict,
         path.write_text(text, encoding="utf-8")
     (source_dir / "_metadata.yml").write_text(
         yaml.safe_dump(meta, sort_keys=True, allow_unicode=True), encoding="utf-8")
-    shutil.copytree(figures_dir, source_dir / "figures", dirs_exist_ok=True)
+    # The report cites figures as figures/<file name> (evsynth.report), beside its sources.
+    (source_dir / "figures").mkdir(parents=True, exist_ok=True)
+    for path in figures:
+        shutil.copy2(path, source_dir / "figures" / path.name)
     (generated / "brand.css").write_text(brand_css(source_dir / "_brand.yml"), encoding="utf-8")
 
 
@@ -261,32 +266,43 @@ def choose_engine() -> str:
 
 # --- The stage ---------------------------------------------------------------------------------
 
-def run_render(review: str, settings: dict, results_dir: Path, reports_dir: Path,
-               html_path: Path, pdf_path: Path) -> str:
+@dataclass(frozen=True)
+class RenderPaths:
+    """Where a render reads and writes, as its rule names them: the narrative findings
+    (checked first), the figures the report shows, the staging folder for the filled
+    sources, and the two reports."""
+
+    narrative_issues: Path
+    figures: tuple[Path, ...]
+    source_dir: Path
+    html: Path
+    pdf: Path
+
+
+def run_render(review: str, settings: dict, analysis: MetaAnalysisSettings,
+               inputs: ReportInputs, reports_dir: Path, out: RenderPaths) -> str:
     """Fill and render one review's report; returns the engine used."""
     from evsynth.runner import StopReview
 
-    narrative_issues = results_dir / "validation" / "narrative_issues.csv"
-    errors = [f for f in read_issues_csv(narrative_issues) if f.severity == "error"]
+    errors = [f for f in read_issues_csv(out.narrative_issues) if f.severity == "error"]
     if errors:
         raise StopReview(stop_message(f"The narrative of review '{review}'", errors,
-                                      narrative_issues))
+                                      out.narrative_issues))
     report_format = settings["report"]
-    narrative = Path(settings["narrative"]) if settings.get("narrative") else None
-    res = ReviewResults.load(results_dir, Path(settings["codebook"]))
-    source_dir = html_path.parent / "source"
+    narrative = Path(settings["narrative"]) if settings["narrative"] else None
+    res = ReviewResults.load(inputs)
     try:
-        partials = build_partials(res, settings, report_format, narrative)
+        partials = build_partials(res, settings, report_format, narrative, analysis)
     except NarrativeMarkupError as exc:  # the narrative changed after it was checked
         raise StopReview(f"The narrative of review '{review}': {exc}") from exc
-    stage_sources(reports_dir, source_dir)
-    write_generated(source_dir, partials, metadata(settings, report_format),
-                    results_dir / "figures")
+    stage_sources(reports_dir, out.source_dir)
+    write_generated(out.source_dir, partials, metadata(settings, report_format),
+                    list(out.figures))
     engine = choose_engine()
     log.info("rendering %s for %s with %s", report_format, review, engine)
     render = render_with_quarto if engine == "quarto" else render_with_pandoc
     try:
-        render(source_dir, f"{report_format}.qmd", html_path, pdf_path)
+        render(out.source_dir, f"{report_format}.qmd", out.html, out.pdf)
     except (RenderError, subprocess.TimeoutExpired, OSError) as exc:
         raise StopReview(f"Rendering the {report_format} for '{review}' failed: {exc}") from exc
     return engine

@@ -18,14 +18,31 @@ import pandas as pd
 from evsynth.codebook import Codebook, load_codebook
 from evsynth.contract import EFFECT_MEASURES, QUALITY
 from evsynth.escape import markdown_text as md
+from evsynth.handoff import read_typed
 from evsynth.narrative import SECTIONS, THEME_SECTION_PREFIX, fill, narrative_files
 from evsynth.narrative_markup import expand_includes
-from evsynth.tables import read_clean, read_results
+from evsynth.outcomes import MetaAnalysisSettings, sensitivity_label
+from evsynth.tables import read_results
 
 FORMAT_LABELS = {"summary-of-evidence": "Summary of evidence",
                  "strategic-briefing": "Strategic briefing"}
 FIGURE_WIDTH = "100%"
 SOURCE_SHORT = {"academic": "Academic", "grey": "Grey"}
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Every result file the report reads, as the render rule names them."""
+
+    codebook: Path
+    studies: Path  # clean/studies.parquet
+    screening: Path  # clean/screening.parquet
+    themes: Path
+    characteristics: Path
+    direction: Path
+    meta_analysis: Path
+    agreement: Path
+    validation_summary: Path
 
 
 @dataclass
@@ -36,28 +53,42 @@ class ReviewResults:
     studies: pd.DataFrame
     screening: pd.DataFrame
     themes: pd.DataFrame
+    characteristics: pd.DataFrame
     direction: pd.DataFrame
     meta: pd.DataFrame
     agreement: pd.DataFrame
     validation: dict
 
     @classmethod
-    def load(cls, results_dir: Path, codebook_path: Path) -> ReviewResults:
+    def load(cls, paths: ReportInputs) -> ReviewResults:
         return cls(
-            codebook=load_codebook(codebook_path),
-            studies=read_clean(results_dir / "clean" / "studies.csv"),
-            screening=read_clean(results_dir / "clean" / "screening.csv"),
+            codebook=load_codebook(paths.codebook),
+            studies=read_typed(paths.studies),
+            screening=read_typed(paths.screening),
             # Codes, IDs and labels come back as text, numbers only where declared
             # (evsynth.tables.RESULT_TABLES): an outcome coded "2" must match the codebook's "2".
-            themes=read_results(results_dir / "tallies" / "themes.csv", "tallies/themes"),
-            direction=read_results(results_dir / "outcomes" / "direction.csv",
-                                   "outcomes/direction"),
-            meta=read_results(results_dir / "outcomes" / "meta_analysis.csv",
-                              "outcomes/meta_analysis"),
-            agreement=read_results(results_dir / "tallies" / "agreement.csv",
-                                   "tallies/agreement"),
-            validation=json.loads((results_dir / "validation" / "summary.json").read_text("utf-8")),
+            themes=read_results(paths.themes, "tallies/themes"),
+            characteristics=read_results(paths.characteristics, "tallies/characteristics"),
+            direction=read_results(paths.direction, "outcomes/direction"),
+            meta=read_results(paths.meta_analysis, "outcomes/meta_analysis"),
+            agreement=read_results(paths.agreement, "tallies/agreement"),
+            validation=json.loads(paths.validation_summary.read_text("utf-8")),
         )
+
+    def characteristic(self, name: str) -> pd.DataFrame:
+        """The rows of ``tallies/characteristics.csv`` for one characteristic, in its order."""
+        table = self.characteristics
+        return table[table["characteristic"] == name]
+
+    def n_with(self, name: str, value: str) -> int:
+        """Included studies whose ``name`` is ``value`` (0 where none is)."""
+        rows = self.characteristic(name)
+        found = rows[rows["value"] == value]
+        return int(found["n_studies"].iloc[0]) if len(found) else 0
+
+    @property
+    def n_included(self) -> int:
+        return self.n_with("included", "all")
 
 
 # --- Formatting --------------------------------------------------------------------------------
@@ -108,21 +139,18 @@ def label_of(vocabulary: dict[str, str], code: str) -> str:
 
 def live_figures(res: ReviewResults) -> dict[str, str]:
     """Every live figure the narrative may cite, formatted as it is printed."""
-    studies, n = res.studies, len(res.studies)
-    years = studies["year"].astype(int) if n else pd.Series(dtype=int)
-    countries = {c for cell in studies.get("country", pd.Series(dtype=str)) for c in
-                 str(cell).split(";") if c}
-    n_academic = int((studies["source_type"] == "academic").sum())
-    n_grey = int((studies["source_type"] == "grey").sum())
+    n = res.n_included
+    source = res.characteristic("source_type").set_index("value")
+    years = res.characteristic("year")["value"]  # ascending, only years some study has
     figures = {
         "n_studies": str(n),
-        "n_academic": str(n_academic),
-        "n_grey": str(n_grey),
-        "pct_academic": pct(100 * n_academic / n) if n else "0%",
-        "pct_grey": pct(100 * n_grey / n) if n else "0%",
-        "year_min": str(years.min()) if n else "n/a",
-        "year_max": str(years.max()) if n else "n/a",
-        "n_countries": str(len(countries)),
+        "n_academic": str(res.n_with("source_type", "academic")),
+        "n_grey": str(res.n_with("source_type", "grey")),
+        "pct_academic": pct(source.loc["academic", "pct_studies"]) if n else "0%",
+        "pct_grey": pct(source.loc["grey", "pct_studies"]) if n else "0%",
+        "year_min": years.iloc[0] if len(years) else "n/a",
+        "year_max": years.iloc[-1] if len(years) else "n/a",
+        "n_countries": str(len(res.characteristic("country"))),
         "n_outcomes": str(len(res.direction)),
     }
     for row in res.themes.itertuples(index=False):
@@ -191,18 +219,13 @@ def notice(settings: dict, draft: bool) -> str:
     return "\n".join(parts)
 
 
-def counts_table(values: pd.Series, vocabulary: dict[str, str], heading: str,
-                 caption: str) -> str:
-    """Studies per category value (multi-valued cells count under each value)."""
-    exploded = values.fillna("").astype(str).str.split(";").explode()
-    exploded = exploded[exploded != ""]
-    counts = exploded.value_counts()
-    order = [c for c in vocabulary if c in counts.index] + sorted(
-        c for c in counts.index if c not in vocabulary)
-    total = len(values)
-    rows = [[md(label_of(vocabulary, c)), str(int(counts[c])),
-             pct(100 * counts[c] / total) if total else "0%"] for c in order]
-    return pipe_table([heading, "Studies", "%"], rows, [40, 10, 8], "lrr", caption)
+def counts_table(rows: pd.DataFrame, heading: str, caption: str) -> str:
+    """Studies per value of a characteristic (``tallies/characteristics.csv`` rows), the
+    values some study has, in the table's order."""
+    shown = rows[(rows["n_studies"] > 0) & (rows["value"] != "not_recorded")]
+    cells = [[md(r.label), str(int(r.n_studies)), pct(r.pct_studies)]
+             for r in shown.itertuples(index=False)]
+    return pipe_table([heading, "Studies", "%"], cells, [40, 10, 8], "lrr", caption)
 
 
 def countries_phrase(n_countries: str) -> str:
@@ -211,14 +234,12 @@ def countries_phrase(n_countries: str) -> str:
 
 
 def what_we_did(res: ReviewResults, figures: dict[str, str]) -> str:
-    s = res.studies
-    n = len(s)
     out = [
         f"We included **{figures['n_studies']} records**: {figures['n_academic']} from the "
         f"academic literature ({figures['pct_academic']}) and {figures['n_grey']} from the grey "
         f"literature ({figures['pct_grey']}), published between {figures['year_min']} and "
         f"{figures['year_max']}, {countries_phrase(figures['n_countries'])}. Each record was "
-        f"coded against the review's codebook of {len(res.codebook.themes)} themes.\n",
+        f"coded against the review's codebook of {len(res.themes)} themes.\n",
     ]
     if len(res.screening):
         out.append(figure("figures/prisma.svg",
@@ -226,22 +247,21 @@ def what_we_did(res: ReviewResults, figures: dict[str, str]) -> str:
                           "included, with the reasons full-text reports were excluded.",
                           "Flow diagram from records identified, through duplicates removed "
                           "and screening exclusions, to full-text exclusions by reason and the "
-                          f"{n} studies included.", "fig-prisma"))
-    out.append(counts_table(s["design"], res.codebook.vocabularies["design"], "Study design",
+                          f"{figures['n_studies']} studies included.", "fig-prisma"))
+    out.append(counts_table(res.characteristic("design"), "Study design",
                             "Included records by study design"))
-    out.append(counts_table(s["quality"], QUALITY, "Quality appraisal",
+    out.append(counts_table(res.characteristic("quality"), "Quality appraisal",
                             "Included records by quality appraisal"))
-    countries = s["country"].fillna("").str.split(";").explode()
-    countries = countries[countries != ""].value_counts()
+    countries = res.characteristic("country")  # most records first, then by name
     if len(countries):
-        top = sorted(countries.items(), key=lambda kv: (-kv[1], kv[0]))
-        listed = "; ".join(f"{md(c)} ({k})" for c, k in top)
+        listed = "; ".join(f"{md(r.value)} ({int(r.n_studies)})"
+                           for r in countries.itertuples(index=False))
         out.append(f"Countries (records): {listed}.\n")
     return "\n".join(out)
 
 
 def key_findings(res: ReviewResults, narrative: dict[str, str]) -> str:
-    n = len(res.studies)
+    n = res.n_included
     out = [
         figure("figures/themes.svg",
                f"Included records coded with each theme (of {n}); a record counts once for a "
@@ -268,7 +288,21 @@ def key_findings(res: ReviewResults, narrative: dict[str, str]) -> str:
     return "\n".join(out)
 
 
-def outcomes_section(res: ReviewResults) -> str:
+def excluded_quality_phrase(excluded: tuple[str, ...]) -> str:
+    """The studies a sensitivity analysis leaves out, for a caption: "rated low quality"."""
+    names = [QUALITY.get(q, q).lower() for q in excluded]
+    return "rated " + " or ".join(names) + (" quality" if "not_appraised" not in excluded
+                                            else "")
+
+
+def method_phrase(analysis: MetaAnalysisSettings) -> str:
+    """The estimator as configured, e.g. "REML" or "DerSimonian–Laird, with the Hartung–Knapp
+    adjustment"."""
+    name = {"REML": "REML", "DL": "DerSimonian–Laird"}.get(analysis.method, analysis.method)
+    return name + (", with the Hartung–Knapp adjustment" if analysis.hartung_knapp else "")
+
+
+def outcomes_section(res: ReviewResults, analysis: MetaAnalysisSettings) -> str:
     if res.direction.empty:
         return "No included record reported an outcome that the codebook tracks.\n"
     out = [
@@ -308,23 +342,25 @@ def outcomes_section(res: ReviewResults) -> str:
             "Forest plots, one per pooled outcome and effect measure: study estimates with 95% "
             "confidence intervals (square size shows the random-effects weight), the pooled "
             "estimate (filled diamond), the 95% prediction interval, and, where some studies "
-            "were rated low quality, the pooled estimate without them (hollow diamond).",
+            f"were {excluded_quality_phrase(analysis.sensitivity_exclude_quality)}, the pooled "
+            "estimate without them (hollow diamond).",
             "Forest plots, one panel per pooled outcome, listing each study's estimate and 95% "
             "confidence interval and weight, the pooled random-effects estimate and its "
             "prediction interval.", "fig-forest"))
         sens = res.meta[res.meta["analysis"] == "sensitivity"]
+        without = sensitivity_label(analysis.sensitivity_exclude_quality)
+        without = without[:1].lower() + without[1:]
         for r in sens.itertuples(index=False):
             out.append(f"Sensitivity analysis for {md(r.label)} ({r.effect_measure.upper()}), "
-                       f"without low-quality studies: {number(r.estimate)} (95% CI "
+                       f"{without}: {number(r.estimate)} (95% CI "
                        f"{number(r.ci_lower)} to {number(r.ci_upper)}), k = {r.k}.\n")
     return "\n".join(out)
 
 
 def limitations(res: ReviewResults) -> str:
-    s = res.studies
-    n = len(s)
-    not_appraised = int((s["quality"] == "not_appraised").sum())
-    low = int((s["quality"] == "low").sum())
+    n = res.n_included
+    not_appraised = res.n_with("quality", "not_appraised")
+    low = res.n_with("quality", "low")
     lines = [
         f"- {not_appraised} of {n} records were not appraised for quality and {low} were "
         "appraised as low quality.",
@@ -377,7 +413,7 @@ def included_studies(res: ReviewResults) -> str:
                       caption=f"The {len(rows)} included records")
 
 
-def method_audit(res: ReviewResults) -> str:
+def method_audit(res: ReviewResults, analysis: MetaAnalysisSettings) -> str:
     v = res.validation
     out = [
         "This report was generated by evsynth from the review's coded extraction sheets. "
@@ -387,7 +423,7 @@ def method_audit(res: ReviewResults) -> str:
         "**Methods.** Themes are counted once per record, rolled up from sub-themes to parent "
         "themes. Outcome direction is vote-counted by direction of effect with an exact "
         "two-sided sign test (Cochrane Handbook ch. 12; SWiM). Pooled estimates use a "
-        "random-effects model (REML unless configured otherwise) with 95% confidence and "
+        f"random-effects model ({method_phrase(analysis)}) with 95% confidence and "
         "prediction intervals; ratio measures are pooled on the log scale.\n",
     ]
     rows = [[md(name), str(s["rows_read"]), str(s["rows_valid"]), str(s["errors"]),
@@ -411,7 +447,7 @@ def method_audit(res: ReviewResults) -> str:
 
 
 def build_partials(res: ReviewResults, settings: dict, report_format: str,
-                   narrative_dir: Path | None) -> dict[str, str]:
+                   narrative_dir: Path | None, analysis: MetaAnalysisSettings) -> dict[str, str]:
     """Every ``_generated/`` file of a report: path relative to ``_generated/`` -> Markdown."""
     figures = live_figures(res)
     narrative = narrative_partials(narrative_dir, report_format, figures)
@@ -421,13 +457,13 @@ def build_partials(res: ReviewResults, settings: dict, report_format: str,
         "notice.md": notice(settings, draft=narrative_dir is None),
         "what-we-did.md": what_we_did(res, figures),
         "key-findings.md": key_findings(res, narrative),
-        "outcomes.md": outcomes_section(res),
+        "outcomes.md": outcomes_section(res, analysis),
         "limitations.md": limitations(res),
         "evidence-base.md": evidence_base(figures),
         "at-a-glance.md": at_a_glance(),
         "further-reading.md": further_reading(narrative),
         "included-studies.md": included_studies(res),
-        "method-audit.md": method_audit(res),
+        "method-audit.md": method_audit(res, analysis),
     })
     return partials
 

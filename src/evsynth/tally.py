@@ -18,7 +18,8 @@ from scipy import sparse
 
 from evsynth.codebook import Codebook
 from evsynth.contract import MULTI_SEPARATOR, QUALITY, SOURCE_TYPES
-from evsynth.tables import read_clean, write_table
+from evsynth.handoff import read_typed
+from evsynth.tables import write_table
 
 ID_SEPARATOR = ";"
 
@@ -179,17 +180,82 @@ def _cooccurrence(inc: _Incidence) -> pd.DataFrame:
     return out
 
 
+# --- Characteristics of the included studies --------------------------------------------------
+
+CHARACTERISTICS_COLUMNS = ["characteristic", "value", "label", "n_studies", "pct_studies",
+                           "study_ids"]
+NOT_RECORDED = "not_recorded"
+
+
+def _value_rows(characteristic: str, ids: pd.Series, values: pd.Series,
+                vocabulary: dict[str, str] | None, n_included: int) -> list[dict]:
+    """One row per value of one study field: the studies listing it (a multi-valued cell
+    counts under each of its values, once per study). With a vocabulary, every code is listed
+    in its order, with zero where no study has it, then ``not_recorded`` if any cell is blank;
+    without one (countries, years), the values given, most studies first, then by value."""
+    given = values.fillna("").astype(str)
+    if given.str.contains(MULTI_SEPARATOR, regex=False).any():
+        exploded = given.str.split(MULTI_SEPARATOR).explode().str.strip()
+        ids, given = ids.loc[exploded.index], exploded
+    frame = pd.DataFrame({"study_id": ids.to_numpy(), "value": given.to_numpy()})
+    frame["value"] = frame["value"].replace("", NOT_RECORDED)
+    members = frame.drop_duplicates().groupby("value")["study_id"].agg(sorted)
+    if vocabulary is not None:
+        order = list(vocabulary) + ([NOT_RECORDED] if NOT_RECORDED in members.index else [])
+        labels = {**vocabulary, NOT_RECORDED: "Not recorded"}
+    else:
+        known = members.drop(NOT_RECORDED, errors="ignore")
+        order = sorted(known.index, key=lambda v: (-len(known[v]), v))
+        labels = {v: v for v in order}
+    rows = []
+    for value in order:
+        studies = members.get(value, [])
+        rows.append({
+            "characteristic": characteristic, "value": value, "label": labels[value],
+            "n_studies": len(studies),
+            # Not rounded: the report prints whole percentages of the exact share.
+            "pct_studies": 100 * len(studies) / n_included if n_included else 0.0,
+            "study_ids": ID_SEPARATOR.join(studies),
+        })
+    return rows
+
+
+def characteristics(studies: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """``tallies/characteristics.csv``: the included studies by each characteristic, with the
+    study IDs behind every count (what the report's "what we did" section shows).
+
+    Rows: ``included`` (all studies), then each category field of the studies sheet
+    (:func:`study_category_fields`: source type, design, quality, intervention type and the
+    codebook's category and yes/no fields) in vocabulary order, then ``country`` (every
+    country recorded, most studies first) and ``year`` (every publication year, ascending).
+    """
+    n = len(studies)
+    ids = studies["study_id"].astype(str)
+    rows = [{"characteristic": "included", "value": "all", "label": "Included records",
+             "n_studies": n, "pct_studies": 100.0 if n else 0.0,
+             "study_ids": ID_SEPARATOR.join(sorted(ids))}]
+    for field, vocabulary in study_category_fields(codebook).items():
+        if field in studies:
+            rows += _value_rows(field, ids, studies[field], vocabulary, n)
+    if "country" in studies:
+        rows += _value_rows("country", ids, studies["country"], None, n)
+    years = studies["year"].astype("Int64")
+    year_rows = _value_rows("year", ids, years.astype(str).where(years.notna(), ""), None, n)
+    rows += sorted(year_rows, key=lambda r: int(r["value"]))
+    return pd.DataFrame(rows, columns=CHARACTERISTICS_COLUMNS)
+
+
 # --- Double coding -----------------------------------------------------------------------------
 
 FORWARD_RULES = ("union", "consensus", "first_coder")
 
 
-def codes_forward(codes: pd.DataFrame, rule: str = "union") -> pd.DataFrame:
+def codes_forward(codes: pd.DataFrame, rule: str) -> pd.DataFrame:
     """The coding that goes forward to the tallies where studies have several coders.
 
-    - ``union``: a code counts for a study if any of its coders applied it (the default:
-      nothing a coder saw is lost before reconciliation; the disagreements table shows what
-      to reconcile).
+    - ``union``: a code counts for a study if any of its coders applied it (the config
+      schema's default: nothing a coder saw is lost before reconciliation; the
+      disagreements table shows what to reconcile).
     - ``consensus``: on multi-coder studies, only codes every coder of that study applied.
     - ``first_coder``: each study's coding by its alphabetically first coder.
     """
@@ -354,18 +420,30 @@ def _disagreements_table(double: _DoubleCoding, codebook: Codebook) -> pd.DataFr
 
 # --- Stage entry points ------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class TallyPaths:
+    """Every file the tally stage writes, as its rule names them (``figure`` is the themes
+    chart's path without suffix: it is written as ``.png`` and ``.svg``)."""
+
+    themes: Path
+    cooccurrence: Path
+    characteristics: Path
+    figure: Path
+
+
 def run_tally(studies_path: Path, codes_path: Path, codebook_path: Path, forward: str,
-              themes_path: Path, cooccurrence_path: Path, figure_path: Path) -> None:
+              out: TallyPaths) -> None:
     from evsynth.codebook import load_codebook
     from evsynth.figures import theme_chart
 
     codebook = load_codebook(codebook_path)
-    studies = read_clean(studies_path)
-    incidence = _incidence(codes_forward(read_clean(codes_path), forward), codebook)
+    studies = read_typed(studies_path)
+    incidence = _incidence(codes_forward(read_typed(codes_path), forward), codebook)
     themes = _theme_tally(len(studies), incidence, codebook)
-    write_table(themes, themes_path)
-    write_table(_cooccurrence(incidence), cooccurrence_path)
-    theme_chart(themes, n_studies=len(studies), path=figure_path)
+    write_table(themes, out.themes)
+    write_table(_cooccurrence(incidence), out.cooccurrence)
+    write_table(characteristics(studies, codebook), out.characteristics)
+    theme_chart(themes, n_studies=len(studies), path=out.figure)
 
 
 def run_crosstab(studies_path: Path, codes_path: Path, codebook_path: Path, forward: str,
@@ -376,8 +454,8 @@ def run_crosstab(studies_path: Path, codes_path: Path, codebook_path: Path, forw
     fields = study_category_fields(codebook)
     if field not in fields:
         raise ValueError(f"'{field}' is not a category field of this review's studies sheet")
-    studies = read_clean(studies_path)
-    incidence = _incidence(codes_forward(read_clean(codes_path), forward), codebook)
+    studies = read_typed(studies_path)
+    incidence = _incidence(codes_forward(read_typed(codes_path), forward), codebook)
     write_table(_theme_crosstab(studies, incidence, codebook, field, fields[field]), out_path)
 
 
@@ -386,6 +464,6 @@ def run_agreement(codes_path: Path, codebook_path: Path, agreement_path: Path,
     from evsynth.codebook import load_codebook
 
     codebook = load_codebook(codebook_path)
-    double = _double_coding(read_clean(codes_path))
+    double = _double_coding(read_typed(codes_path))
     write_table(_agreement_table(double, codebook), agreement_path)
     write_table(_disagreements_table(double, codebook), disagreements_path)

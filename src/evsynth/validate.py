@@ -572,19 +572,37 @@ def _summary(intake: Intake, collectors: dict[str, _Collector], findings: list[F
     }
 
 
-def write_validation(result: ValidationResult, validation_dir: Path, clean_dir: Path) -> None:
+@dataclass(frozen=True)
+class ValidationPaths:
+    """Every file the validate stage writes, as its rule names them: the findings, and each
+    clean table (``clean``, by sheet) as CSV for reviewers and as typed Parquet (``typed``)
+    for the stages after it (:mod:`evsynth.handoff`)."""
+
+    issues: Path
+    summary: Path
+    report: Path
+    clean: Mapping[str, Path]
+    typed: Mapping[str, Path]
+
+
+def write_validation(result: ValidationResult, paths: ValidationPaths) -> None:
     """Write issues.csv, summary.json, report.md and the clean tables (always all of them)."""
-    validation_dir.mkdir(parents=True, exist_ok=True)
-    clean_dir.mkdir(parents=True, exist_ok=True)
-    write_issues_csv(result.findings, validation_dir / "issues.csv")
-    (validation_dir / "summary.json").write_text(
+    from evsynth.handoff import write_typed
+
+    for path in (paths.issues, paths.summary, paths.report):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_issues_csv(result.findings, paths.issues)
+    paths.summary.write_text(
         json.dumps(result.summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (validation_dir / "report.md").write_text(validation_report(result), encoding="utf-8")
+    paths.report.write_text(validation_report(result), encoding="utf-8")
     for name in ("studies", "codes", "outcomes", "screening"):
         # A sheet that is absent or unreadable still gets its (empty) table, with the header.
-        columns = [s.name for s in result.specs.get(name, [])] + [SOURCE_ROW]
+        specs = result.specs.get(name, [])
+        columns = [s.name for s in specs] + [SOURCE_ROW]
         frame = result.clean.get(name, pd.DataFrame(columns=columns))
-        write_table(frame, clean_dir / f"{name}.csv")  # formulas neutralised, as everywhere
+        write_table(frame, paths.clean[name])  # formulas neutralised, as everywhere
+        types = {s.name: s.type for s in specs if not s.multi} | {SOURCE_ROW: "integer"}
+        write_typed(frame, paths.typed[name], types)
 
 
 #: What would be Markdown in a table cell of report.md, and nothing else: the report is read
@@ -631,11 +649,11 @@ def validation_report(result: ValidationResult) -> str:
 
 
 
-def run_validate(sheets: Path, codebook: Path, validation_dir: Path, clean_dir: Path,
+def run_validate(sheets: Path, codebook: Path, paths: ValidationPaths,
                  current_year: int | None = None) -> ValidationResult:
     """The validate stage: check everything and write all of it; never stop the run here."""
     result = validate_review(sheets, codebook, current_year)
-    write_validation(result, validation_dir, clean_dir)
+    write_validation(result, paths)
     return result
 
 

@@ -65,8 +65,9 @@ def codebook_file(wildcards):
 
 
 def clean(table):
-    """A clean table, read after validation (see above: ancient, checked by content)."""
-    return ancient(str(getattr(rules.validate.output, table)))
+    """A typed clean table (Parquet, evsynth.handoff), as the steps after validation read it
+    (see above: ancient, checked by content)."""
+    return ancient(str(getattr(rules.validate.output, f"{table}_typed")))
 
 
 def passed_marker():
@@ -75,9 +76,9 @@ def passed_marker():
 
 def read_by_content():
     """The results that later steps read as `ancient` (above), for every review."""
-    patterns = [rules.validate.output.studies, rules.validate.output.codes,
-                rules.validate.output.outcomes, rules.validate.output.screening,
-                rules.validation_gate.output.passed]
+    patterns = [getattr(rules.validate.output, f"{sheet}_typed")
+                for sheet in ("studies", "codes", "outcomes", "screening")]
+    patterns.append(rules.validation_gate.output.passed)
     return frozenset(Path(str(p).format(review=r)) for p in patterns for r in REVIEWS)
 
 
@@ -178,6 +179,7 @@ def tally_results(wildcards):
     return {
         "themes": f"results/{wildcards.review}/tallies/themes.csv",
         "cooccurrence": f"results/{wildcards.review}/tallies/cooccurrence.csv",
+        "characteristics": f"results/{wildcards.review}/tallies/characteristics.csv",
         "agreement": f"results/{wildcards.review}/tallies/agreement.csv",
         "crosstabs": [
             f"results/{wildcards.review}/tallies/themes_by_{field}.csv"
@@ -197,6 +199,7 @@ def result_tables(wildcards):
         rules.check_narrative.output.issues,
         rules.tally.output.themes,
         rules.tally.output.cooccurrence,
+        rules.tally.output.characteristics,
         rules.agreement.output.agreement,
         rules.agreement.output.disagreements,
         rules.outcomes.output.direction,

@@ -10,16 +10,23 @@ rule render:
         passed=rules.validation_gate.output.passed,
         validation=rules.validate.output.summary,
         narrative_check=rules.check_narrative.output.issues,
-        studies=rules.validate.output.studies,
-        screening=rules.validate.output.screening,
+        studies=rules.validate.output.studies_typed,
+        screening=rules.validate.output.screening_typed,
         direction=rules.outcomes.output.direction,
         meta_analysis=rules.outcomes.output.meta_analysis,
+        # Every figure file, each copied beside the report's sources by its name.
         figures=[
+            rules.tally.output.figure_png,
             rules.tally.output.figure_svg,
+            rules.outcomes.output.direction_png,
             rules.outcomes.output.direction_svg,
+            rules.outcomes.output.forest_png,
             rules.outcomes.output.forest_svg,
+            rules.outcomes.output.effect_direction_png,
             rules.outcomes.output.effect_direction_svg,
+            rules.outcomes.output.gap_map_png,
             rules.outcomes.output.gap_map_svg,
+            rules.prisma.output.png,
             rules.prisma.output.svg,
         ],
         codebook=codebook_file,
@@ -41,7 +48,10 @@ rule render:
     params:
         review=lambda wc: wc.review,
         settings=lambda wc: review_config(wc.review),
+        meta_analysis=config["meta_analysis"],
         reports_dir=str(REPORTS_DIR),
+        # Scratch space for the filled sources (not an output: the reports are).
+        source_dir="results/{review}/report/source",
         checksums=checksum_record("render"),
     log:
         "logs/render/{review}_{format}.log",

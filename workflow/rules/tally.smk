@@ -1,5 +1,5 @@
-# Thematic tallies: the theme tree rolled up, crosstabs by study field, co-occurrence, and
-# agreement between coders.
+# Thematic tallies: the theme tree rolled up, crosstabs by study field, co-occurrence, the
+# included studies' characteristics, and agreement between coders.
 
 
 rule tally:
@@ -17,6 +17,7 @@ rule tally:
             subcategory="{review}",
         ),
         cooccurrence="results/{review}/tallies/cooccurrence.csv",
+        characteristics="results/{review}/tallies/characteristics.csv",
         figure_png="results/{review}/figures/themes.png",
         figure_svg=report(
             "results/{review}/figures/themes.svg",

@@ -29,6 +29,11 @@ rule validate:
         codes="results/{review}/clean/codes.csv",
         outcomes="results/{review}/clean/outcomes.csv",
         screening="results/{review}/clean/screening.csv",
+        # The same tables typed (evsynth.handoff), which every later step reads.
+        studies_typed="results/{review}/clean/studies.parquet",
+        codes_typed="results/{review}/clean/codes.parquet",
+        outcomes_typed="results/{review}/clean/outcomes.parquet",
+        screening_typed="results/{review}/clean/screening.parquet",
     params:
         sheets=lambda wc: review_config(wc.review)["sheets"],
         codebook=lambda wc: review_config(wc.review)["codebook"],

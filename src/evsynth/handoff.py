@@ -1,0 +1,54 @@
+"""Typed hand-offs between stages: each clean table is written once as Parquet, typed.
+
+Validation writes every clean table twice: the CSV for reviewers (docs/contract.md §4) and a
+Parquet file for the stages after it, so that no later stage parses the CSV text again. In the
+Parquet file codes, IDs and every other text are strings (a code ``2`` or ``1.10`` stays text),
+and only the columns declared ``integer`` or ``number`` are numbers (nullable: a blank cell is
+null). Booleans stay the text validation normalised them to (``true``/``false``), which is what
+the crosstabs count by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PARQUET_SUFFIX = ".parquet"
+
+
+def _column(values: pd.Series, kind: str | None) -> pa.Array:
+    text = values.fillna("").astype(str).tolist()
+    if kind == "integer":
+        # Validated values only reach here (whole numbers, normalised), so every non-blank
+        # cell parses; a failure is a bug in validation and must not pass as a null.
+        return pa.array([int(v) if v else None for v in text], type=pa.int64())
+    if kind == "number":
+        # Python's float(), as the stages parsed the CSV text before: correctly rounded, so
+        # every number is the same double it always was.
+        return pa.array([float(v) if v else None for v in text], type=pa.float64())
+    return pa.array(text, type=pa.string())
+
+
+def write_typed(frame: pd.DataFrame, path: Path, types: Mapping[str, str]) -> None:
+    """Write ``frame`` (text cells, blanks as ``""``) to ``path`` as Parquet: the columns
+    ``types`` maps to ``integer`` or ``number`` as numbers, every other column as strings."""
+    arrays = [_column(frame[name], types.get(name)) for name in frame.columns]
+    table = pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No pandas metadata and no statistics: the bytes depend on the values alone.
+    pq.write_table(table, path, write_statistics=False, store_schema=False)
+
+
+def read_typed(path: Path) -> pd.DataFrame:
+    """A table :func:`write_typed` wrote: strings as text (blank ``""``), integers as nullable
+    ``Int64``, numbers as ``float64`` (blank NaN)."""
+    if path.suffix != PARQUET_SUFFIX:
+        raise ValueError(
+            f"{path}: a stage reads the typed clean tables "
+            f"(clean/<name>{PARQUET_SUFFIX}), not their CSV copies"
+        )
+    return pq.read_table(path).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
