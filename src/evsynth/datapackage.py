@@ -33,9 +33,6 @@ def resource(review_dir: Path, path: Path, codebook: Codebook | None = None) -> 
     name = key.replace("/", "-").replace("_", "-").lower()
     # No current_year: the year's upper bound would make the file change with the calendar.
     schema = registry.table_schema(key, codebook, columns=header(path))
-    description = schema["description"]
-    if registry.table_key(key) != key:  # a pattern table: say which one
-        description += f" ({path.stem})"
     return {
         "name": name,
         "path": rel,
@@ -43,7 +40,7 @@ def resource(review_dir: Path, path: Path, codebook: Codebook | None = None) -> 
         "format": "csv",
         "mediatype": "text/csv",
         "encoding": "utf-8",
-        "description": description,
+        "description": schema["description"],
         "hash": f"sha256:{sha256_file(path)}",
         "schema": {"fields": schema["fields"]},
     }

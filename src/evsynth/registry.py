@@ -80,19 +80,24 @@ def review_vocabularies(codebook: Codebook) -> dict[str, dict[str, str]]:
     return out
 
 
-def table_key(table: str) -> str:
-    """The declaration a table is written by: ``tallies/themes_by_design`` ->
-    ``tallies/themes_by_{field}``. Raises ``KeyError`` for an undeclared table."""
+def _match(table: str) -> tuple[str, str]:
+    """(declaration, what the wildcard stands for: ``""`` for a table declared by name)."""
     tables = _document()["tables"]
     if table in tables:
-        return table
+        return table, ""
     for key in tables:
         if WILDCARD in key:
             head, _, tail = key.partition(WILDCARD)
             middle = table[len(head) : len(table) - len(tail)] if tail else table[len(head) :]
             if table.startswith(head) and table.endswith(tail) and middle:
-                return key
+                return key, middle
     raise KeyError(f"'{table}' is not a declared result table (evsynth/{REGISTRY_FILE})")
+
+
+def table_key(table: str) -> str:
+    """The declaration a table is written by: ``tallies/themes_by_design`` ->
+    ``tallies/themes_by_{field}``. Raises ``KeyError`` for an undeclared table."""
+    return _match(table)[0]
 
 
 # --- Resolving ---------------------------------------------------------------------------------
@@ -193,7 +198,7 @@ def table_schema(
     given for any table, it must match the declaration, or ``ValueError`` says which column
     is not declared.
     """
-    key = table_key(table)
+    key, wildcard = _match(table)
     declared = _document()["tables"][key]
     fields = [_expand(f) for f in declared["fields"]]
     if "x-sheet" in declared:
@@ -215,25 +220,9 @@ def table_schema(
         fields = listed
     vocabularies = _vocabularies(codebook)
     schema: dict[str, Any] = {
-        "description": declared["description"],
+        "description": declared["description"].replace(WILDCARD, wildcard or WILDCARD),
         "fields": [_resolve(f, vocabularies, current_year) for f in fields],
     }
     if counts is not None:
         schema["x-counts"] = copy.deepcopy(counts)
     return schema
-
-
-def declared_type(table: str, column: str) -> str:
-    """The Table Schema type of ``column`` in ``table`` (a count column of a crosstab: its
-    ``x-counts`` type; a column the table does not declare: ``string``, read as text)."""
-    declared = _document()["tables"][table_key(table)]
-    for field in declared["fields"]:
-        if field["name"] == column:
-            return _expand(field)["type"]
-    if "x-sheet" in declared:
-        for field in _document()["sheets"][declared["x-sheet"]]["fields"]:
-            if field["name"] == column:
-                return _expand(field)["type"]
-    if "x-counts" in declared:
-        return declared["x-counts"]["type"]
-    return "string"
