@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 from scipy import stats as sps
 
@@ -209,6 +210,15 @@ def test_risk_of_bias_signal_not_assessed_and_bad_input():
         risk_of_bias_signal({"a": "poor"}, {"a": float("nan")})
     with pytest.raises(ValueError, match="weight of a must be a finite number"):
         risk_of_bias_signal({"a": "poor"}, {"a": -1.0})
+    with pytest.raises(ValueError, match="weight of a must be a finite number"):
+        risk_of_bias_signal({"a": "poor"}, {"a": "12%"})
+    # numpy numbers from the meta-analysis table are plain weights.
+    assert (
+        risk_of_bias_signal(
+            {"a": "poor", "b": "good"}, {"a": np.int64(3), "b": np.float64(1.0)}
+        ).suggested
+        == VS
+    )
 
 
 @pytest.mark.parametrize(

@@ -210,9 +210,17 @@ def risk_of_bias_signal(
         share_of = {s: 1.0 for s in levels}
         basis = "studies"
     else:
+        clean: dict[str, float] = {}
         for study, w in weights.items():
-            if not (isinstance(w, int | float) and math.isfinite(w) and w >= 0):
+            # numpy numbers are welcome; text, NaN and negative weights are not.
+            try:
+                wf = float(w)
+            except (TypeError, ValueError):
+                wf = math.nan
+            if isinstance(w, bool) or not (math.isfinite(wf) and wf >= 0):
                 raise ValueError(f"weight of {study} must be a finite number >= 0; got {w!r}")
+            clean[study] = wf
+        weights = clean
         share_of = {s: float(weights.get(s, 0.0)) for s in levels}
         basis = "meta-analysis weight"
     total = sum(share_of.values())
