@@ -119,11 +119,13 @@ def _time_figures(parts: dict[str, float]) -> None:
 def _run_tally(clean: Path, codebook: Path, out: Path, parts: dict[str, float]) -> None:
     from evsynth import tally
 
-    studies, codes = clean / "studies.csv", clean / "codes.csv"
+    studies, codes = clean / "studies.parquet", clean / "codes.parquet"
     t = out / "tallies"
+    paths = tally.TallyPaths(themes=t / "themes.csv", cooccurrence=t / "cooccurrence.csv",
+                             characteristics=t / "characteristics.csv",
+                             figure=out / "figures" / "themes")
     _timed(parts, "run_tally", lambda: tally.run_tally(
-        studies, codes, codebook, "union", t / "themes.csv", t / "cooccurrence.csv",
-        out / "figures" / "themes"))
+        studies, codes, codebook, "union", paths))
     _timed(parts, "run_crosstab", lambda: tally.run_crosstab(
         studies, codes, codebook, "union", CROSSTAB_FIELD, t / f"themes_by_{CROSSTAB_FIELD}.csv"))
     _timed(parts, "run_agreement", lambda: tally.run_agreement(
@@ -131,18 +133,19 @@ def _run_tally(clean: Path, codebook: Path, out: Path, parts: dict[str, float]) 
 
 
 def _run_outcomes(clean: Path, codebook: Path, out: Path, parts: dict[str, float]) -> None:
-    """run_outcomes as the workflow calls it: with the codes (for the gap map) where the
-    function takes them."""
-    import inspect
-
+    """run_outcomes as the workflow calls it (with the codes, for the gap map)."""
     from evsynth import outcomes
 
-    extra = {}
-    if "codes_path" in inspect.signature(outcomes.run_outcomes).parameters:
-        extra = {"codes_path": clean / "codes.csv", "forward": "union"}
+    o, f = out / "outcomes", out / "figures"
+    paths = outcomes.OutcomesPaths(
+        direction=o / "direction.csv", direction_by_quality=o / "direction_by_quality.csv",
+        meta_analysis=o / "meta_analysis.csv", gap_map=o / "gap_map.csv",
+        direction_figure=f / "direction", forest_figure=f / "forest",
+        effect_direction_figure=f / "effect_direction", gap_map_figure=f / "gap_map")
+    settings = outcomes.MetaAnalysisSettings("REML", False, ("low",))
     _timed(parts, "run_outcomes", lambda: outcomes.run_outcomes(
-        clean / "studies.csv", clean / "outcomes.csv", codebook, {"method": "REML"},
-        out / "outcomes", out / "figures", **extra))
+        clean / "studies.parquet", clean / "outcomes.parquet", clean / "codes.parquet",
+        codebook, settings, "union", paths))
 
 
 def _timed(parts: dict[str, float], name: str, call) -> object:
@@ -187,8 +190,14 @@ def worker(stage: str, folder: Path, options: dict) -> dict:
         for name in ("studies", "codes", "outcomes"):
             _timed(parts, name, lambda name=name: pd.read_csv(sheets / f"{name}.csv"))
     elif stage == "validate":
+        names = ("studies", "codes", "outcomes", "screening")
+        paths = validate.ValidationPaths(
+            issues=out / "validation/issues.csv", summary=out / "validation/summary.json",
+            report=out / "validation/report.md",
+            clean={n: clean / f"{n}.csv" for n in names},
+            typed={n: clean / f"{n}.parquet" for n in names})
         result = _timed(parts, "run_validate", lambda: validate.run_validate(
-            sheets, codebook, out / "validation", clean))
+            sheets, codebook, paths))
         extra = {"errors": result.summary["errors"], "warnings": result.summary["warnings"]}
     elif stage == "tally":
         _run_tally(clean, codebook, out, parts)
