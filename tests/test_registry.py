@@ -279,3 +279,50 @@ def test_a_column_has_the_same_type_in_every_review(results):
         (("validation/issues.csv", "row"), "integer"),
     ]:
         assert shared[key] == dict.fromkeys(EXAMPLES, expected), key
+
+
+# --- The same declarations, two checkers --------------------------------------------------------
+
+VALID = REPO / "tests/fixtures/validation/valid"
+
+
+@pytest.mark.parametrize(
+    ("sheet", "row", "column", "value"),
+    [
+        ("studies", 2, "year", "19x0"),
+        ("studies", 3, "year", "1899"),
+        ("studies", 3, "design", "cohort"),
+        ("studies", 2, "intervention_type", "group;bogus"),
+        ("studies", 4, "setting", "prison"),
+        ("studies", 2, "cost", "cheap"),
+        ("outcomes", 2, "n", "0"),
+        ("outcomes", 3, "direction", "better"),
+        ("codes", 2, "code", "prog.nothing"),
+    ],
+)
+def test_frictionless_and_evsynth_find_the_same_cell(tmp_path, sheet, row, column, value):
+    """frictionless, reading the registry's sheet schema, and evsynth's own engine, reading the
+    same declaration, flag the same row and column of a bad input sheet (and nothing else)."""
+    from evsynth.validate import validate_review
+
+    sheets = tmp_path / "sheets"
+    sheets.mkdir()
+    for source in (VALID / "sheets").glob("*.csv"):
+        (sheets / source.name).write_bytes(source.read_bytes())
+    with (sheets / f"{sheet}.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    rows[row - 1][rows[0].index(column)] = value
+    with (sheets / f"{sheet}.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+
+    result = validate_review(sheets, VALID / "codebook.yaml", current_year=2030)
+    ours = {(f.row, f.column) for f in result.errors if f.sheet == sheet}
+    schema = registry.sheet_schema(sheet, load_codebook(VALID / "codebook.yaml"), 2030)
+    resource = frictionless.Resource(
+        path=f"{sheet}.csv",
+        basepath=str(sheets),
+        schema=frictionless.Schema.from_descriptor({"fields": schema["fields"]}),
+    )
+    report = frictionless.validate(resource)
+    theirs = {(r, f) for r, f in report.flatten(["rowNumber", "fieldName"])}
+    assert ours == theirs == {(row, column)}

@@ -60,6 +60,17 @@ def vocabulary(name: str) -> dict[str, str]:
     return dict(_document()["vocabularies"][name])
 
 
+def boolean_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The words a boolean cell may hold (lower case; any case is accepted): (true, false)."""
+    words = _document()["booleans"]
+    return tuple(words["trueValues"]), tuple(words["falseValues"])
+
+
+def _cased(words: tuple[str, ...]) -> list[str]:
+    """Each word as typed in lower, title and upper case (Table Schema compares exactly)."""
+    return list(dict.fromkeys(w for word in words for w in (word, word.title(), word.upper())))
+
+
 def core_columns(sheet: str) -> tuple[str, ...]:
     """The columns the contract defines for a sheet (before any codebook field)."""
     return tuple(f["name"] for f in _document()["sheets"][sheet]["fields"])
@@ -122,6 +133,9 @@ def codebook_field(f: StudyField) -> dict[str, Any]:
     out: dict[str, Any] = {"name": f.name, "type": FIELD_TYPES[f.type], "description": described}
     if f.type == "category":
         out["x-vocabulary"] = f"fields.{f.name}"
+    if f.type == "boolean":
+        true, false = boolean_words()
+        out["trueValues"], out["falseValues"] = _cased(true), _cased(false)
     if f.multi:
         out["x-multi"] = True
     if f.required:

@@ -25,7 +25,8 @@ from evsynth.findings import Finding, InputError, sort_key, sorted_findings, wri
 from evsynth.intake import Intake, Sheet, joined, read_sheets, sha256_file
 from evsynth.tables import write_table
 
-TRUE_WORDS, FALSE_WORDS = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
+#: What a boolean cell may hold, in any case (the registry's trueValues and falseValues).
+TRUE_WORDS, FALSE_WORDS = (frozenset(words) for words in registry.boolean_words())
 #: Index column carried into every clean table: the row the record came from.
 SOURCE_ROW = "source_row"
 
