@@ -3,9 +3,10 @@
 The declarations are Frictionless Table Schemas with a few ``x-`` properties of evsynth's own
 (see the file's header). This module reads them once and *resolves* a table for a review:
 shared column definitions are filled in, the codebook's study fields become columns of the
-studies sheet, and each ``x-vocabulary`` becomes an ``enum`` of the review's codes. What comes
-out is a plain Table Schema (a dict) that validation, ``datapackage.json``, the Excel template
-and the tests all read, so a column's type and rules are written in one place only.
+studies sheet, and each ``x-vocabulary`` becomes an ``enum`` of the review's codes (for a
+multi-valued column, a ``pattern`` of them). What comes out is a plain Table Schema (a dict)
+that validation, ``datapackage.json``, the Excel template and the tests all read, so a
+column's type and rules are written in one place only.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ FIELD_TYPES: dict[str, str] = {
     "number": "number",
     "boolean": "boolean",
 }
-#: Vocabularies a review's codebook supplies (the others are fixed, in the registry).
-CODEBOOK_VOCABULARIES = ("design", "intervention_type", "themes", "outcomes")
 #: How a multi-valued cell separates its values (data contract §2).
 MULTI_SEPARATOR = ";"
 #: A table name's wildcard part, e.g. ``tallies/themes_by_{field}``.
