@@ -327,8 +327,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "crosstab_first_value_only",
         "tally",
-        "exploded = given.str.split(MULTI_SEPARATOR).explode()",
-        "exploded = given.str.split(MULTI_SEPARATOR).str[0]",
+        "exploded = given.str.split(MULTI_SEPARATOR).explode()\n",
+        "exploded = given.str.split(MULTI_SEPARATOR).str[0]\n",
         TALLY,
     ),
     # --- validation: validate.py -----------------------------------------------------------------
@@ -452,12 +452,13 @@ MUTANTS: tuple[Mutant, ...] = (
         "sum(get(s) or 0 for s in plus) + 0 * sum(get(s) or 0 for s in minus)",
         VALIDATE,
     ),
-    _m(
+    Mutant(
         "boolean_words_swapped",
-        "validate",
-        'TRUE_WORDS, FALSE_WORDS = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}',
-        'TRUE_WORDS, FALSE_WORDS = {"true", "yes", "y", "0"}, {"false", "no", "n", "1"}',
-        VALIDATE,
+        "src/evsynth/schemas/tables.yaml",
+        'trueValues: ["true", "yes", "y", "1"]\n  falseValues: ["false", "no", "n", "0"]',
+        'trueValues: ["true", "yes", "y", "0"]\n  falseValues: ["false", "no", "n", "1"]',
+        (VALIDATE,),
+        reader="evsynth.registry",
     ),
     _m(
         "missing_column_rows_kept",
