@@ -59,6 +59,18 @@ _CHILD = textwrap.dedent("""
     limit = int(sys.argv[4])
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     from evsynth.validate import ValidationPaths, run_validate
+
+    def peak_mb():
+        # Linux keeps ru_maxrss across exec, so a child of a large pytest process would report
+        # its parent's peak; VmHWM belongs to this process's own memory map.
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
     start = time.perf_counter()
     out = Path(sys.argv[3])
     sheets = ("studies", "codes", "outcomes", "screening")
@@ -72,7 +84,7 @@ _CHILD = textwrap.dedent("""
         "findings": [[f.severity, f.sheet, f.row, f.column, f.rule, f.value, f.message]
                      for f in result.findings],
         "seconds": seconds,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mb": peak_mb(),
     }))
 """)
 
