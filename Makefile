@@ -9,7 +9,7 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) --cores $(CORES) --rerun-incomplete
 
-.PHONY: run test lint dry-run clean template new-review audit bench unlock help
+.PHONY: run test lint style dry-run clean template new-review audit bench unlock help
 
 help:
 	@echo "make run     run the whole workflow on $(CONFIG) (installs into $(VENV) first)"
@@ -61,9 +61,13 @@ test: $(TEST_STAMP)
 
 # snakemake --lint asks for a conda env per rule; every rule runs in the one project
 # environment (pyproject.toml, or environment.yml for conda), so that lint alone is expected.
-lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests scripts bench
+lint: style
 	-$(BIN)/snakemake --snakefile workflow/Snakefile --lint
+
+# What CI checks before the tests: ruff's lint rules and its formatting, unchanged.
+style: $(TEST_STAMP)
+	$(BIN)/ruff check src tests scripts bench tools
+	$(BIN)/ruff format --check src tests scripts bench tools
 
 # A new review, ready to fill: make new-review REVIEW=my-review
 new-review: $(STAMP)

@@ -57,6 +57,7 @@ TARGET_PEAK_MB = 2048.0  # peak memory of any stage at the largest size
 
 # --- Workers: each runs in its own process and prints one JSON line ---------------------------
 
+
 def _peak_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
@@ -85,8 +86,11 @@ def _figure_functions(figures) -> list[str]:
     import types
 
     prefix = figures.__name__ + "."
-    return [name for name, value in vars(figures).items()
-            if isinstance(value, types.FunctionType) and value.__module__.startswith(prefix)]
+    return [
+        name
+        for name, value in vars(figures).items()
+        if isinstance(value, types.FunctionType) and value.__module__.startswith(prefix)
+    ]
 
 
 def _time_figures(parts: dict[str, float]) -> None:
@@ -110,6 +114,7 @@ def _time_figures(parts: dict[str, float]) -> None:
                 depth[0] -= 1
                 if depth[0] == 0:
                     parts[name] = parts.get(name, 0.0) + time.perf_counter() - start
+
         return wrapper
 
     for name in _figure_functions(figures):
@@ -121,15 +126,25 @@ def _run_tally(clean: Path, codebook: Path, out: Path, parts: dict[str, float]) 
 
     studies, codes = clean / "studies.parquet", clean / "codes.parquet"
     t = out / "tallies"
-    paths = tally.TallyPaths(themes=t / "themes.csv", cooccurrence=t / "cooccurrence.csv",
-                             characteristics=t / "characteristics.csv",
-                             figure=out / "figures" / "themes")
-    _timed(parts, "run_tally", lambda: tally.run_tally(
-        studies, codes, codebook, "union", paths))
-    _timed(parts, "run_crosstab", lambda: tally.run_crosstab(
-        studies, codes, codebook, "union", CROSSTAB_FIELD, t / f"themes_by_{CROSSTAB_FIELD}.csv"))
-    _timed(parts, "run_agreement", lambda: tally.run_agreement(
-        codes, codebook, t / "agreement.csv", t / "disagreements.csv"))
+    paths = tally.TallyPaths(
+        themes=t / "themes.csv",
+        cooccurrence=t / "cooccurrence.csv",
+        characteristics=t / "characteristics.csv",
+        figure=out / "figures" / "themes",
+    )
+    _timed(parts, "run_tally", lambda: tally.run_tally(studies, codes, codebook, "union", paths))
+    _timed(
+        parts,
+        "run_crosstab",
+        lambda: tally.run_crosstab(
+            studies, codes, codebook, "union", CROSSTAB_FIELD, t / f"themes_by_{CROSSTAB_FIELD}.csv"
+        ),
+    )
+    _timed(
+        parts,
+        "run_agreement",
+        lambda: tally.run_agreement(codes, codebook, t / "agreement.csv", t / "disagreements.csv"),
+    )
 
 
 def _run_outcomes(clean: Path, codebook: Path, out: Path, parts: dict[str, float]) -> None:
@@ -138,14 +153,29 @@ def _run_outcomes(clean: Path, codebook: Path, out: Path, parts: dict[str, float
 
     o, f = out / "outcomes", out / "figures"
     paths = outcomes.OutcomesPaths(
-        direction=o / "direction.csv", direction_by_quality=o / "direction_by_quality.csv",
-        meta_analysis=o / "meta_analysis.csv", gap_map=o / "gap_map.csv",
-        direction_figure=f / "direction", forest_figure=f / "forest",
-        effect_direction_figure=f / "effect_direction", gap_map_figure=f / "gap_map")
+        direction=o / "direction.csv",
+        direction_by_quality=o / "direction_by_quality.csv",
+        meta_analysis=o / "meta_analysis.csv",
+        gap_map=o / "gap_map.csv",
+        direction_figure=f / "direction",
+        forest_figure=f / "forest",
+        effect_direction_figure=f / "effect_direction",
+        gap_map_figure=f / "gap_map",
+    )
     settings = outcomes.MetaAnalysisSettings("REML", False, ("low",))
-    _timed(parts, "run_outcomes", lambda: outcomes.run_outcomes(
-        clean / "studies.parquet", clean / "outcomes.parquet", clean / "codes.parquet",
-        codebook, settings, "union", paths))
+    _timed(
+        parts,
+        "run_outcomes",
+        lambda: outcomes.run_outcomes(
+            clean / "studies.parquet",
+            clean / "outcomes.parquet",
+            clean / "codes.parquet",
+            codebook,
+            settings,
+            "union",
+            paths,
+        ),
+    )
 
 
 def _timed(parts: dict[str, float], name: str, call) -> object:
@@ -183,21 +213,32 @@ def worker(stage: str, folder: Path, options: dict) -> dict:
     extra: dict = {}
 
     if stage == "generate":
-        _timed(parts, "generate", lambda: synthetic.write_synthetic_review(
-            folder, options["n"], options["codes_per_study"], options["outcomes_per_study"],
-            options["seed"]))
+        _timed(
+            parts,
+            "generate",
+            lambda: synthetic.write_synthetic_review(
+                folder,
+                options["n"],
+                options["codes_per_study"],
+                options["outcomes_per_study"],
+                options["seed"],
+            ),
+        )
     elif stage == "read":
         for name in ("studies", "codes", "outcomes"):
             _timed(parts, name, lambda name=name: pd.read_csv(sheets / f"{name}.csv"))
     elif stage == "validate":
         names = ("studies", "codes", "outcomes", "screening")
         paths = validate.ValidationPaths(
-            issues=out / "validation/issues.csv", summary=out / "validation/summary.json",
+            issues=out / "validation/issues.csv",
+            summary=out / "validation/summary.json",
             report=out / "validation/report.md",
             clean={n: clean / f"{n}.csv" for n in names},
-            typed={n: clean / f"{n}.parquet" for n in names})
-        result = _timed(parts, "run_validate", lambda: validate.run_validate(
-            sheets, codebook, paths))
+            typed={n: clean / f"{n}.parquet" for n in names},
+        )
+        result = _timed(
+            parts, "run_validate", lambda: validate.run_validate(sheets, codebook, paths)
+        )
         extra = {"errors": result.summary["errors"], "warnings": result.summary["warnings"]}
     elif stage == "tally":
         _run_tally(clean, codebook, out, parts)
@@ -214,30 +255,43 @@ def worker(stage: str, folder: Path, options: dict) -> dict:
         alone = folder / "studies_only"
         alone.mkdir(exist_ok=True)
         shutil.copyfile(sheets / "studies.csv", alone / "studies.csv")
-        result = _timed(parts, "validate_review",
-                        lambda: validate.validate_review(alone, codebook))
-        extra = {"studies_errors": result.summary["sheets"]["studies"]["errors"],
-                 "studies_warnings": result.summary["sheets"]["studies"]["warnings"]}
+        result = _timed(parts, "validate_review", lambda: validate.validate_review(alone, codebook))
+        extra = {
+            "studies_errors": result.summary["sheets"]["studies"]["errors"],
+            "studies_warnings": result.summary["sheets"]["studies"]["warnings"],
+        }
     elif stage == "frictionless":
         schema = frictionless.Schema.from_descriptor(studies_schema(codebook))
         # A relative path under basepath: frictionless refuses absolute paths as unsafe.
-        resource_ = frictionless.Resource(path="studies.csv", basepath=str(sheets),
-                                          schema=schema)
+        resource_ = frictionless.Resource(path="studies.csv", basepath=str(sheets), schema=schema)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report = _timed(parts, "validate",
-                            lambda: resource_.validate(limit_errors=100_000))
-        extra = {"valid": bool(report.valid), "errors": len(report.flatten(["type"])),
-                 "rows": report.tasks[0].stats.get("rows") if report.tasks else None}
+            report = _timed(parts, "validate", lambda: resource_.validate(limit_errors=100_000))
+        extra = {
+            "valid": bool(report.valid),
+            "errors": len(report.flatten(["type"])),
+            "rows": report.tasks[0].stats.get("rows") if report.tasks else None,
+        }
     elif stage == "meta":
-        extra = meta_comparison(options["groups"], options["seed"], parts, np,
-                                {"REML": (reml, reml_many),
-                                 "DL": (dersimonian_laird, dersimonian_laird_many)},
-                                VarianceBasedLikelihoodEstimator, DerSimonianLaird)
+        extra = meta_comparison(
+            options["groups"],
+            options["seed"],
+            parts,
+            np,
+            {"REML": (reml, reml_many), "DL": (dersimonian_laird, dersimonian_laird_many)},
+            VarianceBasedLikelihoodEstimator,
+            DerSimonianLaird,
+        )
     else:
         raise SystemExit(f"unknown stage {stage}")
-    return {"seconds": sum(parts.values()), "parts": parts, "peak_mb": _peak_mb(),
-            "baseline_mb": baseline, "import_seconds": import_seconds, **extra}
+    return {
+        "seconds": sum(parts.values()),
+        "parts": parts,
+        "peak_mb": _peak_mb(),
+        "baseline_mb": baseline,
+        "import_seconds": import_seconds,
+        **extra,
+    }
 
 
 def studies_schema(codebook_path: Path) -> dict:
@@ -253,21 +307,33 @@ def studies_schema(codebook_path: Path) -> dict:
     book = load_codebook(codebook_path)
 
     def enum(name: str, values, required: bool = True) -> dict:
-        return {"name": name, "type": "string",
-                "constraints": {"required": required, "enum": list(values)}}
+        return {
+            "name": name,
+            "type": "string",
+            "constraints": {"required": required, "enum": list(values)},
+        }
 
     interventions = "|".join(book.vocabularies.get("intervention_type", {}))
     fields = [
-        {"name": "study_id", "type": "string",
-         "constraints": {"required": True, "unique": True, "pattern": STUDY_ID_PATTERN}},
+        {
+            "name": "study_id",
+            "type": "string",
+            "constraints": {"required": True, "unique": True, "pattern": STUDY_ID_PATTERN},
+        },
         {"name": "citation", "type": "string", "constraints": {"required": True}},
-        {"name": "year", "type": "integer",
-         "constraints": {"required": True, "minimum": 1900, "maximum": dt.date.today().year}},
+        {
+            "name": "year",
+            "type": "integer",
+            "constraints": {"required": True, "minimum": 1900, "maximum": dt.date.today().year},
+        },
         enum("source_type", SOURCE_TYPES),
         {"name": "country", "type": "string"},
         enum("design", book.vocabularies["design"]),
-        {"name": "intervention_type", "type": "string",
-         "constraints": {"pattern": f"({interventions})(;({interventions}))*"}},
+        {
+            "name": "intervention_type",
+            "type": "string",
+            "constraints": {"pattern": f"({interventions})(;({interventions}))*"},
+        },
         enum("quality", QUALITY),
     ]
     for field in book.fields.values():
@@ -278,8 +344,9 @@ def studies_schema(codebook_path: Path) -> dict:
     return {"fields": fields, "missingValues": [""]}
 
 
-def meta_comparison(groups: int, seed: int, parts: dict, np, ours: dict, likelihood_estimator,
-                    dl_estimator) -> dict:
+def meta_comparison(
+    groups: int, seed: int, parts: dict, np, ours: dict, likelihood_estimator, dl_estimator
+) -> dict:
     """Pool ``groups`` random meta-analyses (k 2-30) with evsynth and PyMARE; compare.
 
     ``ours`` maps "REML" and "DL" to evsynth's (one-group, batched) functions. Every timing is
@@ -301,8 +368,12 @@ def meta_comparison(groups: int, seed: int, parts: dict, np, ours: dict, likelih
         out = []
         for yi, vi in data:
             fit = make().fit(y=yi[:, None], v=vi[:, None], X=np.ones((len(yi), 1)))
-            out.append((float(np.ravel(fit.params_["fe_params"])[0]),
-                        float(np.ravel(fit.params_["tau2"])[0])))
+            out.append(
+                (
+                    float(np.ravel(fit.params_["fe_params"])[0]),
+                    float(np.ravel(fit.params_["tau2"])[0]),
+                )
+            )
         return out
 
     def best(name, call):
@@ -319,14 +390,23 @@ def meta_comparison(groups: int, seed: int, parts: dict, np, ours: dict, likelih
         by_k: dict[int, list[int]] = {}
         for i, (yi, _) in enumerate(data):
             by_k.setdefault(len(yi), []).append(i)
-        return [(idx, np.column_stack([data[i][0] for i in idx]),
-                 np.column_stack([data[i][1] for i in idx]), np.ones((k, 1)))
-                for k, idx in sorted(by_k.items())]
+        return [
+            (
+                idx,
+                np.column_stack([data[i][0] for i in idx]),
+                np.column_stack([data[i][1] for i in idx]),
+                np.ones((k, 1)),
+            )
+            for k, idx in sorted(by_k.items())
+        ]
 
     def arrange_long():
         """evsynth's batched input: the studies of all groups as three long arrays."""
-        return (np.concatenate([y for y, _ in data]), np.concatenate([v for _, v in data]),
-                np.repeat(np.arange(len(data)), [len(y) for y, _ in data]))
+        return (
+            np.concatenate([y for y, _ in data]),
+            np.concatenate([v for _, v in data]),
+            np.repeat(np.arange(len(data)), [len(y) for y, _ in data]),
+        )
 
     by_k = best("arrange_pymare_by_k", arrange_by_k)
     long = best("arrange_evsynth_long", arrange_long)
@@ -353,31 +433,50 @@ def meta_comparison(groups: int, seed: int, parts: dict, np, ours: dict, likelih
             fits_many = best(f"evsynth_batched_{label}", lambda m=many: m(*long))
             one = best(f"pymare_{label}", lambda t=theirs[label]: pymare_one(t))
             batch = pymare_batched_results(
-                best(f"pymare_batched_{label}", lambda t=theirs[label]: pymare_batched(t)))
+                best(f"pymare_batched_{label}", lambda t=theirs[label]: pymare_batched(t))
+            )
             ours_now = list(zip(fits_many.estimate, fits_many.tau2, strict=True))
             result[label] = {
-                "max_diff_estimate": max(abs(f[0] - p[0]) for f, p in zip(ours_now, one,
-                                                                          strict=True)),
-                "max_diff_tau2": max(abs(f[1] - p[1]) for f, p in zip(ours_now, one,
-                                                                      strict=True)),
-                "max_diff_batched": max(max(abs(a[0] - b[0]), abs(a[1] - b[1]))
-                                        for a, b in zip(one, batch, strict=True)),
-                "max_diff_one_group": max(max(abs(f.estimate - m[0]), abs(f.tau2 - m[1]))
-                                          for f, m in zip(fits, ours_now, strict=True)),
+                "max_diff_estimate": max(
+                    abs(f[0] - p[0]) for f, p in zip(ours_now, one, strict=True)
+                ),
+                "max_diff_tau2": max(abs(f[1] - p[1]) for f, p in zip(ours_now, one, strict=True)),
+                "max_diff_batched": max(
+                    max(abs(a[0] - b[0]), abs(a[1] - b[1])) for a, b in zip(one, batch, strict=True)
+                ),
+                "max_diff_one_group": max(
+                    max(abs(f.estimate - m[0]), abs(f.tau2 - m[1]))
+                    for f, m in zip(fits, ours_now, strict=True)
+                ),
             }
     return {"groups": groups, "repeat": META_REPEAT, "methods": result}
 
 
 # --- The driver --------------------------------------------------------------------------------
 
+
 def run_stage(stage: str, folder: Path, timeout: float | None = None, **options) -> dict:
     """Run one stage in a fresh interpreter; its JSON line, plus the process's wall time."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", stage,
-               "--dir", str(folder), "--options", json.dumps(options)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        stage,
+        "--dir",
+        str(folder),
+        "--options",
+        json.dumps(options),
+    ]
     start = time.perf_counter()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"})
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+            env={**os.environ, "MPLBACKEND": "Agg"},
+        )
     except subprocess.TimeoutExpired:
         return {"failed": f"timed out after {timeout:.0f} s"}
     wall = time.perf_counter() - start
@@ -436,24 +535,44 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
-                        help="comma-separated numbers of studies (default 1000,10000,100000)")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, DEFAULT_SIZES)),
+        help="comma-separated numbers of studies (default 1000,10000,100000)",
+    )
     parser.add_argument("--codes-per-study", type=int, default=10)
     parser.add_argument("--outcomes-per-study", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--groups", type=int, default=1000,
-                        help="meta-analyses in the PyMARE comparison (default 1000)")
-    parser.add_argument("--figures", action="store_true",
-                        help="also time the figures (theme chart, direction chart, forest plot)")
-    parser.add_argument("--figure-timeout", type=float, default=900.0,
-                        help="seconds before the figures process is stopped (default 900)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run each stage this many times and keep the fastest (default 1)")
+    parser.add_argument(
+        "--groups",
+        type=int,
+        default=1000,
+        help="meta-analyses in the PyMARE comparison (default 1000)",
+    )
+    parser.add_argument(
+        "--figures",
+        action="store_true",
+        help="also time the figures (theme chart, direction chart, forest plot)",
+    )
+    parser.add_argument(
+        "--figure-timeout",
+        type=float,
+        default=900.0,
+        help="seconds before the figures process is stopped (default 900)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each stage this many times and keep the fastest (default 1)",
+    )
     parser.add_argument("--no-frictionless", action="store_true")
     parser.add_argument("--no-pymare", action="store_true")
-    parser.add_argument("--only", choices=("stages", "meta"),
-                        help="run only the pipeline stages, or only the meta-analysis "
-                             "comparison with PyMARE")
+    parser.add_argument(
+        "--only",
+        choices=("stages", "meta"),
+        help="run only the pipeline stages, or only the meta-analysis comparison with PyMARE",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
@@ -470,15 +589,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "meta":
         sizes = []
     print("evsynth benchmark")
-    print(f"machine: {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
-          f"Python {platform.python_version()}; pandas {pd.__version__}; "
-          f"numpy {_version('numpy')}; evsynth {_version('evsynth')}")
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
+        f"Python {platform.python_version()}; pandas {pd.__version__}; "
+        f"numpy {_version('numpy')}; evsynth {_version('evsynth')}"
+    )
     print(f"compared with: frictionless {_version('frictionless')}; PyMARE {_version('pymare')}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"synthetic reviews: {args.codes_per_study} code rows and {args.outcomes_per_study} "
-          f"outcome rows per study, seed {args.seed}; each stage in a fresh process, times "
-          f"inside it (imports excluded), best of {max(1, args.repeat)}; memory = the "
-          f"process's peak RSS; load average at start {load:.1f}", flush=True)
+    print(
+        f"synthetic reviews: {args.codes_per_study} code rows and {args.outcomes_per_study} "
+        f"outcome rows per study, seed {args.seed}; each stage in a fresh process, times "
+        f"inside it (imports excluded), best of {max(1, args.repeat)}; memory = the "
+        f"process's peak RSS; load average at start {load:.1f}",
+        flush=True,
+    )
 
     temp = Path(tempfile.mkdtemp(prefix="evsynth-bench-"))
     results: dict[int, dict[str, dict]] = {}
@@ -494,20 +618,30 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {n:>7} studies: {stage} ...", end="", flush=True, file=sys.stderr)
                 timeout = args.figure_timeout if stage == "figures" else None
                 tries = 1 if stage == "generate" else max(1, args.repeat)
-                attempts = [run_stage(stage, folder, timeout, n=n, seed=args.seed,
-                                      codes_per_study=args.codes_per_study,
-                                      outcomes_per_study=args.outcomes_per_study)
-                            for _ in range(tries)]
+                attempts = [
+                    run_stage(
+                        stage,
+                        folder,
+                        timeout,
+                        n=n,
+                        seed=args.seed,
+                        codes_per_study=args.codes_per_study,
+                        outcomes_per_study=args.outcomes_per_study,
+                    )
+                    for _ in range(tries)
+                ]
                 runs[stage] = _fastest(attempts)
                 run = runs[stage]
-                print(f" {run.get('failed') or _s(run['seconds']) + ' s'}", file=sys.stderr,
-                      flush=True)
+                print(
+                    f" {run.get('failed') or _s(run['seconds']) + ' s'}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             results[n] = runs
             if not args.keep:
                 shutil.rmtree(folder, ignore_errors=True)
         skip_meta = args.no_pymare or args.only == "stages"
-        meta = None if skip_meta else run_stage("meta", temp, groups=args.groups,
-                                                seed=args.seed)
+        meta = None if skip_meta else run_stage("meta", temp, groups=args.groups, seed=args.seed)
     finally:
         if args.keep:
             print(f"\nkept: {temp}")
@@ -530,47 +664,104 @@ def report(results: dict[int, dict[str, dict]], meta: dict | None, args) -> None
         stage_s = [_get(runs[s]) for s in core]
         total = sum(stage_s) if None not in stage_s else None
         ratio = total / read if total is not None and read else None
-        rows.append([f"{n:,}", f"{n * args.codes_per_study:,}",
-                     f"{n * args.outcomes_per_study:,}", _s(_get(runs["generate"])), _s(read),
-                     *map(_s, stage_s), _s(total), _x(ratio)])
+        rows.append(
+            [
+                f"{n:,}",
+                f"{n * args.codes_per_study:,}",
+                f"{n * args.outcomes_per_study:,}",
+                _s(_get(runs["generate"])),
+                _s(read),
+                *map(_s, stage_s),
+                _s(total),
+                _x(ratio),
+            ]
+        )
         peaks = [_get(runs[s], "peak_mb") for s in ("read", *core)]
-        memory.append([f"{n:,}", *[_s(p) for p in peaks],
-                       _s(max((p for p in peaks[1:] if p is not None), default=None)),
-                       _s(_get(runs["validate"], "baseline_mb"))])
+        memory.append(
+            [
+                f"{n:,}",
+                *[_s(p) for p in peaks],
+                _s(max((p for p in peaks[1:] if p is not None), default=None)),
+                _s(_get(runs["validate"], "baseline_mb")),
+            ]
+        )
         tally_parts = runs["tally"].get("parts", {})
-        parts_rows.append([f"{n:,}", *[_s(tally_parts.get(k)) for k in
-                                      ("run_tally", "run_crosstab", "run_agreement")],
-                           _s(_get(runs["outcomes"])),
-                           str(runs["validate"].get("errors", "-")),
-                           str(runs["validate"].get("warnings", "-")),
-                           _s(_get(runs["validate"], "import_seconds"))])
+        parts_rows.append(
+            [
+                f"{n:,}",
+                *[_s(tally_parts.get(k)) for k in ("run_tally", "run_crosstab", "run_agreement")],
+                _s(_get(runs["outcomes"])),
+                str(runs["validate"].get("errors", "-")),
+                str(runs["validate"].get("warnings", "-")),
+                _s(_get(runs["validate"], "import_seconds")),
+            ]
+        )
         checks.append((n, ratio, max((p for p in peaks[1:] if p is not None), default=None)))
-    print_table("Stage wall time (s)",
-                ["studies", "code rows", "outcome rows", "generate", "read_csv", "validate",
-                 "tally", "outcomes", "V+T+O", "V+T+O / read_csv"], rows)
-    print_table("Peak memory (MB, max RSS of the stage's process)",
-                ["studies", "read_csv", "validate", "tally", "outcomes", "max V/T/O",
-                 "after imports"], memory)
-    print_table("Stage parts (s) and validation findings",
-                ["studies", "run_tally", "run_crosstab", "run_agreement", "run_outcomes",
-                 "errors", "warnings", "imports (s)"], parts_rows)
+    print_table(
+        "Stage wall time (s)",
+        [
+            "studies",
+            "code rows",
+            "outcome rows",
+            "generate",
+            "read_csv",
+            "validate",
+            "tally",
+            "outcomes",
+            "V+T+O",
+            "V+T+O / read_csv",
+        ],
+        rows,
+    )
+    print_table(
+        "Peak memory (MB, max RSS of the stage's process)",
+        ["studies", "read_csv", "validate", "tally", "outcomes", "max V/T/O", "after imports"],
+        memory,
+    )
+    print_table(
+        "Stage parts (s) and validation findings",
+        [
+            "studies",
+            "run_tally",
+            "run_crosstab",
+            "run_agreement",
+            "run_outcomes",
+            "errors",
+            "warnings",
+            "imports (s)",
+        ],
+        parts_rows,
+    )
     for n, runs in results.items():
-        for stage in ("validate", "tally", "outcomes", "figures", "evsynth_studies",
-                      "frictionless"):
+        for stage in (
+            "validate",
+            "tally",
+            "outcomes",
+            "figures",
+            "evsynth_studies",
+            "frictionless",
+        ):
             if "failed" in runs.get(stage, {}):
                 print(f"  note: {n:,} studies, {stage} failed: {runs[stage]['failed']}")
 
     if args.figures:
-        names = sorted({k for runs in results.values()
-                        for k in runs["figures"].get("parts", {})})
+        names = sorted({k for runs in results.values() for k in runs["figures"].get("parts", {})})
         fig_rows = []
         for n, runs in results.items():
             parts = runs["figures"].get("parts", {})
-            fig_rows.append([f"{n:,}", *[_s(parts.get(k)) for k in names],
-                             _s(_get(runs["figures"])),
-                             runs["figures"].get("failed", _s(_get(runs["figures"], "peak_mb")))])
-        print_table("Figures (s): the figure functions the tally and outcomes stages call, "
-                    "timed apart", ["studies", *names, "all figures", "peak MB"], fig_rows)
+            fig_rows.append(
+                [
+                    f"{n:,}",
+                    *[_s(parts.get(k)) for k in names],
+                    _s(_get(runs["figures"])),
+                    runs["figures"].get("failed", _s(_get(runs["figures"], "peak_mb"))),
+                ]
+            )
+        print_table(
+            "Figures (s): the figure functions the tally and outcomes stages call, timed apart",
+            ["studies", *names, "all figures", "peak MB"],
+            fig_rows,
+        )
 
     fl_rows, fl_checks = [], []
     if not args.no_frictionless:
@@ -578,14 +769,32 @@ def report(results: dict[int, dict[str, dict]], meta: dict | None, args) -> None
             ours, theirs = _get(runs["evsynth_studies"]), _get(runs["frictionless"])
             speedup = theirs / ours if ours and theirs else None
             fl_checks.append((n, speedup))
-            fl_rows.append([f"{n:,}", _s(ours), _s(_get(runs["validate"])), _s(theirs),
-                            _x(speedup), str(runs["frictionless"].get("rows", "-")),
-                            str(runs["frictionless"].get("valid", "-")),
-                            _verdict(None if speedup is None else speedup >= TARGET_FRICTIONLESS)
-                            ])
-        print_table("Validating the studies sheet: evsynth against frictionless validate",
-                    ["studies", "evsynth studies (s)", "evsynth all sheets (s)",
-                     "frictionless (s)", "speedup", "rows checked", "valid", "target"], fl_rows)
+            fl_rows.append(
+                [
+                    f"{n:,}",
+                    _s(ours),
+                    _s(_get(runs["validate"])),
+                    _s(theirs),
+                    _x(speedup),
+                    str(runs["frictionless"].get("rows", "-")),
+                    str(runs["frictionless"].get("valid", "-")),
+                    _verdict(None if speedup is None else speedup >= TARGET_FRICTIONLESS),
+                ]
+            )
+        print_table(
+            "Validating the studies sheet: evsynth against frictionless validate",
+            [
+                "studies",
+                "evsynth studies (s)",
+                "evsynth all sheets (s)",
+                "frictionless (s)",
+                "speedup",
+                "rows checked",
+                "valid",
+                "target",
+            ],
+            fl_rows,
+        )
 
     meta_rows = []
     if meta and "failed" not in meta:
@@ -593,18 +802,39 @@ def report(results: dict[int, dict[str, dict]], meta: dict | None, args) -> None
         for label, diffs in meta["methods"].items():
             ours, per_group = parts[f"evsynth_batched_{label}"], parts[f"evsynth_{label}"]
             one, batch = parts[f"pymare_{label}"], parts[f"pymare_batched_{label}"]
-            meta_rows.append([label, f"{diffs['max_diff_estimate']:.1e}",
-                              f"{diffs['max_diff_tau2']:.1e}",
-                              f"{diffs['max_diff_one_group']:.1e}", _ms(ours), _ms(per_group),
-                              _ms(one), _x(one / ours), _ms(batch), _x(batch / ours)])
-        print_table(f"Meta-analysis of {meta['groups']:,} groups (k 2-30), best of "
-                    f"{meta.get('repeat', 1)}: evsynth's batched call against PyMARE (data "
-                    f"arranged beforehand: {_ms(parts['arrange_evsynth_long'])} ms for evsynth, "
-                    f"{_ms(parts['arrange_pymare_by_k'])} ms for PyMARE batched)",
-                    ["method", "max |d estimate|", "max |d tau2|", "one-group vs batched",
-                     "evsynth batched (ms)", "evsynth per group (ms)",
-                     "PyMARE per group (ms)", "speedup", "PyMARE batched by k (ms)",
-                     "speedup"], meta_rows)
+            meta_rows.append(
+                [
+                    label,
+                    f"{diffs['max_diff_estimate']:.1e}",
+                    f"{diffs['max_diff_tau2']:.1e}",
+                    f"{diffs['max_diff_one_group']:.1e}",
+                    _ms(ours),
+                    _ms(per_group),
+                    _ms(one),
+                    _x(one / ours),
+                    _ms(batch),
+                    _x(batch / ours),
+                ]
+            )
+        print_table(
+            f"Meta-analysis of {meta['groups']:,} groups (k 2-30), best of "
+            f"{meta.get('repeat', 1)}: evsynth's batched call against PyMARE (data "
+            f"arranged beforehand: {_ms(parts['arrange_evsynth_long'])} ms for evsynth, "
+            f"{_ms(parts['arrange_pymare_by_k'])} ms for PyMARE batched)",
+            [
+                "method",
+                "max |d estimate|",
+                "max |d tau2|",
+                "one-group vs batched",
+                "evsynth batched (ms)",
+                "evsynth per group (ms)",
+                "PyMARE per group (ms)",
+                "speedup",
+                "PyMARE batched by k (ms)",
+                "speedup",
+            ],
+            meta_rows,
+        )
     elif meta:
         print(f"\nMeta-analysis comparison failed: {meta['failed']}")
 
@@ -613,40 +843,55 @@ def report(results: dict[int, dict[str, dict]], meta: dict | None, args) -> None
         print("\nTargets (at the largest size run; stated for 100,000 studies)")
         n, ratio, peak = checks[-1]
         at = f"{n:,} studies"
-        print(f"  [{_verdict(None if ratio is None else ratio <= TARGET_READ_RATIO)}] "
-              f"validate+tally+outcomes {_x(ratio)} a bare read_csv (target <= "
-              f"{TARGET_READ_RATIO:g}x), {at}")
+        print(
+            f"  [{_verdict(None if ratio is None else ratio <= TARGET_READ_RATIO)}] "
+            f"validate+tally+outcomes {_x(ratio)} a bare read_csv (target <= "
+            f"{TARGET_READ_RATIO:g}x), {at}"
+        )
     else:
         print("\nTargets")
     if fl_checks:
         fn, speedup = fl_checks[-1]
-        print(f"  [{_verdict(None if speedup is None else speedup >= TARGET_FRICTIONLESS)}] "
-              f"validation {_x(speedup)} faster than frictionless (target >= "
-              f"{TARGET_FRICTIONLESS:g}x), {fn:,} studies")
+        print(
+            f"  [{_verdict(None if speedup is None else speedup >= TARGET_FRICTIONLESS)}] "
+            f"validation {_x(speedup)} faster than frictionless (target >= "
+            f"{TARGET_FRICTIONLESS:g}x), {fn:,} studies"
+        )
     if meta and "failed" not in meta:
-        worst = max(max(d["max_diff_estimate"], d["max_diff_tau2"])
-                    for d in meta["methods"].values())
-        print(f"  [{_verdict(worst <= TARGET_PYMARE_DIFF)}] PyMARE agreement (REML and DL): "
-              f"largest |difference| in estimate and tau2 {worst:.1e} (target <= "
-              f"{TARGET_PYMARE_DIFF:g})")
+        worst = max(
+            max(d["max_diff_estimate"], d["max_diff_tau2"]) for d in meta["methods"].values()
+        )
+        print(
+            f"  [{_verdict(worst <= TARGET_PYMARE_DIFF)}] PyMARE agreement (REML and DL): "
+            f"largest |difference| in estimate and tau2 {worst:.1e} (target <= "
+            f"{TARGET_PYMARE_DIFF:g})"
+        )
         parts = meta["parts"]
         for label in meta["methods"]:
             ours = parts[f"evsynth_batched_{label}"]
             speed = parts[f"pymare_{label}"] / ours
             batch = parts[f"pymare_batched_{label}"] / ours
-            print(f"  [{_verdict(speed >= TARGET_PYMARE_SPEED)}] {label}: evsynth's batched "
-                  f"call {_x(speed)} faster than PyMARE fitted per group (target >= "
-                  f"{TARGET_PYMARE_SPEED:g}x)")
-            print(f"  [{_verdict(batch >= TARGET_PYMARE_SPEED)}] {label}: evsynth's batched "
-                  f"call {_x(batch)} faster than PyMARE batched by k (target >= "
-                  f"{TARGET_PYMARE_SPEED:g}x)")
+            print(
+                f"  [{_verdict(speed >= TARGET_PYMARE_SPEED)}] {label}: evsynth's batched "
+                f"call {_x(speed)} faster than PyMARE fitted per group (target >= "
+                f"{TARGET_PYMARE_SPEED:g}x)"
+            )
+            print(
+                f"  [{_verdict(batch >= TARGET_PYMARE_SPEED)}] {label}: evsynth's batched "
+                f"call {_x(batch)} faster than PyMARE batched by k (target >= "
+                f"{TARGET_PYMARE_SPEED:g}x)"
+            )
     if not checks:
         return
-    print(f"  [{_verdict(None if peak is None else peak < TARGET_PEAK_MB)}] peak memory "
-          f"{_s(peak)} MB (target < {TARGET_PEAK_MB:,.0f} MB), {at}")
+    print(
+        f"  [{_verdict(None if peak is None else peak < TARGET_PEAK_MB)}] peak memory "
+        f"{_s(peak)} MB (target < {TARGET_PEAK_MB:,.0f} MB), {at}"
+    )
     if n != 100_000:
-        print("  (100,000 studies not run: the targets above are read at "
-              f"{n:,}; run --sizes 100000 for the stated ones)")
+        print(
+            "  (100,000 studies not run: the targets above are read at "
+            f"{n:,}; run --sizes 100000 for the stated ones)"
+        )
 
 
 if __name__ == "__main__":

@@ -72,8 +72,21 @@ OUTCOMES = {
     "completion": ("Programme completion (synthetic)", "increase"),
     "victim_safety": ("Victim-reported abuse (synthetic)", "decrease"),
 }
-COUNTRIES = np.array(["England", "Scotland", "Wales", "Northern Ireland", "Ireland", "USA",
-                      "Canada", "Australia", "New Zealand", "Netherlands"], dtype=object)
+COUNTRIES = np.array(
+    [
+        "England",
+        "Scotland",
+        "Wales",
+        "Northern Ireland",
+        "Ireland",
+        "USA",
+        "Canada",
+        "Australia",
+        "New Zealand",
+        "Netherlands",
+    ],
+    dtype=object,
+)
 SOURCE_TYPES = np.array(["academic", "grey"], dtype=object)
 QUALITY = np.array(["high", "moderate", "low", "not_appraised"], dtype=object)
 DIRECTIONS = np.array(["benefit", "harm", "no_effect", "mixed", "unclear"], dtype=object)
@@ -84,30 +97,49 @@ Z95 = 1.959963984540054
 
 # --- The codebook ------------------------------------------------------------------------------
 
+
 def synthetic_codebook(seed: int = 0) -> dict:
     """The synthetic review's codebook as the data ``codebook.yaml`` holds."""
     themes = []
     for t in range(1, N_TOP_THEMES + 1):
         children = []
         for c in range(1, CHILDREN_PER_TOP + 1):
-            child = {"code": f"t{t}.s{c}", "label": f"Synthetic theme {t}.{c}",
-                     "description": f"Synthetic sub-theme {c} of theme {t}"}
+            child = {
+                "code": f"t{t}.s{c}",
+                "label": f"Synthetic theme {t}.{c}",
+                "description": f"Synthetic sub-theme {c} of theme {t}",
+            }
             if c == 1 and t <= TOPS_WITH_GRANDCHILDREN:
                 child["children"] = [
                     {"code": f"t{t}.s{c}.g{g}", "label": f"Synthetic theme {t}.{c}.{g}"}
-                    for g in range(1, GRANDCHILDREN + 1)]
+                    for g in range(1, GRANDCHILDREN + 1)
+                ]
             children.append(child)
-        themes.append({"code": f"t{t}", "label": f"Synthetic theme {t}",
-                       "description": f"Synthetic top-level theme {t} (seed {seed})",
-                       "children": children})
+        themes.append(
+            {
+                "code": f"t{t}",
+                "label": f"Synthetic theme {t}",
+                "description": f"Synthetic top-level theme {t} (seed {seed})",
+                "children": children,
+            }
+        )
     return {
         "review": REVIEW_ID,
         "vocabularies": {"design": dict(DESIGNS), "intervention_type": dict(INTERVENTIONS)},
-        "fields": {"setting": {"label": "Setting", "type": "category", "multi": False,
-                               "required": True, "values": dict(SETTINGS)}},
+        "fields": {
+            "setting": {
+                "label": "Setting",
+                "type": "category",
+                "multi": False,
+                "required": True,
+                "values": dict(SETTINGS),
+            }
+        },
         "themes": themes,
-        "outcomes": {code: {"label": label, "benefit": benefit}
-                     for code, (label, benefit) in OUTCOMES.items()},
+        "outcomes": {
+            code: {"label": label, "benefit": benefit}
+            for code, (label, benefit) in OUTCOMES.items()
+        },
     }
 
 
@@ -127,6 +159,7 @@ def _flat_themes(nodes: list[dict]) -> list[tuple[str, int, bool]]:
 
 # --- Sheets ------------------------------------------------------------------------------------
 
+
 def _pick(rng: np.random.Generator, options: np.ndarray, n: int, p=None) -> np.ndarray:
     return options[rng.choice(len(options), size=n, p=p)]
 
@@ -141,8 +174,9 @@ def _join_columns(parts: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return out
 
 
-def _studies(rng: np.random.Generator, ids: np.ndarray, numbers: np.ndarray,
-             seed: int) -> pd.DataFrame:
+def _studies(
+    rng: np.random.Generator, ids: np.ndarray, numbers: np.ndarray, seed: int
+) -> pd.DataFrame:
     n = len(ids)
     year = rng.integers(YEARS[0], YEARS[1] + 1, size=n)
     source = _pick(rng, SOURCE_TYPES, n, p=[0.7, 0.3])
@@ -159,21 +193,44 @@ def _studies(rng: np.random.Generator, ids: np.ndarray, numbers: np.ndarray,
     quality = _pick(rng, QUALITY, n, p=[0.25, 0.35, 0.25, 0.15])
     setting = _pick(rng, np.array(list(SETTINGS), dtype=object), n, p=[0.4, 0.25, 0.2, 0.15])
     design_label = np.array([DESIGNS[d] for d in design_codes], dtype=object)[
-        pd.Index(design_codes).get_indexer(design)]
-    citation = ("Synthetic study " + numbers + " (" + year.astype(str).astype(object) + "). "
-                + design_label + " in "
-                + pd.Series(country).str.replace(";", ", ", regex=False).to_numpy(dtype=object)
-                + ", a synthetic record (bench/synthetic.py, seed " + str(seed) + ").")
-    return pd.DataFrame({
-        "study_id": ids, "citation": citation, "year": year, "source_type": source,
-        "country": country, "design": design, "intervention_type": intervention,
-        "quality": quality, "setting": setting,
-    })
+        pd.Index(design_codes).get_indexer(design)
+    ]
+    citation = (
+        "Synthetic study "
+        + numbers
+        + " ("
+        + year.astype(str).astype(object)
+        + "). "
+        + design_label
+        + " in "
+        + pd.Series(country).str.replace(";", ", ", regex=False).to_numpy(dtype=object)
+        + ", a synthetic record (bench/synthetic.py, seed "
+        + str(seed)
+        + ")."
+    )
+    return pd.DataFrame(
+        {
+            "study_id": ids,
+            "citation": citation,
+            "year": year,
+            "source_type": source,
+            "country": country,
+            "design": design,
+            "intervention_type": intervention,
+            "quality": quality,
+            "setting": setting,
+        }
+    )
 
 
-def _codes(rng: np.random.Generator, ids: np.ndarray, numbers: np.ndarray,
-           themes: list[tuple[str, int, bool]], per_study: int,
-           double_share: float) -> pd.DataFrame:
+def _codes(
+    rng: np.random.Generator,
+    ids: np.ndarray,
+    numbers: np.ndarray,
+    themes: list[tuple[str, int, bool]],
+    per_study: int,
+    double_share: float,
+) -> pd.DataFrame:
     n, m, t = len(ids), per_study, len(themes)
     if m == 0:
         return pd.DataFrame(columns=["study_id", "code", "coder", "excerpt", "page"])
@@ -182,12 +239,15 @@ def _codes(rng: np.random.Generator, ids: np.ndarray, numbers: np.ndarray,
     shift = np.where(double, rng.integers(0, 3, size=n), 0)  # coder_b skips 0-2 of a's codes
     need = int(np.max(np.where(double, m - n_first + shift, n_first), initial=0))
     if m > t or need > t:
-        raise ValueError(f"codes_per_study={m} is more than the {t} themes allow without "
-                         "repeating a (study, code, coder)")
+        raise ValueError(
+            f"codes_per_study={m} is more than the {t} themes allow without "
+            "repeating a (study, code, coder)"
+        )
     # Themes drawn without replacement with unequal weights (Gumbel top-k): leaves more often
     # than parents, and a few themes much more often than the rest.
-    weight = np.array([(1.0 if leaf else 0.35) / (1 + i % 7) for i, (_, _, leaf)
-                       in enumerate(themes)])
+    weight = np.array(
+        [(1.0 if leaf else 0.35) / (1 + i % 7) for i, (_, _, leaf) in enumerate(themes)]
+    )
     keys = np.log(weight) + rng.gumbel(size=(n, t))
     ranked = np.argsort(-keys, axis=1, kind="stable")
     # Row j of a study: coder_a takes ranked[j] for j < n_first, coder_b ranked[j - n_first +
@@ -202,19 +262,33 @@ def _codes(rng: np.random.Generator, ids: np.ndarray, numbers: np.ndarray,
     coder = np.array(CODERS, dtype=object)[coder_index.ravel()]
     rows = n * m
     has_excerpt = rng.random(rows) < 0.3
-    excerpt = np.where(has_excerpt, "Synthetic excerpt on " + code + " from study "
-                       + np.repeat(numbers, m), "")
-    page = np.where(rng.random(rows) < 0.3,
-                    rng.integers(1, 300, size=rows).astype(str).astype(object), "")
-    return pd.DataFrame({"study_id": study_id, "code": code, "coder": coder,
-                         "excerpt": excerpt, "page": page})
+    excerpt = np.where(
+        has_excerpt, "Synthetic excerpt on " + code + " from study " + np.repeat(numbers, m), ""
+    )
+    page = np.where(
+        rng.random(rows) < 0.3, rng.integers(1, 300, size=rows).astype(str).astype(object), ""
+    )
+    return pd.DataFrame(
+        {"study_id": study_id, "code": code, "coder": coder, "excerpt": excerpt, "page": page}
+    )
 
 
-def _outcomes(rng: np.random.Generator, ids: np.ndarray, per_study: int,
-              effect_share: float) -> pd.DataFrame:
+def _outcomes(
+    rng: np.random.Generator, ids: np.ndarray, per_study: int, effect_share: float
+) -> pd.DataFrame:
     n, m = len(ids), per_study
-    columns = ["study_id", "outcome", "measure", "direction", "effect_measure", "estimate",
-               "ci_lower", "ci_upper", "n", "follow_up_months"]
+    columns = [
+        "study_id",
+        "outcome",
+        "measure",
+        "direction",
+        "effect_measure",
+        "estimate",
+        "ci_lower",
+        "ci_upper",
+        "n",
+        "follow_up_months",
+    ]
     if m == 0:
         return pd.DataFrame(columns=columns)
     codes = np.array(list(OUTCOMES), dtype=object)
@@ -236,15 +310,16 @@ def _outcomes(rng: np.random.Generator, ids: np.ndarray, per_study: int,
     true_effect = np.array([-0.25, 0.2, 0.1, -0.15])[outcome_index]
     se = np.where(smd, 2.0 / np.sqrt(size), 2.5 / np.sqrt(size))
     se = np.maximum(se, 0.03)  # the CI stays strictly wider than rounding can close
-    y = np.clip(true_effect + rng.normal(0.0, 0.1, rows) + rng.normal(0.0, 1.0, rows) * se,
-                -2.5, 2.5)
+    y = np.clip(
+        true_effect + rng.normal(0.0, 0.1, rows) + rng.normal(0.0, 1.0, rows) * se, -2.5, 2.5
+    )
     low, high = y - Z95 * se, y + Z95 * se
     # Direction from the CI: an increase or decrease is a benefit or harm by the outcome.
-    increase_is_benefit = np.array([b == "increase" for _, b in OUTCOMES.values()])[
-        outcome_index]
+    increase_is_benefit = np.array([b == "increase" for _, b in OUTCOMES.values()])[outcome_index]
     up, down = low > 0, high < 0
-    direction = np.where(up | down,
-                         np.where(up == increase_is_benefit, "benefit", "harm"), "no_effect")
+    direction = np.where(
+        up | down, np.where(up == increase_is_benefit, "benefit", "harm"), "no_effect"
+    )
     # Rows without an effect size: a direction as a narrative review would record it.
     voted = _pick(rng, DIRECTIONS, rows, p=[0.45, 0.1, 0.25, 0.1, 0.1])
     direction = np.where(has_effect, direction, voted).astype(object)
@@ -259,49 +334,75 @@ def _outcomes(rng: np.random.Generator, ids: np.ndarray, per_study: int,
         text = np.where(smd, fmt(values, False), fmt(values, True))
         triple.append(np.where(has_effect, text, "").astype(object))
     n_text = np.where(has_effect | (rng.random(rows) < 0.6), size.astype(str).astype(object), "")
-    follow_up = np.where(rng.random(rows) < 0.6,
-                         _pick(rng, np.array(["3", "6", "12", "18", "24", "36"], dtype=object),
-                               rows), "")
-    return pd.DataFrame({
-        "study_id": np.repeat(ids, m), "outcome": outcome, "measure": measure,
-        "direction": direction, "effect_measure": effect_measure, "estimate": triple[0],
-        "ci_lower": triple[1], "ci_upper": triple[2], "n": n_text,
-        "follow_up_months": follow_up,
-    }, columns=columns)
+    follow_up = np.where(
+        rng.random(rows) < 0.6,
+        _pick(rng, np.array(["3", "6", "12", "18", "24", "36"], dtype=object), rows),
+        "",
+    )
+    return pd.DataFrame(
+        {
+            "study_id": np.repeat(ids, m),
+            "outcome": outcome,
+            "measure": measure,
+            "direction": direction,
+            "effect_measure": effect_measure,
+            "estimate": triple[0],
+            "ci_lower": triple[1],
+            "ci_upper": triple[2],
+            "n": n_text,
+            "follow_up_months": follow_up,
+        },
+        columns=columns,
+    )
 
 
 def _screening(rng: np.random.Generator, n_studies: int) -> pd.DataFrame:
     """PRISMA 2020 counts that reconcile, ending in ``included`` = ``n_studies``."""
     reasons = {"Wrong population": 0.45, "Wrong intervention": 0.35, "No outcome data": 0.2}
-    excluded_ft = [int(round(n_studies * share * rng.uniform(0.8, 1.2))) + 1
-                   for share in reasons.values()]
+    excluded_ft = [
+        int(round(n_studies * share * rng.uniform(0.8, 1.2))) + 1 for share in reasons.values()
+    ]
     full_text = n_studies + sum(excluded_ft)
     excluded_screening = int(round(full_text * rng.uniform(3.0, 6.0)))
     screened = full_text + excluded_screening
     duplicates = int(round(screened * rng.uniform(0.1, 0.25)))
     other = int(round((screened + duplicates) * rng.uniform(0.05, 0.15)))
     databases = screened + duplicates - other
-    rows = [("identified_databases", databases, ""), ("identified_other", other, ""),
-            ("duplicates_removed", duplicates, ""), ("screened", screened, ""),
-            ("excluded_screening", excluded_screening, ""),
-            ("full_text_assessed", full_text, "")]
-    rows += [("excluded_full_text", count, reason)
-             for reason, count in zip(reasons, excluded_ft, strict=True)]
+    rows = [
+        ("identified_databases", databases, ""),
+        ("identified_other", other, ""),
+        ("duplicates_removed", duplicates, ""),
+        ("screened", screened, ""),
+        ("excluded_screening", excluded_screening, ""),
+        ("full_text_assessed", full_text, ""),
+    ]
+    rows += [
+        ("excluded_full_text", count, reason)
+        for reason, count in zip(reasons, excluded_ft, strict=True)
+    ]
     rows.append(("included", n_studies, ""))
     return pd.DataFrame(rows, columns=["stage", "count", "reason"])
 
 
 # --- Writing -----------------------------------------------------------------------------------
 
+
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
     return path
 
 
-def write_synthetic_review(out_dir: Path, n_studies: int, codes_per_study: int = 10,
-                           outcomes_per_study: int = 2, seed: int = 0, *,
-                           screening: bool = True, double_coded: float = 0.2,
-                           effect_share: float = 0.5) -> dict[str, Path]:
+def write_synthetic_review(
+    out_dir: Path,
+    n_studies: int,
+    codes_per_study: int = 10,
+    outcomes_per_study: int = 2,
+    seed: int = 0,
+    *,
+    screening: bool = True,
+    double_coded: float = 0.2,
+    effect_share: float = 0.5,
+) -> dict[str, Path]:
     """Write a synthetic review to ``out_dir``; return the paths written.
 
     ``out_dir/codebook.yaml`` and ``out_dir/sheets/{studies,codes,outcomes}.csv`` (and
@@ -331,7 +432,8 @@ def write_synthetic_review(out_dir: Path, n_studies: int, codes_per_study: int =
     codebook_path.write_text(
         "# A SYNTHETIC codebook written by bench/synthetic.py: no real review, no real studies.\n"
         + yaml.safe_dump(codebook, sort_keys=False, allow_unicode=True, width=100),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
 
     width = max(6, len(str(n_studies)))
     numbers = pd.Series(np.arange(1, n_studies + 1)).astype(str).str.zfill(width)
@@ -341,9 +443,11 @@ def write_synthetic_review(out_dir: Path, n_studies: int, codes_per_study: int =
     paths["studies"] = _write_csv(_studies(rng, ids, numbers, seed), sheets / "studies.csv")
     themes = _flat_themes(codebook["themes"])
     paths["codes"] = _write_csv(
-        _codes(rng, ids, numbers, themes, codes_per_study, double_coded), sheets / "codes.csv")
-    paths["outcomes"] = _write_csv(_outcomes(rng, ids, outcomes_per_study, effect_share),
-                                   sheets / "outcomes.csv")
+        _codes(rng, ids, numbers, themes, codes_per_study, double_coded), sheets / "codes.csv"
+    )
+    paths["outcomes"] = _write_csv(
+        _outcomes(rng, ids, outcomes_per_study, effect_share), sheets / "outcomes.csv"
+    )
     stale = sheets / "screening.csv"
     if screening:
         paths["screening"] = _write_csv(_screening(rng, n_studies), stale)
@@ -361,9 +465,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-screening", action="store_true")
     args = parser.parse_args(argv)
-    paths = write_synthetic_review(args.out_dir, args.studies, args.codes_per_study,
-                                   args.outcomes_per_study, args.seed,
-                                   screening=not args.no_screening)
+    paths = write_synthetic_review(
+        args.out_dir,
+        args.studies,
+        args.codes_per_study,
+        args.outcomes_per_study,
+        args.seed,
+        screening=not args.no_screening,
+    )
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

@@ -36,11 +36,27 @@ def run_bcg(tmp_path: Path, extra_config: str = "", *targets: str) -> Path:
     shutil.copytree(BCG, workdir)
     config = workdir / "config.yaml"
     config.write_text(config.read_text("utf-8") + extra_config, "utf-8")
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow/Snakefile"),
-               "--directory", str(workdir), "--configfile", str(config), "--cores", "2",
-               *targets]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "EVSYNTH_ENGINE": "pandoc"})
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "workflow/Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+        *targets,
+    ]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "EVSYNTH_ENGINE": "pandoc"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return workdir
 
@@ -76,8 +92,9 @@ def test_reml_matches_metafor(tmp_path: Path):
     direction = read_clean(workdir / "results/bcg/outcomes/direction.csv").iloc[0]
     assert (direction["k"], direction["n_benefit"], direction["n_harm"]) == ("13", "8", "0")
     gaps = read_clean(workdir / "results/bcg/outcomes/gap_map.csv")
-    assert gaps[["theme", "outcome", "n_studies", "n_benefit", "n_no_effect"]].values.tolist() \
-        == [["bcg", "tb", "13", "8", "5"]]
+    assert gaps[["theme", "outcome", "n_studies", "n_benefit", "n_no_effect"]].values.tolist() == [
+        ["bcg", "tb", "13", "8", "5"]
+    ]
     for name in ("forest", "effect_direction", "gap_map", "direction"):
         for ext in ("png", "svg"):
             assert (workdir / f"results/bcg/figures/{name}.{ext}").is_file(), name

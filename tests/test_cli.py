@@ -52,8 +52,9 @@ def test_new_review_refuses_an_id_that_cannot_name_a_folder(tmp_path: Path, caps
     assert list(tmp_path.iterdir()) == []
 
 
-def test_template_command_writes_a_workbook_but_never_over_a_leads_sheets(tmp_path: Path, capsys,
-                                                                      monkeypatch):
+def test_template_command_writes_a_workbook_but_never_over_a_leads_sheets(
+    tmp_path: Path, capsys, monkeypatch
+):
     codebook = REPO / "config/codebooks/families.yaml"
     out = tmp_path / "families.xlsx"
     assert main(["template", "--codebook", str(codebook), "--out", str(out)]) == 0

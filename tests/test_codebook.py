@@ -30,77 +30,188 @@ def edited(*pairs: tuple[str, str]) -> str:
 
 # id, codebook text, expected (column = key path, rule), words the message must contain
 MALFORMED = [
-    ("not_yaml", edited(("review: fixture", "review: [fixture")),
-     ("", "yaml_syntax"), ["line 3", "not valid YAML"]),
-    ("tab_indent", edited(("    rct: Rand", "\trct: Rand")),
-     ("", "yaml_syntax"), ["line 5", "'\\t'"]),
+    (
+        "not_yaml",
+        edited(("review: fixture", "review: [fixture")),
+        ("", "yaml_syntax"),
+        ["line 3", "not valid YAML"],
+    ),
+    (
+        "tab_indent",
+        edited(("    rct: Rand", "\trct: Rand")),
+        ("", "yaml_syntax"),
+        ["line 5", "'\\t'"],
+    ),
     ("empty_file", "", ("(top level)", "codebook_schema"), ["empty"]),
     ("a_list", "- review: fixture\n", ("(top level)", "codebook_schema"), ["expected"]),
-    ("unknown_top_level_key", edited(("themes:", "theme:")),
-     ("theme", "codebook_schema"), ["unknown key 'theme'", "did you mean 'themes'"]),
-    ("unknown_key_in_child", edited(("        label: Group programmes",
-                                     "        label: Group programmes\n        colour: red")),
-     ("themes[0].children[0].colour", "codebook_schema"), ["unknown key 'colour'.", "line 34"]),
-    ("unknown_key_in_field", edited(("    type: boolean",
-                                     "    type: boolean\n    mandatory: true")),
-     ("fields.whole_family.mandatory", "codebook_schema"),
-     ["Allowed here: description, label, multi, required, type, values"]),
-    ("child_without_label", edited(("        label: Group programmes\n", "")),
-     ("themes[0].children[0].label", "codebook_schema"), ["'label' is missing"]),
-    ("theme_empty_label", edited(("  - code: mot\n    label: Motivation to engage",
-                                  "  - code: mot\n    label:")),
-     ("themes[1].label", "codebook_schema"), ["empty"]),
-    ("duplicate_theme_code", edited(("code: mot", "code: prog.group")),
-     ("themes[1].code", "codebook_duplicate_code"), ["used twice", "themes[0].children[0].code"]),
-    ("duplicate_child_code", edited(("        label: Group programmes\n",
-                                     "        label: Group programmes\n"
-                                     "      - code: prog.group\n        label: Again\n")),
-     ("themes[0].children[1].code", "codebook_duplicate_code"), ["'prog.group'"]),
-    ("bad_theme_code", edited(("code: mot", "code: Motivation")),
-     ("themes[1].code", "codebook_schema"), ["not a valid code"]),
-    ("unknown_field_type", edited(("type: integer", "type: whole_number")),
-     ("fields.sessions.type", "codebook_schema"), ["'whole_number' is not one of"]),
-    ("category_without_values", edited(("      community: Community\n      health: Health\n", ""),
-                                       ("    values:\n", "")),
-     ("fields.setting.values", "codebook_schema"), ["'values' is missing"]),
-    ("values_on_non_category", edited(("    type: integer", "    type: integer\n    values:\n"
-                                                            "      a: A")),
-     ("fields.sessions.values", "codebook_schema"), ["only allowed on fields of type category"]),
-    ("multi_on_integer", edited(("    type: integer", "    type: integer\n    multi: true")),
-     ("fields.sessions.multi", "codebook_schema"), ["category or text"]),
-    ("field_clashes_with_core_column", edited(("  sessions:", "  year:")),
-     ("fields.year", "codebook_field_clash"), ["already defines"]),
-    ("bad_vocabulary_code", edited(("    rct: Rand", "    RCT: Rand")),
-     ("vocabularies.design.RCT", "codebook_schema"), ["'RCT' is not a valid code"]),
-    ("yes_no_key", edited(("    rct: Rand", "    no: No design\n    rct: Rand")),
-     ("vocabularies.design.false", "codebook_schema"), ["put the key in quotes"]),
-    ("label_read_as_number", edited(("label: Re-offending", "label: 2019")),
-     ("outcomes.reoffending.label", "codebook_schema"), ["put it in quotes"]),
-    ("unknown_vocabulary", edited(("  intervention_type:", "  delivery:")),
-     ("vocabularies.delivery", "codebook_schema"), ["unknown key 'delivery'"]),
-    ("missing_design_vocabulary", edited(("  design:\n    rct: Randomised controlled trial\n"
-                                          "    qualitative: Qualitative study\n", "")),
-     ("vocabularies.design", "codebook_schema"), ["'design' is missing"]),
-    ("bad_benefit", edited(("benefit: decrease", "benefit: lower")),
-     ("outcomes.reoffending.benefit", "codebook_schema"), ["decrease, increase"]),
-    ("missing_themes", BASE[: BASE.index("themes:")],
-     ("themes", "codebook_schema"), ["'themes' is missing"]),
-    ("duplicate_yaml_key", edited(("      health: Health\n",
-                                   "      health: Health\n      health: Clinic\n")),
-     ("fields.setting.values.health", "yaml_duplicate_key"), ["line 18", "first on line 17"]),
-    ("duplicate_top_level_key", BASE + "review: other\n",
-     ("review", "yaml_duplicate_key"), ["appears twice"]),
-    ("duplicate_key_in_list_item", edited(("  - code: mot\n", "  - code: mot\n    code: mot2\n")),
-     ("themes[1].code", "yaml_duplicate_key"), ["appears twice"]),
-    ("impossible_date", edited(("review: fixture", "review: 2020-13-45")),
-     ("", "yaml_syntax"), ["cannot be read"]),
+    (
+        "unknown_top_level_key",
+        edited(("themes:", "theme:")),
+        ("theme", "codebook_schema"),
+        ["unknown key 'theme'", "did you mean 'themes'"],
+    ),
+    (
+        "unknown_key_in_child",
+        edited(
+            (
+                "        label: Group programmes",
+                "        label: Group programmes\n        colour: red",
+            )
+        ),
+        ("themes[0].children[0].colour", "codebook_schema"),
+        ["unknown key 'colour'.", "line 34"],
+    ),
+    (
+        "unknown_key_in_field",
+        edited(("    type: boolean", "    type: boolean\n    mandatory: true")),
+        ("fields.whole_family.mandatory", "codebook_schema"),
+        ["Allowed here: description, label, multi, required, type, values"],
+    ),
+    (
+        "child_without_label",
+        edited(("        label: Group programmes\n", "")),
+        ("themes[0].children[0].label", "codebook_schema"),
+        ["'label' is missing"],
+    ),
+    (
+        "theme_empty_label",
+        edited(("  - code: mot\n    label: Motivation to engage", "  - code: mot\n    label:")),
+        ("themes[1].label", "codebook_schema"),
+        ["empty"],
+    ),
+    (
+        "duplicate_theme_code",
+        edited(("code: mot", "code: prog.group")),
+        ("themes[1].code", "codebook_duplicate_code"),
+        ["used twice", "themes[0].children[0].code"],
+    ),
+    (
+        "duplicate_child_code",
+        edited(
+            (
+                "        label: Group programmes\n",
+                "        label: Group programmes\n      - code: prog.group\n        label: Again\n",
+            )
+        ),
+        ("themes[0].children[1].code", "codebook_duplicate_code"),
+        ["'prog.group'"],
+    ),
+    (
+        "bad_theme_code",
+        edited(("code: mot", "code: Motivation")),
+        ("themes[1].code", "codebook_schema"),
+        ["not a valid code"],
+    ),
+    (
+        "unknown_field_type",
+        edited(("type: integer", "type: whole_number")),
+        ("fields.sessions.type", "codebook_schema"),
+        ["'whole_number' is not one of"],
+    ),
+    (
+        "category_without_values",
+        edited(("      community: Community\n      health: Health\n", ""), ("    values:\n", "")),
+        ("fields.setting.values", "codebook_schema"),
+        ["'values' is missing"],
+    ),
+    (
+        "values_on_non_category",
+        edited(("    type: integer", "    type: integer\n    values:\n      a: A")),
+        ("fields.sessions.values", "codebook_schema"),
+        ["only allowed on fields of type category"],
+    ),
+    (
+        "multi_on_integer",
+        edited(("    type: integer", "    type: integer\n    multi: true")),
+        ("fields.sessions.multi", "codebook_schema"),
+        ["category or text"],
+    ),
+    (
+        "field_clashes_with_core_column",
+        edited(("  sessions:", "  year:")),
+        ("fields.year", "codebook_field_clash"),
+        ["already defines"],
+    ),
+    (
+        "bad_vocabulary_code",
+        edited(("    rct: Rand", "    RCT: Rand")),
+        ("vocabularies.design.RCT", "codebook_schema"),
+        ["'RCT' is not a valid code"],
+    ),
+    (
+        "yes_no_key",
+        edited(("    rct: Rand", "    no: No design\n    rct: Rand")),
+        ("vocabularies.design.false", "codebook_schema"),
+        ["put the key in quotes"],
+    ),
+    (
+        "label_read_as_number",
+        edited(("label: Re-offending", "label: 2019")),
+        ("outcomes.reoffending.label", "codebook_schema"),
+        ["put it in quotes"],
+    ),
+    (
+        "unknown_vocabulary",
+        edited(("  intervention_type:", "  delivery:")),
+        ("vocabularies.delivery", "codebook_schema"),
+        ["unknown key 'delivery'"],
+    ),
+    (
+        "missing_design_vocabulary",
+        edited(
+            (
+                "  design:\n    rct: Randomised controlled trial\n"
+                "    qualitative: Qualitative study\n",
+                "",
+            )
+        ),
+        ("vocabularies.design", "codebook_schema"),
+        ["'design' is missing"],
+    ),
+    (
+        "bad_benefit",
+        edited(("benefit: decrease", "benefit: lower")),
+        ("outcomes.reoffending.benefit", "codebook_schema"),
+        ["decrease, increase"],
+    ),
+    (
+        "missing_themes",
+        BASE[: BASE.index("themes:")],
+        ("themes", "codebook_schema"),
+        ["'themes' is missing"],
+    ),
+    (
+        "duplicate_yaml_key",
+        edited(("      health: Health\n", "      health: Health\n      health: Clinic\n")),
+        ("fields.setting.values.health", "yaml_duplicate_key"),
+        ["line 18", "first on line 17"],
+    ),
+    (
+        "duplicate_top_level_key",
+        BASE + "review: other\n",
+        ("review", "yaml_duplicate_key"),
+        ["appears twice"],
+    ),
+    (
+        "duplicate_key_in_list_item",
+        edited(("  - code: mot\n", "  - code: mot\n    code: mot2\n")),
+        ("themes[1].code", "yaml_duplicate_key"),
+        ["appears twice"],
+    ),
+    (
+        "impossible_date",
+        edited(("review: fixture", "review: 2020-13-45")),
+        ("", "yaml_syntax"),
+        ["cannot be read"],
+    ),
     ("unhashable_key", BASE + "? [a, b]\n: 1\n", ("", "yaml_syntax"), ["unhashable"]),
     ("python_tag", BASE + "x: !!python/object:os.system ls\n", ("", "yaml_syntax"), ["tag"]),
 ]
 
 
-@pytest.mark.parametrize(("text", "expected", "words"),
-                         [pytest.param(t, e, w, id=i) for i, t, e, w in MALFORMED])
+@pytest.mark.parametrize(
+    ("text", "expected", "words"), [pytest.param(t, e, w, id=i) for i, t, e, w in MALFORMED]
+)
 def test_malformed_codebook_names_file_and_key_path(tmp_path, text, expected, words):
     path = write(tmp_path, text)
     with pytest.raises(InputError) as caught:
@@ -125,17 +236,25 @@ def test_the_fixture_and_the_example_codebooks_load():
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
-    path = write(tmp_path, edited(("type: integer", "type: int"),
-                                  ("benefit: decrease", "benefit: down"),
-                                  ("        label: Group programmes\n", "")))
+    path = write(
+        tmp_path,
+        edited(
+            ("type: integer", "type: int"),
+            ("benefit: decrease", "benefit: down"),
+            ("        label: Group programmes\n", ""),
+        ),
+    )
     with pytest.raises(InputError) as caught:
         load_codebook(path)
     assert {f.column for f in caught.value.findings} == {
-        "fields.sessions.type", "outcomes.reoffending.benefit", "themes[0].children[0].label"}
+        "fields.sessions.type",
+        "outcomes.reoffending.benefit",
+        "themes[0].children[0].label",
+    }
 
 
 def test_empty_fields_and_outcomes_sections_are_allowed(tmp_path):
-    text = BASE[: BASE.index("fields:")] + "fields:\n" + BASE[BASE.index("themes:"):]
+    text = BASE[: BASE.index("fields:")] + "fields:\n" + BASE[BASE.index("themes:") :]
     text = text[: text.index("outcomes:")] + "outcomes:\n"
     codebook = load_codebook(write(tmp_path, text))
     assert codebook.fields == {} and codebook.outcomes == {}
@@ -156,8 +275,10 @@ def test_unreadable_codebook_file(tmp_path, kind):
     with pytest.raises(InputError) as caught:
         load_codebook(path)
     (finding,) = caught.value.findings
-    assert finding.rule == {"missing": "file_missing", "folder": "file_unreadable",
-                            "latin1": "encoding"}[kind]
+    assert (
+        finding.rule
+        == {"missing": "file_missing", "folder": "file_unreadable", "latin1": "encoding"}[kind]
+    )
     assert str(path) in finding.message
 
 

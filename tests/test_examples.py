@@ -15,13 +15,27 @@ from test_workflow import snakemake
 
 pytestmark = pytest.mark.workflow
 
-SUMMARY_HEADINGS = ["Why we did this review", "What we did", "Key findings", "Our commitments",
-                    "Outcome evidence at a glance", "Limitations", "Included studies",
-                    "Method and audit"]
-BRIEFING_HEADINGS = ["Key messages", "Context", "What the evidence tells us",
-                     "Implications for practice and for leaders", "Reflective questions",
-                     "Evidence at a glance", "Further reading", "Included studies",
-                     "Method and audit"]
+SUMMARY_HEADINGS = [
+    "Why we did this review",
+    "What we did",
+    "Key findings",
+    "Our commitments",
+    "Outcome evidence at a glance",
+    "Limitations",
+    "Included studies",
+    "Method and audit",
+]
+BRIEFING_HEADINGS = [
+    "Key messages",
+    "Context",
+    "What the evidence tells us",
+    "Implications for practice and for leaders",
+    "Reflective questions",
+    "Evidence at a glance",
+    "Further reading",
+    "Included studies",
+    "Method and audit",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +70,9 @@ def test_summary_of_evidence_pdf(examples: Path):
     for heading in SUMMARY_HEADINGS:
         assert heading in text, heading
     assert "Illustrative data" in text
-    assert "We included 46 records: 26 from the academic literature (57%) and 20 from the grey" \
-        in text
+    assert (
+        "We included 46 records: 26 from the academic literature (57%) and 20 from the grey" in text
+    )
     themes = {r["code"]: r for r in rows(base / "tallies/themes.csv")}
     assert f"Coded in {themes['cc']['n_studies']} of 46 included records" in text
     assert "PRISMA 2020 flow diagram" in text
@@ -75,19 +90,27 @@ def test_strategic_briefing_pdf(examples: Path):
     for heading in BRIEFING_HEADINGS:
         assert heading in text, heading
     assert "This briefing draws on 32 records" in text
-    pooled = {(r["outcome"], r["effect_measure"]): r for r in
-              rows(base / "outcomes/meta_analysis.csv") if r["analysis"] == "main"}
+    pooled = {
+        (r["outcome"], r["effect_measure"]): r
+        for r in rows(base / "outcomes/meta_analysis.csv")
+        if r["analysis"] == "main"
+    }
     rr = pooled[("reoffending", "rr")]
-    live = (f"{float(rr['estimate']):.2f} (95% CI {float(rr['ci_lower']):.2f} to "
-            f"{float(rr['ci_upper']):.2f})")
+    live = (
+        f"{float(rr['estimate']):.2f} (95% CI {float(rr['ci_lower']):.2f} to "
+        f"{float(rr['ci_upper']):.2f})"
+    )
     assert live in text  # {{pooled:reoffending:rr}} in the key messages
     assert "FA32" in text
 
 
-@pytest.mark.parametrize("review, fmt, headings", [
-    ("culturally-responsive", "summary-of-evidence", SUMMARY_HEADINGS),
-    ("families", "strategic-briefing", BRIEFING_HEADINGS),
-])
+@pytest.mark.parametrize(
+    "review, fmt, headings",
+    [
+        ("culturally-responsive", "summary-of-evidence", SUMMARY_HEADINGS),
+        ("families", "strategic-briefing", BRIEFING_HEADINGS),
+    ],
+)
 def test_html_is_self_contained_with_every_section(examples: Path, review, fmt, headings):
     html = words((examples / f"results/{review}/report/{fmt}.html").read_text("utf-8"))
     for heading in headings:
@@ -105,9 +128,11 @@ def test_editing_one_narrative_file_rerenders_that_report_alone(examples: Path):
     plan = done.stdout.splitlines()
     wildcards = [line.strip() for line in plan if line.strip().startswith("wildcards:")]
     assert wildcards and all("review=families" in line for line in wildcards), wildcards
-    stats = plan[plan.index("Job stats:") + 3:]  # after the "job count" header and its rule
-    jobs = {line.split()[0] for line in stats[: stats.index(next(
-        line for line in stats if line.startswith("total")))]}
+    stats = plan[plan.index("Job stats:") + 3 :]  # after the "job count" header and its rule
+    jobs = {
+        line.split()[0]
+        for line in stats[: stats.index(next(line for line in stats if line.startswith("total")))]
+    }
     # The narrative check, the render, and the bookkeeping that lists their outputs; no
     # validation, tallies or outcomes, and nothing for the other review.
     assert jobs == {"check_narrative", "render", "provenance", "datapackage", "all"}, jobs

@@ -56,12 +56,23 @@ def write_clean(result, folder: Path, outcomes: pd.DataFrame | None = None) -> P
     return folder
 
 
-def run_stage(result, codebook_path: Path, base: Path, outcomes: pd.DataFrame | None = None,
-              settings: dict | None = None) -> Path:
+def run_stage(
+    result,
+    codebook_path: Path,
+    base: Path,
+    outcomes: pd.DataFrame | None = None,
+    settings: dict | None = None,
+) -> Path:
     clean = write_clean(result, base / "clean", outcomes)
-    run_outcomes(clean / "studies.parquet", clean / "outcomes.parquet", clean / "codes.parquet",
-                 codebook_path, meta_settings(**(settings or {})), "union",
-                 outcomes_paths(base / "outcomes", base / "figures"))
+    run_outcomes(
+        clean / "studies.parquet",
+        clean / "outcomes.parquet",
+        clean / "codes.parquet",
+        codebook_path,
+        meta_settings(**(settings or {})),
+        "union",
+        outcomes_paths(base / "outcomes", base / "figures"),
+    )
     return base
 
 
@@ -76,7 +87,7 @@ def png_chunk_types(path: Path) -> list[str]:
     while data:
         (length,) = struct.unpack(">I", data[:4])
         types.append(data[4:8].decode("ascii"))
-        data = data[12 + length:]
+        data = data[12 + length :]
     return types
 
 
@@ -88,14 +99,25 @@ def svg_is_wellformed(path: Path) -> bool:
 
 # --- The gap map, by hand ------------------------------------------------------------------------
 
+
 def test_gap_map_counts_match_the_hand_counts(tiny_clean):
     result, codebook = tiny_clean
     table = gap_map(result.clean["codes"], result.clean["outcomes"], codebook)
-    assert list(table.columns) == ["theme", "outcome", "n_studies", "n_benefit", "n_harm",
-                                   "n_no_effect", "n_mixed", "n_unclear", "study_ids"]
+    assert list(table.columns) == [
+        "theme",
+        "outcome",
+        "n_studies",
+        "n_benefit",
+        "n_harm",
+        "n_no_effect",
+        "n_mixed",
+        "n_unclear",
+        "study_ids",
+    ]
     # Every theme x outcome, themes in tree order, outcomes in codebook order.
     assert list(zip(table["theme"], table["outcome"], strict=True)) == [
-        (t, o) for t in ("a", "a.one", "a.two", "b") for o in ("reoffending", "wellbeing")]
+        (t, o) for t in ("a", "a.one", "a.two", "b") for o in ("reoffending", "wellbeing")
+    ]
     got = table.set_index(["theme", "outcome"])
     counts = ["n_studies", "n_benefit", "n_harm", "n_no_effect", "n_mixed", "n_unclear"]
     expected = {
@@ -139,12 +161,19 @@ def test_net_direction_of_the_gap_map_by_hand(tiny_clean):
     net = net_direction(table)
     assert net.index.equals(table.index)
     got = dict(zip(zip(table["theme"], table["outcome"], strict=True), net, strict=True))
-    assert got == pytest.approx({
-        ("a", "reoffending"): 2 / 3, ("a", "wellbeing"): -1 / 2,
-        ("a.one", "reoffending"): 1 / 2, ("a.one", "wellbeing"): np.nan,
-        ("a.two", "reoffending"): 1.0, ("a.two", "wellbeing"): np.nan,
-        ("b", "reoffending"): 1 / 2, ("b", "wellbeing"): 1 / 2,
-    }, nan_ok=True)
+    assert got == pytest.approx(
+        {
+            ("a", "reoffending"): 2 / 3,
+            ("a", "wellbeing"): -1 / 2,
+            ("a.one", "reoffending"): 1 / 2,
+            ("a.one", "wellbeing"): np.nan,
+            ("a.two", "reoffending"): 1.0,
+            ("a.two", "wellbeing"): np.nan,
+            ("b", "reoffending"): 1 / 2,
+            ("b", "wellbeing"): 1 / 2,
+        },
+        nan_ok=True,
+    )
 
 
 def test_forest_weights_are_each_studys_share_at_the_pooled_tau2(tiny_clean):
@@ -157,18 +186,22 @@ def test_forest_weights_are_each_studys_share_at_the_pooled_tau2(tiny_clean):
     tau2 = float(pooled["tau2"].iloc[0])
     assert tau2 > 0.005  # large enough to tell random-effects from fixed-effect weights
     z = 1.959963984540054
-    inverse = [1 / (((math.log(hi) - math.log(lo)) / (2 * z)) ** 2 + tau2)
-               for lo, hi in [(0.3, 0.83), (0.5, 0.98)]]
+    inverse = [
+        1 / (((math.log(hi) - math.log(lo)) / (2 * z)) ** 2 + tau2)
+        for lo, hi in [(0.3, 0.83), (0.5, 0.98)]
+    ]
     weighted = pooled_study_weights(effect_sizes(outcomes), pooled)
     assert list(weighted["study_id"]) == ["T1", "T4"]
     assert list(weighted["method"]) == ["REML", "REML"]
-    assert weighted["weight"].tolist() == pytest.approx([w / sum(inverse) for w in inverse],
-                                                        rel=1e-9)
+    assert weighted["weight"].tolist() == pytest.approx(
+        [w / sum(inverse) for w in inverse], rel=1e-9
+    )
     none = pooled_study_weights(effect_sizes(outcomes), pooled.iloc[0:0])
     assert none.empty and {"study_id", "method", "weight"} <= set(none.columns)
 
 
 # --- The stage writes every figure -------------------------------------------------------------
+
 
 def test_outcomes_stage_writes_every_figure_and_the_gap_map(tiny_clean, tmp_path):
     result, _ = tiny_clean
@@ -179,8 +212,10 @@ def test_outcomes_stage_writes_every_figure_and_the_gap_map(tiny_clean, tmp_path
         assert svg_is_wellformed(svg), name
     gaps = read_clean(base / "outcomes/gap_map.csv")
     assert len(gaps) == 8
-    assert gaps.loc[(gaps["theme"] == "a") & (gaps["outcome"] == "reoffending"),
-                    "n_studies"].item() == "3"
+    assert (
+        gaps.loc[(gaps["theme"] == "a") & (gaps["outcome"] == "reoffending"), "n_studies"].item()
+        == "3"
+    )
     # Laid out at the A4 text width (6.3 in), so report text prints at its nominal size,
     # and short enough for one page.
     for name in ("forest", "effect_direction", "gap_map"):
@@ -199,10 +234,13 @@ def test_families_example_effect_direction_plot_fits_a_page(tmp_path):
     codebook = load_codebook(book)
     outcomes = result.clean["outcomes"]
     cells = effect_direction_cells(outcomes)
-    png, _ = effect_direction_plot(cells, result.clean["studies"],
-                                   direction_summary(outcomes, codebook),
-                                   {c: o.label for c, o in codebook.outcomes.items()},
-                                   tmp_path / "effect_direction")
+    png, _ = effect_direction_plot(
+        cells,
+        result.clean["studies"],
+        direction_summary(outcomes, codebook),
+        {c: o.label for c, o in codebook.outcomes.items()},
+        tmp_path / "effect_direction",
+    )
     width, height = png_size(png)
     assert width == round(A4_WIDTH_IN * DPI)
     rows = cells["study_id"].nunique()
@@ -213,16 +251,28 @@ def test_families_example_effect_direction_plot_fits_a_page(tmp_path):
 def test_effect_direction_plot_shrinks_rows_beyond_sixty_studies(tmp_path):
     rng = np.random.default_rng(7)
     n_studies, outcomes = 90, ["o1", "o2", "o3", "o4", "o5"]
-    studies = pd.DataFrame({"study_id": [f"S{i:03d}" for i in range(n_studies)],
-                            "year": "2020",
-                            "quality": rng.choice(["high", "moderate", "low", "not_appraised"],
-                                                  n_studies)})
-    cells = pd.DataFrame([
-        {"outcome": o, "study_id": s, "n": rng.choice([np.nan, 30.0, 120.0, 900.0]),
-         "direction": rng.choice(["benefit", "harm", "no_effect", "mixed", "unclear"])}
-        for s in studies["study_id"] for o in rng.choice(outcomes, 2, replace=False)])
-    direction = pd.DataFrame({"outcome": outcomes, "k": 36, "n_benefit": 10, "n_harm": 5,
-                              "sign_test_p": 0.3})
+    studies = pd.DataFrame(
+        {
+            "study_id": [f"S{i:03d}" for i in range(n_studies)],
+            "year": "2020",
+            "quality": rng.choice(["high", "moderate", "low", "not_appraised"], n_studies),
+        }
+    )
+    cells = pd.DataFrame(
+        [
+            {
+                "outcome": o,
+                "study_id": s,
+                "n": rng.choice([np.nan, 30.0, 120.0, 900.0]),
+                "direction": rng.choice(["benefit", "harm", "no_effect", "mixed", "unclear"]),
+            }
+            for s in studies["study_id"]
+            for o in rng.choice(outcomes, 2, replace=False)
+        ]
+    )
+    direction = pd.DataFrame(
+        {"outcome": outcomes, "k": 36, "n_benefit": 10, "n_harm": 5, "sign_test_p": 0.3}
+    )
     labels = {o: f"Outcome {o} with a long descriptive label" for o in outcomes}
     png, svg = effect_direction_plot(cells, studies, direction, labels, tmp_path / "edp")
     width, height = png_size(png)
@@ -244,12 +294,18 @@ def test_forest_plot_draws_the_sensitivity_analysis(tmp_path):
     pooled = meta_analysis(result.clean["outcomes"], studies, codebook)
     assert list(pooled["analysis"]) == ["main", "sensitivity"]
     weighted = pooled_study_weights(effect_sizes(result.clean["outcomes"]), pooled)
-    png, svg = forest_plot(weighted, pooled, tmp_path / "forest", benefit={"tb": "decrease"},
-                           sensitivity_label=sensitivity_label(("low",)))
+    png, svg = forest_plot(
+        weighted,
+        pooled,
+        tmp_path / "forest",
+        benefit={"tb": "decrease"},
+        sensitivity_label=sensitivity_label(("low",)),
+    )
     assert png_size(png)[0] == round(A4_WIDTH_IN * DPI)
     assert svg_is_wellformed(svg)
     assert sensitivity_label(("low", "not_appraised")) == (
-        "Without studies rated low or not appraised")
+        "Without studies rated low or not appraised"
+    )
 
 
 @pytest.mark.parametrize(("lo", "hi"), [(0.05, 7.0), (0.4, 1.3), (0.9, 1.1), (0.01, 100.0)])
@@ -263,6 +319,7 @@ def test_ratio_ticks_are_round_spaced_and_include_one(lo, hi):
 
 
 # --- Determinism -----------------------------------------------------------------------------
+
 
 def test_two_renders_are_byte_identical_and_carry_no_timestamps(tiny_clean, tmp_path):
     result, _ = tiny_clean
@@ -278,7 +335,8 @@ def test_two_renders_are_byte_identical_and_carry_no_timestamps(tiny_clean, tmp_
         assert not {"tEXt", "iTXt", "zTXt", "tIME"} & set(png_chunk_types(png)), name
         assert b"Software" not in png.read_bytes() and b"Creation Time" not in png.read_bytes()
     assert (first / "outcomes/gap_map.csv").read_bytes() == (
-        second / "outcomes/gap_map.csv").read_bytes()
+        second / "outcomes/gap_map.csv"
+    ).read_bytes()
 
 
 def test_bcg_figures_are_deterministic(tmp_path):
@@ -291,27 +349,38 @@ def test_bcg_figures_are_deterministic(tmp_path):
     codebook = load_codebook(bcg / "codebook.yaml")
     outcomes, studies = result.clean["outcomes"], result.clean["studies"]
     labels = {c: o.label for c, o in codebook.outcomes.items()}
-    themes = pd.DataFrame([(t.code, t.label, t.level) for t in codebook.themes],
-                          columns=["code", "label", "level"])
+    themes = pd.DataFrame(
+        [(t.code, t.label, t.level) for t in codebook.themes], columns=["code", "label", "level"]
+    )
     pooled = meta_analysis(outcomes, studies, codebook)
     gaps = gap_map(result.clean["codes"], outcomes, codebook)
     outputs = {}
     for run in ("a", "b"):
         folder = tmp_path / run
         outputs[run] = [
-            *forest_plot(pooled_study_weights(effect_sizes(outcomes), pooled), pooled,
-                         folder / "forest", benefit={"tb": "decrease"}),
-            *effect_direction_plot(effect_direction_cells(outcomes), studies,
-                                   direction_summary(outcomes, codebook), labels,
-                                   folder / "effect_direction"),
-            *gap_map_plot(gaps.assign(net_direction=net_direction(gaps)), themes, labels,
-                          folder / "gap_map"),
+            *forest_plot(
+                pooled_study_weights(effect_sizes(outcomes), pooled),
+                pooled,
+                folder / "forest",
+                benefit={"tb": "decrease"},
+            ),
+            *effect_direction_plot(
+                effect_direction_cells(outcomes),
+                studies,
+                direction_summary(outcomes, codebook),
+                labels,
+                folder / "effect_direction",
+            ),
+            *gap_map_plot(
+                gaps.assign(net_direction=net_direction(gaps)), themes, labels, folder / "gap_map"
+            ),
         ]
     for a, b in zip(outputs["a"], outputs["b"], strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
 # --- No data: placeholders, never errors -------------------------------------------------------
+
 
 def test_an_empty_outcomes_sheet_gives_placeholder_figures(tiny_clean, tmp_path):
     result, _ = tiny_clean
@@ -332,11 +401,15 @@ def test_no_codes_gives_an_all_gap_map_without_errors(tiny_clean, tmp_path):
     codes = result.clean["codes"].iloc[0:0]
     table = gap_map(codes, result.clean["outcomes"], codebook)
     assert len(table) == 8 and table["n_studies"].sum() == 0
-    themes = pd.DataFrame([(t.code, t.label, t.level) for t in codebook.themes],
-                          columns=["code", "label", "level"])
-    png, svg = gap_map_plot(table.assign(net_direction=net_direction(table)), themes,
-                            {"reoffending": "Re-offending", "wellbeing": "Wellbeing"},
-                            tmp_path / "gap_map")
+    themes = pd.DataFrame(
+        [(t.code, t.label, t.level) for t in codebook.themes], columns=["code", "label", "level"]
+    )
+    png, svg = gap_map_plot(
+        table.assign(net_direction=net_direction(table)),
+        themes,
+        {"reoffending": "Re-offending", "wellbeing": "Wellbeing"},
+        tmp_path / "gap_map",
+    )
     assert png.is_file() and svg_is_wellformed(svg)
 
 
@@ -351,12 +424,19 @@ def test_plots_of_a_large_review_stay_a_readable_size(tmp_path):
 
     paths = write_synthetic_review(tmp_path / "big", n_studies=600, seed=3)
     clean = tmp_path / "clean"
-    result = run_validate(paths["sheets"], paths["codebook"],
-                          validation_paths(tmp_path / "validation", clean))
+    result = run_validate(
+        paths["sheets"], paths["codebook"], validation_paths(tmp_path / "validation", clean)
+    )
     assert not result.errors
-    run_outcomes(clean / "studies.parquet", clean / "outcomes.parquet", clean / "codes.parquet",
-                 paths["codebook"], meta_settings(), "union",
-                 outcomes_paths(tmp_path / "outcomes", tmp_path / "figures"))
+    run_outcomes(
+        clean / "studies.parquet",
+        clean / "outcomes.parquet",
+        clean / "codes.parquet",
+        paths["codebook"],
+        meta_settings(),
+        "union",
+        outcomes_paths(tmp_path / "outcomes", tmp_path / "figures"),
+    )
     width, height = Image.open(tmp_path / "figures" / "effect_direction.png").size
     assert height / width < 3  # 80 rows of 600 studies, not 600 rows
     panels = read_results(tmp_path / "outcomes" / "meta_analysis.csv").query("analysis == 'main'")

@@ -452,15 +452,27 @@ def test_labels_with_tex_characters_print_literally_in_every_figure(tmp_path: Pa
     )
     clean, figures = tmp_path / "clean", tmp_path / "figures"
     result = run_validate(
-        review / "sheets", review / "codebook.yaml", validation_paths(tmp_path / "validation",
-                                                                      clean)
+        review / "sheets",
+        review / "codebook.yaml",
+        validation_paths(tmp_path / "validation", clean),
     )
     assert not result.errors, [f.one_line() for f in result.errors]
-    run_tally(clean / "studies.parquet", clean / "codes.parquet", review / "codebook.yaml",
-              "union", tally_paths(tmp_path, figures))
-    run_outcomes(clean / "studies.parquet", clean / "outcomes.parquet", clean / "codes.parquet",
-                 review / "codebook.yaml", meta_settings(), "union",
-                 outcomes_paths(tmp_path / "outcomes", figures))
+    run_tally(
+        clean / "studies.parquet",
+        clean / "codes.parquet",
+        review / "codebook.yaml",
+        "union",
+        tally_paths(tmp_path, figures),
+    )
+    run_outcomes(
+        clean / "studies.parquet",
+        clean / "outcomes.parquet",
+        clean / "codes.parquet",
+        review / "codebook.yaml",
+        meta_settings(),
+        "union",
+        outcomes_paths(tmp_path / "outcomes", figures),
+    )
     run_prisma(clean / "screening.parquet", figures / "prisma")
     # Each label drawn as typed, in one piece: mathtext would split it, drop the "$" and set
     # the rest in italics (or, for "$\\undefinedmacro$", crash).

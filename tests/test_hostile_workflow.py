@@ -188,7 +188,8 @@ def test_a_hand_edited_record_never_removes_an_input(copy: Path):
 
 @pytest.mark.parametrize("kind", ["deep", "aliases", "fifo"])
 def test_a_hostile_codebook_stops_the_review_with_its_location_not_a_traceback(
-        kind: str, tmp_path: Path):
+    kind: str, tmp_path: Path
+):
     """Snakemake reads the codebook while it builds the job list (for the crosstab fields),
     before any rule runs: that read is bounded like every other, so the validate rule can
     report the problem with the file and line."""

@@ -26,8 +26,7 @@ from validation_helpers import (
 )
 
 # Empty rows after the data are not a finding (a spreadsheet leaves hundreds): only counted.
-MESS_RULES = {"bom_removed", "line_endings", "header_normalised", "whitespace_trimmed",
-              "code_case"}
+MESS_RULES = {"bom_removed", "line_endings", "header_normalised", "whitespace_trimmed", "code_case"}
 
 
 def messy_csv(rows: list[list[str]]) -> bytes:
@@ -61,7 +60,8 @@ def test_messy_but_valid_csv_passes_with_warnings_only(tmp_path):
     assert {f.rule for f in result.findings} == MESS_RULES
     assert {f.sheet for f in result.findings if f.rule == "bom_removed"} == set(SHEET_NAMES)
     assert {n: s["blank_rows_ignored"] for n, s in result.summary["sheets"].items()} == {
-        n: 3 for n in SHEET_NAMES}
+        n: 3 for n in SHEET_NAMES
+    }
     assert_same_clean(result, tidy)
 
 
@@ -77,8 +77,7 @@ def test_messy_but_valid_workbook_passes_with_warnings_only(tmp_path):
         worksheet.append([f" {h.upper()} " for h in rows[0]])
         for record in rows[1:]:
             cells = [as_excel_value(v) for v in record]
-            cells = [f" {c}  " if isinstance(c, str) and i == 1 else c
-                     for i, c in enumerate(cells)]
+            cells = [f" {c}  " if isinstance(c, str) and i == 1 else c for i, c in enumerate(cells)]
             worksheet.append(cells)
         worksheet.append([None] * len(rows[0]))
         worksheet.append(["  ", None, ""])
@@ -100,7 +99,8 @@ def test_messy_but_valid_workbook_passes_with_warnings_only(tmp_path):
     assert result.errors == [], [f.one_line() for f in result.errors]
     assert {f.rule for f in result.findings} == {"header_normalised", "whitespace_trimmed"}
     assert {n: s["blank_rows_ignored"] for n, s in result.summary["sheets"].items()} == {
-        n: 2 for n in SHEET_NAMES}
+        n: 2 for n in SHEET_NAMES
+    }
     assert_same_clean(result, tidy)
 
 
@@ -125,14 +125,14 @@ def test_blank_rows_inside_the_data_keep_row_numbers(tmp_path):
     result = validate_review(sheets, codebook)
     assert error_locations(result) == {("error", "studies", 6, "year", "integer")}
     assert [where(f) for f in result.findings if f.severity == "warning"] == [
-        ("warning", "studies", 4, "", "blank_rows")]
+        ("warning", "studies", 4, "", "blank_rows")
+    ]
     assert list(result.clean["studies"]["source_row"]) == [2, 3, 7]
 
 
 def test_a_line_break_inside_a_cell_is_one_row(tmp_path):
     sheets, codebook = copy_review(tmp_path)
-    set_cell("studies", 2, "citation", "Smith (2010).\nA trial,\r\nin two lines.")(
-        sheets, codebook)
+    set_cell("studies", 2, "citation", "Smith (2010).\nA trial,\r\nin two lines.")(sheets, codebook)
     set_cell("studies", 3, "year", "x")(sheets, codebook)
     result = validate_review(sheets, codebook)
     assert error_locations(result) == {("error", "studies", 3, "year", "integer")}
@@ -151,11 +151,15 @@ def test_a_folder_with_other_files(tmp_path):
     (sheets / "notes.csv").write_text("anything\n")
     (sheets / "README.txt").write_text("ignored, not even a warning")
     intake = read_sheets(sheets)
-    assert [where(f) for f in intake.findings] == [
-        ("warning", "notes", None, "", "unknown_sheet")]
+    assert [where(f) for f in intake.findings] == [("warning", "notes", None, "", "unknown_sheet")]
     assert set(intake.sheets) == set(SHEET_NAMES)
     assert [p.name for p in input_files(sheets)] == [
-        "codes.csv", "notes.csv", "outcomes.csv", "screening.csv", "studies.csv"]
+        "codes.csv",
+        "notes.csv",
+        "outcomes.csv",
+        "screening.csv",
+        "studies.csv",
+    ]
 
 
 def test_two_files_for_one_sheet(tmp_path):
@@ -163,7 +167,8 @@ def test_two_files_for_one_sheet(tmp_path):
     (sheets / "Studies.CSV").write_bytes((sheets / "studies.csv").read_bytes())
     intake = read_sheets(sheets)
     assert [where(f) for f in intake.findings] == [
-        ("error", "studies", None, "", "duplicate_sheet")]
+        ("error", "studies", None, "", "duplicate_sheet")
+    ]
 
 
 def test_screening_is_optional(tmp_path):
@@ -193,8 +198,10 @@ def test_an_empty_worksheet_and_duplicate_worksheets(tmp_path):
 
     path = workbook_from_folder(sheets, tmp_path / "review.xlsx", edit=edit)
     result = validate_review(path, codebook)
-    assert error_locations(result) == {("error", "codes", None, "", "empty_file"),
-                                       ("error", "outcomes", None, "", "duplicate_sheet")}
+    assert error_locations(result) == {
+        ("error", "codes", None, "", "empty_file"),
+        ("error", "outcomes", None, "", "duplicate_sheet"),
+    }
     assert all(str(path) in f.message for f in result.errors)
 
 
@@ -206,20 +213,23 @@ def test_sha256_and_hashes(tmp_path):
     assert read_sheets(book).hashes == {str(book): sha256_file(book)}
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (None, ""),
-    (True, "true"),
-    (2019, "2019"),
-    (2019.0, "2019"),
-    (0.62, "0.62"),
-    (-3.0, "-3"),
-    (1e20, "1e+20"),
-    (dt.datetime(2015, 3, 1), "2015-03-01"),
-    (dt.datetime(2015, 3, 1, 12, 30), "2015-03-01T12:30:00"),
-    (dt.date(2015, 3, 1), "2015-03-01"),
-    (dt.time(9, 5), "09:05:00"),
-    ("  text ", "  text "),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, ""),
+        (True, "true"),
+        (2019, "2019"),
+        (2019.0, "2019"),
+        (0.62, "0.62"),
+        (-3.0, "-3"),
+        (1e20, "1e+20"),
+        (dt.datetime(2015, 3, 1), "2015-03-01"),
+        (dt.datetime(2015, 3, 1, 12, 30), "2015-03-01T12:30:00"),
+        (dt.date(2015, 3, 1), "2015-03-01"),
+        (dt.time(9, 5), "09:05:00"),
+        ("  text ", "  text "),
+    ],
+)
 def test_cell_text(value, text):
     assert _cell_text(value) == text
 
@@ -227,8 +237,9 @@ def test_cell_text(value, text):
 def test_no_nan_strings_leak_from_short_rows(tmp_path):
     sheets, codebook = copy_review(tmp_path)
     path = sheets / "outcomes.csv"
-    path.write_text(path.read_text().replace("S04,wellbeing,,unclear,smd,,,,,",
-                                             "S04,wellbeing,,unclear,smd"))
+    path.write_text(
+        path.read_text().replace("S04,wellbeing,,unclear,smd,,,,,", "S04,wellbeing,,unclear,smd")
+    )
     result = validate_review(sheets, codebook)
     assert result.findings == []
     row = result.clean["outcomes"].iloc[3]
@@ -245,5 +256,4 @@ def test_read_sheets_never_returns_nan(tmp_path):
 
 def test_missing_input_location(tmp_path: Path):
     intake = read_sheets(tmp_path / "missing")
-    assert [where(f) for f in intake.findings] == [
-        ("error", "(input)", None, "", "file_missing")]
+    assert [where(f) for f in intake.findings] == [("error", "(input)", None, "", "file_missing")]

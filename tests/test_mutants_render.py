@@ -30,8 +30,9 @@ def test_the_html_embeds_its_figures_styles_and_logo(tmp_path: Path):
     _figure(figures / "line.png")
     source = tmp_path / "source"
     stage_sources(REPO / "reports", source)
-    write_generated(source, {"note.md": "A note.\n"}, {"title": "A small report"},
-                    [figures / "line.png"])
+    write_generated(
+        source, {"note.md": "A note.\n"}, {"title": "A small report"}, [figures / "line.png"]
+    )
     (source / "doc.qmd").write_text(
         "---\ntitle: A small report\n---\n\n## Findings\n\n![A line](figures/line.png)\n",
         encoding="utf-8",

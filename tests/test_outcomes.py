@@ -56,7 +56,11 @@ def test_meta_analysis_only_for_k_at_least_two_and_back_on_the_ratio_scale(tiny_
     assert list(table["outcome"]) == ["reoffending"]  # wellbeing has no estimates
     row = table.iloc[0]
     assert (row["effect_measure"], row["method"], row["k"], row["analysis"]) == (
-        "rr", "REML", 2, "main")
+        "rr",
+        "REML",
+        2,
+        "main",
+    )
     sizes = effect_sizes(result.clean["outcomes"])
     fit = reml(sizes["yi"].to_numpy(), sizes["vi"].to_numpy())
     assert row["estimate"] == pytest.approx(np.exp(fit.estimate))
@@ -84,11 +88,13 @@ def test_all_studies_at_once_follow_the_one_study_rule():
 
     rng = np.random.default_rng(7)
     directions = np.array(["benefit", "harm", "no_effect", "mixed", "unclear"])
-    rows = pd.DataFrame({
-        "outcome": rng.choice(["a", "b"], 3000),
-        "study_id": [f"S{i:03d}" for i in rng.integers(0, 400, 3000)],
-        "direction": directions[rng.choice(5, 3000, p=[0.5, 0.2, 0.15, 0.05, 0.1])],
-    })
+    rows = pd.DataFrame(
+        {
+            "outcome": rng.choice(["a", "b"], 3000),
+            "study_id": [f"S{i:03d}" for i in rng.integers(0, 400, 3000)],
+            "direction": directions[rng.choice(5, 3000, p=[0.5, 0.2, 0.15, 0.05, 0.1])],
+        }
+    )
     got = per_study_directions(rows).set_index(["outcome", "study_id"])["direction"]
     expected = rows.groupby(["outcome", "study_id"])["direction"].agg(study_direction)
     assert got.sort_index().to_dict() == expected.sort_index().to_dict()
@@ -120,9 +126,16 @@ def test_seventy_percent_or_more_of_a_studys_measures_decide_its_direction():
 
 def test_the_sign_test_votes_but_the_benefit_share_counts_every_study(tiny_clean):
     _, codebook = tiny_clean
-    outcomes = _frame([("S1", "benefit"), ("S2", "benefit"), ("S3", "benefit"),
-                       ("S4", "no_effect"), ("S5", "no_effect")], "study_id direction"
-                      ).assign(outcome="reoffending")
+    outcomes = _frame(
+        [
+            ("S1", "benefit"),
+            ("S2", "benefit"),
+            ("S3", "benefit"),
+            ("S4", "no_effect"),
+            ("S5", "no_effect"),
+        ],
+        "study_id direction",
+    ).assign(outcome="reoffending")
     row = direction_summary(outcomes, codebook).iloc[0]
     assert (row["k"], row["n_benefit"], row["n_harm"], row["n_no_effect"]) == (5, 3, 0, 2)
     # Sign test over the 3 directional studies: 2 * 0.5**3 = 0.25 (no_effect does not vote).
@@ -140,10 +153,14 @@ def test_the_sign_test_votes_but_the_benefit_share_counts_every_study(tiny_clean
 def test_the_first_of_repeated_estimates_is_the_one_pooled():
     # Validation warns "only the first is pooled" (repeated_estimate): S1's second row for the
     # same outcome and measure (rr 2.0) must not replace its first (rr 0.5).
-    outcomes = _frame([("S1", "rr", "0.5", "0.3", "0.83"), ("S1", "rr", "2.0", "1.2", "3.3"),
-                       ("S2", "rr", "0.7", "0.5", "0.98")],
-                      "study_id effect_measure estimate ci_lower ci_upper"
-                      ).assign(outcome="reoffending")
+    outcomes = _frame(
+        [
+            ("S1", "rr", "0.5", "0.3", "0.83"),
+            ("S1", "rr", "2.0", "1.2", "3.3"),
+            ("S2", "rr", "0.7", "0.5", "0.98"),
+        ],
+        "study_id effect_measure estimate ci_lower ci_upper",
+    ).assign(outcome="reoffending")
     sizes = effect_sizes(outcomes).set_index("study_id")
     assert list(sizes.index) == ["S1", "S2"]
     assert sizes.loc["S1", "yi"] == pytest.approx(math.log(0.5))
@@ -153,15 +170,14 @@ def test_the_first_of_repeated_estimates_is_the_one_pooled():
 
 def test_the_sensitivity_analysis_leaves_out_only_the_low_quality_studies(tiny_clean):
     _, codebook = tiny_clean
-    outcomes = _frame([("S1", "0.5", "0.3", "0.83"), ("S2", "0.7", "0.5", "0.98"),
-                       ("S3", "1.2", "0.8", "1.8")],
-                      "study_id estimate ci_lower ci_upper"
-                      ).assign(outcome="reoffending", effect_measure="rr", direction="benefit")
+    outcomes = _frame(
+        [("S1", "0.5", "0.3", "0.83"), ("S2", "0.7", "0.5", "0.98"), ("S3", "1.2", "0.8", "1.8")],
+        "study_id estimate ci_lower ci_upper",
+    ).assign(outcome="reoffending", effect_measure="rr", direction="benefit")
     studies = _frame([("S1", "high"), ("S2", "moderate"), ("S3", "low")], "study_id quality")
     table = meta_analysis(outcomes, studies, codebook).set_index("analysis")
     assert (table.loc["main", "k"], table.loc["main", "study_ids"]) == (3, "S1;S2;S3")
-    assert (table.loc["sensitivity", "k"], table.loc["sensitivity", "study_ids"]) == (
-        2, "S1;S2")
+    assert (table.loc["sensitivity", "k"], table.loc["sensitivity", "study_ids"]) == (2, "S1;S2")
 
 
 def test_the_gap_map_counts_the_theme_studies_that_report_the_outcome(tiny_clean):
@@ -169,8 +185,14 @@ def test_the_gap_map_counts_the_theme_studies_that_report_the_outcome(tiny_clean
 
     _, codebook = tiny_clean
     codes = _frame([("S1", "a.one"), ("S2", "a"), ("S3", "b")], "study_id code").assign(coder="")
-    outcomes = _frame([("S1", "reoffending", "benefit"), ("S2", "reoffending", "harm"),
-                       ("S3", "wellbeing", "benefit")], "study_id outcome direction")
+    outcomes = _frame(
+        [
+            ("S1", "reoffending", "benefit"),
+            ("S2", "reoffending", "harm"),
+            ("S3", "wellbeing", "benefit"),
+        ],
+        "study_id outcome direction",
+    )
     gaps = gap_map(codes, outcomes, codebook).set_index(["theme", "outcome"])
     cols = ["n_studies", "n_benefit", "n_harm", "study_ids"]
     assert gaps.loc[("a", "reoffending"), cols].tolist() == [2, 1, 1, "S1;S2"]

@@ -30,8 +30,12 @@ def test_citation_file_is_valid_cff_with_the_package_version():
 
 def test_nothing_points_outside_the_repository_for_its_interface():
     """A clone must describe its own sheets: no link to a folder beside the repository."""
-    tracked = subprocess.run(["git", "-C", str(REPO), "ls-files", "README.md", "config", "src",
-                              "workflow"], capture_output=True, text=True, check=True).stdout
+    tracked = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "README.md", "config", "src", "workflow"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for rel in tracked.split():
         text = (REPO / rel).read_text("utf-8", errors="replace")
         assert "shared/" not in text, rel
@@ -39,8 +43,10 @@ def test_nothing_points_outside_the_repository_for_its_interface():
 
 def test_every_contract_link_resolves_to_the_repository_copy():
     contract = REPO / "docs" / "contract.md"
-    headings = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
-                for h in re.findall(r"^## (.+)$", contract.read_text("utf-8"), re.MULTILINE)}
+    headings = {
+        re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+        for h in re.findall(r"^## (.+)$", contract.read_text("utf-8"), re.MULTILINE)
+    }
     for anchor in re.findall(r"\]\(#([^)]+)\)", contract.read_text("utf-8")):
         assert anchor in headings, anchor
     readme = (REPO / "README.md").read_text("utf-8")

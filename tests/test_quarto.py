@@ -14,9 +14,11 @@ from test_workflow import snakemake
 
 pytestmark = [
     pytest.mark.quarto,
-    pytest.mark.skipif(shutil.which("quarto") is None,
-                       reason="Quarto is not on PATH: it cannot be installed from PyPI here; "
-                              "the Pandoc + Typst render path is tested instead"),
+    pytest.mark.skipif(
+        shutil.which("quarto") is None,
+        reason="Quarto is not on PATH: it cannot be installed from PyPI here; "
+        "the Pandoc + Typst render path is tested instead",
+    ),
 ]
 
 

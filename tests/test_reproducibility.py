@@ -25,9 +25,11 @@ COMPARED = (".csv", ".json", ".svg", ".md")
 
 def digests(root: Path, suffixes: tuple[str, ...] = COMPARED) -> dict[str, str]:
     """SHA-256 of every result file with one of ``suffixes``, by path relative to ``root``."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((root / "results").rglob("*"))
-            if p.is_file() and p.suffix in suffixes and "source" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / "results").rglob("*"))
+        if p.is_file() and p.suffix in suffixes and "source" not in p.parts
+    }
 
 
 def fresh_tiny(parent: Path, name: str = "tiny") -> Path:
@@ -57,12 +59,26 @@ def test_two_clean_runs_are_byte_identical(clean_run: Path, tmp_path: Path):
 
 def test_a_run_killed_part_way_recovers_to_the_same_bytes(clean_run: Path, tmp_path: Path):
     workdir = fresh_tiny(tmp_path)
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow/Snakefile"),
-               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-               "--cores", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "EVSYNTH_ENGINE": "pandoc"},
-                               start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "workflow/Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "1",
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "EVSYNTH_ENGINE": "pandoc"},
+        start_new_session=True,
+    )
     marker = workdir / "results/tiny/tallies/themes.csv"
     deadline = time.monotonic() + 300
     while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -99,7 +115,11 @@ def test_the_pipeline_never_writes_under_the_inputs(tmp_path: Path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert snapshot() == before
     assert sorted(p.name for p in (workdir / "sheets").iterdir()) == [
-        "codes.csv", "outcomes.csv", "screening.csv", "studies.csv"]
+        "codes.csv",
+        "outcomes.csv",
+        "screening.csv",
+        "studies.csv",
+    ]
 
 
 def test_provenance_names_every_input_with_its_hash(clean_run: Path):
@@ -118,8 +138,9 @@ def test_datapackage_describes_every_result_table(clean_run: Path):
     base = clean_run / "results/tiny"
     package = json.loads((base / "datapackage.json").read_text("utf-8"))
     paths = {r["path"] for r in package["resources"]}
-    on_disk = {p.relative_to(base).as_posix() for p in base.rglob("*.csv")
-               if "report" not in p.parts}
+    on_disk = {
+        p.relative_to(base).as_posix() for p in base.rglob("*.csv") if "report" not in p.parts
+    }
     assert paths == on_disk
     themes = next(r for r in package["resources"] if r["path"] == "tallies/themes.csv")
     fields = {f["name"]: f for f in themes["schema"]["fields"]}
@@ -137,9 +158,12 @@ def test_many_reviews_run_in_parallel(tmp_path: Path):
     for i in range(4):
         shutil.copytree(REPO / "tests/data/tiny", workdir / f"r{i}")
         reviews[f"review-{i}"] = {
-            "title": f"Review {i}", "sheets": f"r{i}/sheets/", "codebook": f"r{i}/codebook.yaml",
+            "title": f"Review {i}",
+            "sheets": f"r{i}/sheets/",
+            "codebook": f"r{i}/codebook.yaml",
             "report": "summary-of-evidence" if i % 2 else "strategic-briefing",
-            "illustrative": True}
+            "illustrative": True,
+        }
     (workdir / "config.yaml").write_text(json.dumps({"reviews": reviews}), "utf-8")
     done = snakemake(workdir, "--cores", "2")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -160,6 +184,5 @@ def test_snakemake_report_browses_each_stage(clean_run: Path, tmp_path: Path):
     done = snakemake(clean_run, "--report", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     html = out.read_text("utf-8", errors="replace")
-    for category in ("1. Validation", "2. Themes", "3. Outcomes", "4. Reports",
-                     "5. Provenance"):
+    for category in ("1. Validation", "2. Themes", "3. Outcomes", "4. Reports", "5. Provenance"):
         assert category in html, category

@@ -25,9 +25,15 @@ REPORTS = ("summary-of-evidence.html", "summary-of-evidence.pdf")
 
 
 def make_run(workdir: Path, **popen) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "evsynth.cli", "run", "--config", "config.yaml"],
-                          cwd=workdir, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "EVSYNTH_ENGINE": "pandoc"}, **popen)
+    return subprocess.run(
+        [sys.executable, "-m", "evsynth.cli", "run", "--config", "config.yaml"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "EVSYNTH_ENGINE": "pandoc"},
+        **popen,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +58,8 @@ def test_progress_names_each_review_and_stage(tmp_path: Path, good_run: Path):
     workdir = tmp_path / "copy"
     shutil.copytree(good_run, workdir, symlinks=True)
     (workdir / "narrative/why.md").write_text(
-        (workdir / "narrative/why.md").read_text("utf-8") + "\nOne more sentence.\n", "utf-8")
+        (workdir / "narrative/why.md").read_text("utf-8") + "\nOne more sentence.\n", "utf-8"
+    )
     done = make_run(workdir)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "  tiny: render (summary-of-evidence) done" in done.stderr
@@ -60,7 +67,8 @@ def test_progress_names_each_review_and_stage(tmp_path: Path, good_run: Path):
 
 
 def test_a_broken_sheet_after_a_good_run_never_leaves_the_old_report_looking_current(
-        tmp_path: Path, good_run: Path):
+    tmp_path: Path, good_run: Path
+):
     workdir = tmp_path / "copy"
     shutil.copytree(good_run, workdir, symlinks=True)  # keeps the times: all up to date
     studies = workdir / "sheets/studies.csv"
@@ -68,8 +76,7 @@ def test_a_broken_sheet_after_a_good_run_never_leaves_the_old_report_looking_cur
     done = make_run(workdir)
     assert done.returncode != 0
     assert "tiny: STOPPED" in done.stderr
-    assert "sheet 'studies', row 3, column 'study_id': study_id 'T1' is already used" \
-        in done.stderr
+    assert "sheet 'studies', row 3, column 'study_id': study_id 'T1' is already used" in done.stderr
     assert "results/tiny/validation/issues.csv" in done.stderr
     assert "Traceback" not in done.stderr
     for name in REPORTS:  # never listed, and gone from disk
@@ -84,8 +91,12 @@ def test_a_run_killed_part_way_is_finished_by_the_next_make_run(good_run: Path, 
     workdir = fresh_tiny(tmp_path)
     process = subprocess.Popen(
         [sys.executable, "-m", "evsynth.cli", "run", "--config", "config.yaml", "--cores", "1"],
-        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "EVSYNTH_ENGINE": "pandoc"}, start_new_session=True)
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "EVSYNTH_ENGINE": "pandoc"},
+        start_new_session=True,
+    )
     marker = workdir / "results/tiny/tallies/themes.csv"
     deadline = time.monotonic() + 300
     while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -111,11 +122,14 @@ def test_a_live_run_in_the_same_folder_is_not_disturbed(good_run: Path, tmp_path
     finally:
         lock.release()
     assert done.returncode == BUSY
-    assert f"another `make run` is already going in this folder (process {os.getpid()})" \
-        in done.stderr
+    assert (
+        f"another `make run` is already going in this folder (process {os.getpid()})" in done.stderr
+    )
     # A Snakemake started by hand in the same folder counts as a live run too.
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)",
-                                "snakemake", "--cores", "1"], cwd=workdir)
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", "snakemake", "--cores", "1"],
+        cwd=workdir,
+    )
     try:
         done = make_run(workdir)
     finally:
@@ -130,11 +144,11 @@ def test_a_config_that_breaks_the_schema_is_explained_and_nothing_runs(tmp_path:
     workdir = fresh_tiny(tmp_path)
     config = (workdir / "config.yaml").read_text("utf-8")
     (workdir / "config.yaml").write_text(
-        config.replace("report: summary-of-evidence", "report: summary"), "utf-8")
+        config.replace("report: summary-of-evidence", "report: summary"), "utf-8"
+    )
     done = make_run(workdir)
     assert done.returncode == 1
     assert "nothing was run" in done.stderr
     assert "reviews.tiny.report: 'summary' is not one of" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (workdir / "results").exists()
-

@@ -332,15 +332,25 @@ def test_stages_write_safe_csvs_and_the_report_reads_the_originals(tiny: Path) -
     result = run_validate(tiny / "sheets", codebook, validation_paths(out / "validation", clean))
     assert not result.errors, [f.one_line() for f in result.errors]
     tallies = out / "tallies"
-    run_tally(clean / "studies.parquet", clean / "codes.parquet", codebook, "union",
-              tally_paths(tallies, out / "figures"))
-    run_agreement(
-        clean / "codes.parquet", codebook, tallies / "agreement.csv",
-        tallies / "disagreements.csv"
+    run_tally(
+        clean / "studies.parquet",
+        clean / "codes.parquet",
+        codebook,
+        "union",
+        tally_paths(tallies, out / "figures"),
     )
-    run_outcomes(clean / "studies.parquet", clean / "outcomes.parquet", clean / "codes.parquet",
-                 codebook, meta_settings(), "union", outcomes_paths(out / "outcomes",
-                                                                    out / "figures"))
+    run_agreement(
+        clean / "codes.parquet", codebook, tallies / "agreement.csv", tallies / "disagreements.csv"
+    )
+    run_outcomes(
+        clean / "studies.parquet",
+        clean / "outcomes.parquet",
+        clean / "codes.parquet",
+        codebook,
+        meta_settings(),
+        "union",
+        outcomes_paths(out / "outcomes", out / "figures"),
+    )
 
     assert {r["code"]: r["label"] for r in raw_rows(tallies / "themes.csv")}["a"] == (
         "'" + HYPERLINK

@@ -567,8 +567,9 @@ def test_property_wilson_contains_the_observed_proportion(xn: tuple[int, int]) -
 @given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=60))
 def test_property_kappa_is_bounded_or_nan(pairs: list[tuple[bool, bool]]) -> None:
     n = len(pairs)
-    kappa = cohen_kappa_binary(n, sum(x == y for x, y in pairs), sum(x for x, _ in pairs),
-                               sum(y for _, y in pairs))
+    kappa = cohen_kappa_binary(
+        n, sum(x == y for x, y in pairs), sum(x for x, _ in pairs), sum(y for _, y in pairs)
+    )
     assert math.isnan(kappa) or -1.0 - 1e-12 <= kappa <= 1.0 + 1e-12
 
 

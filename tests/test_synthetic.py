@@ -58,8 +58,11 @@ def test_row_counts_are_the_ones_asked_for(review):
     assert len(_rows(review["outcomes"])) == N * 2
     assert len({s["study_id"] for s in studies}) == N
     assert studies[122]["citation"].startswith("Synthetic study 000123 (")
-    screening = {r["stage"]: int(r["count"]) for r in _rows(review["screening"])
-                 if r["stage"] != "excluded_full_text"}
+    screening = {
+        r["stage"]: int(r["count"])
+        for r in _rows(review["screening"])
+        if r["stage"] != "excluded_full_text"
+    }
     assert screening["included"] == N
 
 

@@ -71,8 +71,13 @@ def test_crosstab_counts_studies_per_field_value(tiny_clean):
     result, codebook = tiny_clean
     fields = study_category_fields(codebook)
     assert set(fields) == {"source_type", "design", "quality", "intervention_type", "setting"}
-    table = theme_crosstab(result.clean["studies"], result.clean["codes"], codebook,
-                           "source_type", fields["source_type"]).set_index("code")
+    table = theme_crosstab(
+        result.clean["studies"],
+        result.clean["codes"],
+        codebook,
+        "source_type",
+        fields["source_type"],
+    ).set_index("code")
     # a = T1, T2, T4 (academic) + T5 (grey); b = T2, T4 (academic) + T3 (grey)
     assert table.loc["a", "academic"] == 3 and table.loc["a", "grey"] == 1
     assert table.loc["b", "academic"] == 2 and table.loc["b", "grey"] == 1
@@ -81,8 +86,13 @@ def test_crosstab_counts_studies_per_field_value(tiny_clean):
 def test_crosstab_of_a_multi_valued_field_counts_each_value(tiny_clean):
     result, codebook = tiny_clean
     fields = study_category_fields(codebook)
-    table = theme_crosstab(result.clean["studies"], result.clean["codes"], codebook,
-                           "intervention_type", fields["intervention_type"]).set_index("code")
+    table = theme_crosstab(
+        result.clean["studies"],
+        result.clean["codes"],
+        codebook,
+        "intervention_type",
+        fields["intervention_type"],
+    ).set_index("code")
     # a.two = T1 (group), T4 (group;individual); blanks are "not_recorded"
     assert table.loc["a.two", "group"] == 2 and table.loc["a.two", "individual"] == 1
     assert table.loc["a", "not_recorded"] == 2  # T2 and T5 have no intervention type
@@ -108,8 +118,14 @@ def test_agreement_on_the_double_coded_study(tiny_clean):
     assert math.isnan(table.loc["a.two", "kappa"])  # one study: chance agreement is 1
     disagreements = disagreements_table(result.clean["codes"], codebook)
     assert disagreements.to_dict("records") == [
-        {"study_id": "T4", "code": "b", "label": "Theme B", "applied_by": "coder_b",
-         "not_applied_by": "coder_a"}]
+        {
+            "study_id": "T4",
+            "code": "b",
+            "label": "Theme B",
+            "applied_by": "coder_b",
+            "not_applied_by": "coder_a",
+        }
+    ]
 
 
 def test_agreement_kappa_over_several_studies(tiny_clean):
@@ -121,10 +137,12 @@ def test_agreement_kappa_over_several_studies(tiny_clean):
     for study in ("S1", "S2", "S3", "S4"):
         for coder in ("coder_a", "coder_b"):
             rows.append({"study_id": study, "code": "a", "coder": coder})
-    rows += [{"study_id": "S1", "code": "b", "coder": "coder_a"},
-             {"study_id": "S2", "code": "b", "coder": "coder_a"},
-             {"study_id": "S1", "code": "b", "coder": "coder_b"},
-             {"study_id": "S3", "code": "b", "coder": "coder_b"}]
+    rows += [
+        {"study_id": "S1", "code": "b", "coder": "coder_a"},
+        {"study_id": "S2", "code": "b", "coder": "coder_a"},
+        {"study_id": "S1", "code": "b", "coder": "coder_b"},
+        {"study_id": "S3", "code": "b", "coder": "coder_b"},
+    ]
     table = agreement_table(pd.DataFrame(rows), codebook).set_index("code")
     assert table.loc["b", "n_double_coded"] == 4
     assert table.loc["b", "pct_agreement"] == 50.0
@@ -132,6 +150,7 @@ def test_agreement_kappa_over_several_studies(tiny_clean):
 
 
 # --- The matrix-based tallies against plain pandas, on a synthetic review ---------------------
+
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory):
@@ -162,8 +181,9 @@ def test_tallies_match_a_plain_pandas_roll_up(synthetic, rule):
     codes = codes_forward(codes, rule)
     pairs = _reference_pairs(codes, codebook)
     inc = theme_incidence(codes, codebook)  # what the tallies and the gap map count from
-    got = {(inc.study_ids[i], theme) for j, theme in enumerate(inc.themes)
-           for i in inc.studies_of(j)}
+    got = {
+        (inc.study_ids[i], theme) for j, theme in enumerate(inc.themes) for i in inc.studies_of(j)
+    }
     assert got == set(zip(pairs["study_id"], pairs["code"], strict=True))
 
     themes = theme_tally(studies, codes, codebook).set_index("code")
@@ -192,8 +212,11 @@ def test_crosstab_matches_a_plain_pandas_count(synthetic, field):
     values = study_category_fields(codebook).get(field, {"England": "England", "USA": "USA"})
     column = "country" if field == "country_free" else field
     table = theme_crosstab(studies, codes, codebook, column, values)
-    per_study = studies[["study_id", column]].assign(
-        **{column: studies[column].str.split(";")}).explode(column)
+    per_study = (
+        studies[["study_id", column]]
+        .assign(**{column: studies[column].str.split(";")})
+        .explode(column)
+    )
     per_study[column] = per_study[column].replace("", "not_recorded")
     counts = _reference_pairs(codes, codebook).merge(per_study, on="study_id")
     counts = counts.groupby(["code", column]).size()
@@ -234,14 +257,17 @@ def test_agreement_matches_stats_on_the_decision_lists(synthetic):
         b = [(s, pair[s][1]) in given for s in studies]
         pooled_a += a
         pooled_b += b
-        differ += [(s, code, pair[s][0] if x else pair[s][1])
-                   for s, x, y in zip(studies, a, b, strict=True) if x != y]
+        differ += [
+            (s, code, pair[s][0] if x else pair[s][1])
+            for s, x, y in zip(studies, a, b, strict=True)
+            if x != y
+        ]
         assert table.loc[code, "n_double_coded"] == len(studies)
         assert table.loc[code, "pct_agreement"] == round(percent_agreement(a, b), 1)
-        assert table.loc[code, "kappa"] == pytest.approx(cohen_kappa(a, b), rel=1e-12,
-                                                        nan_ok=True)
-    assert table.loc["(all codes)", "kappa"] == pytest.approx(cohen_kappa(pooled_a, pooled_b),
-                                                              rel=1e-12)
+        assert table.loc[code, "kappa"] == pytest.approx(cohen_kappa(a, b), rel=1e-12, nan_ok=True)
+    assert table.loc["(all codes)", "kappa"] == pytest.approx(
+        cohen_kappa(pooled_a, pooled_b), rel=1e-12
+    )
     assert table.loc["(all codes)", "n_double_coded"] == len(pooled_a)
     compared = sorted({c for p in pair for c in p})
     assert table.loc["(all codes)", "coders"] == ";".join(compared)
@@ -255,15 +281,18 @@ def test_agreement_matches_stats_on_the_decision_lists(synthetic):
 def test_agreement_row_is_the_stats_arithmetic(decisions):
     a = [x for x, _ in decisions]
     b = [y for _, y in decisions]
-    row = _agreement_row("c", "C", ["x", "y"], len(a), sum(x == y for x, y in decisions),
-                         sum(a), sum(b))
+    row = _agreement_row(
+        "c", "C", ["x", "y"], len(a), sum(x == y for x, y in decisions), sum(a), sum(b)
+    )
     kappa, pct = cohen_kappa(a, b), percent_agreement(a, b)
     assert row["kappa"] == pytest.approx(kappa, rel=1e-12, abs=1e-12, nan_ok=True)
-    assert row["pct_agreement"] == round(pct, 1) or (math.isnan(pct) and math.isnan(
-        row["pct_agreement"]))
+    assert row["pct_agreement"] == round(pct, 1) or (
+        math.isnan(pct) and math.isnan(row["pct_agreement"])
+    )
 
 
 # --- Rules the mutation check (tools/mutate.py) found unpinned --------------------------------
+
 
 def test_theme_percentages_are_of_all_included_studies(tiny_clean):
     result, codebook = tiny_clean
@@ -281,10 +310,14 @@ def test_agreement_table_reproduces_a_two_by_two_kappa(tiny_clean):
     # coder_b 10, neither 15 (the worked example of the Wikipedia article "Cohen's kappa"):
     # agreement 35/50 = 70%, p_e = 0.5 * 0.6 + 0.5 * 0.4 = 0.5, kappa = 0.2 / 0.5 = 0.4.
     b_by = {"coder_a": range(0, 25), "coder_b": [*range(0, 20), *range(25, 35)]}
-    rows = [{"study_id": f"S{i:02d}", "code": "a", "coder": c}
-            for i in range(50) for c in ("coder_a", "coder_b")]
-    rows += [{"study_id": f"S{i:02d}", "code": "b", "coder": c} for c, ids in b_by.items()
-             for i in ids]
+    rows = [
+        {"study_id": f"S{i:02d}", "code": "a", "coder": c}
+        for i in range(50)
+        for c in ("coder_a", "coder_b")
+    ]
+    rows += [
+        {"study_id": f"S{i:02d}", "code": "b", "coder": c} for c, ids in b_by.items() for i in ids
+    ]
     table = agreement_table(pd.DataFrame(rows), codebook).set_index("code")
     assert table.loc["b", "n_double_coded"] == 50 and table.loc["b", "n_agree"] == 35
     assert table.loc["b", "pct_agreement"] == 70.0

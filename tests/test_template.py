@@ -56,6 +56,7 @@ def template(review: str, tmp_path: Path) -> Path:
 
 # --- Reading the workbook back -------------------------------------------------------------------
 
+
 def header(ws: Worksheet) -> list[str]:
     return [cell.value for cell in ws[1] if cell.value is not None]
 
@@ -95,7 +96,7 @@ def table(ws: Worksheet, title: str) -> tuple[list[str], list[tuple]]:
     start = next(i for i, r in enumerate(rows) if r[0] == title)
     head = [c for c in rows[start + 1] if c is not None]
     records = []
-    for record in rows[start + 2:]:
+    for record in rows[start + 2 :]:
         if all(c is None for c in record):
             break
         records.append(tuple("" if c is None else c for c in record[: len(head)]))
@@ -103,6 +104,7 @@ def table(ws: Worksheet, title: str) -> tuple[list[str], list[tuple]]:
 
 
 # --- Structure ----------------------------------------------------------------------------------
+
 
 def test_sheets_in_order_with_lists_hidden(template: Path) -> None:
     book = openpyxl.load_workbook(template)
@@ -125,7 +127,7 @@ def test_headers_follow_sheet_specs(template: Path, codebook: Codebook) -> None:
             width = ws.column_dimensions[column_letter(ws, spec.name)].width
             assert 10 <= width <= 60, (sheet, spec.name, width)
     # The codebook's extra fields are studies columns, in the codebook's order, after the core.
-    assert header(book["studies"])[-len(codebook.fields):] == list(codebook.fields)
+    assert header(book["studies"])[-len(codebook.fields) :] == list(codebook.fields)
 
 
 def test_dropdowns_hold_the_codebook_codes(template: Path, codebook: Codebook) -> None:
@@ -175,15 +177,24 @@ def test_multi_valued_fields_explain_the_separator(tmp_path: Path) -> None:
         assert "separated by ';'" in dv.prompt
 
 
-@pytest.mark.parametrize(("sheet", "column", "kind", "operator", "bounds"), [
-    ("studies", "year", "whole", "between", ("1900", str(YEAR))),
-    ("outcomes", "n", "whole", "greaterThanOrEqual", ("1", None)),
-    ("outcomes", "follow_up_months", "decimal", "greaterThanOrEqual", ("0", None)),
-    ("outcomes", "estimate", "decimal", "between", ("-1000000000000000", "1000000000000000")),
-    ("screening", "count", "whole", "greaterThanOrEqual", ("0", None)),
-])
-def test_number_columns_are_checked(template: Path, sheet: str, column: str, kind: str,
-                                    operator: str, bounds: tuple[str, str | None]) -> None:
+@pytest.mark.parametrize(
+    ("sheet", "column", "kind", "operator", "bounds"),
+    [
+        ("studies", "year", "whole", "between", ("1900", str(YEAR))),
+        ("outcomes", "n", "whole", "greaterThanOrEqual", ("1", None)),
+        ("outcomes", "follow_up_months", "decimal", "greaterThanOrEqual", ("0", None)),
+        ("outcomes", "estimate", "decimal", "between", ("-1000000000000000", "1000000000000000")),
+        ("screening", "count", "whole", "greaterThanOrEqual", ("0", None)),
+    ],
+)
+def test_number_columns_are_checked(
+    template: Path,
+    sheet: str,
+    column: str,
+    kind: str,
+    operator: str,
+    bounds: tuple[str, str | None],
+) -> None:
     dv = validation_of(openpyxl.load_workbook(template)[sheet], column)
     assert dv is not None
     assert (dv.type, dv.operator, dv.formula1, dv.formula2) == (kind, operator, *bounds)
@@ -249,40 +260,54 @@ def test_minimal_codebook_every_field_type(tmp_path: Path) -> None:
 
 # --- Instructions --------------------------------------------------------------------------------
 
+
 def test_instructions_explain_how_to_fill(template: Path) -> None:
     ws = openpyxl.load_workbook(template)["instructions"]
     text = "\n".join(str(c) for row in ws.iter_rows(values_only=True) for c in row if c)
-    for phrase in ("one row per record", "separate them with ';'", "Row 1 is the header",
-                   "never rename"):
+    for phrase in (
+        "one row per record",
+        "separate them with ';'",
+        "Row 1 is the header",
+        "never rename",
+    ):
         assert phrase in text
 
 
 def test_instructions_list_every_code(template: Path, codebook: Codebook) -> None:
     ws = openpyxl.load_workbook(template)["instructions"]
     for name, vocabulary in codebook.vocabularies.items():
-        title = next(r[0] for r in ws.iter_rows(values_only=True)
-                     if r[0] and str(r[0]).startswith(f"Codes for studies.{name}"))
+        title = next(
+            r[0]
+            for r in ws.iter_rows(values_only=True)
+            if r[0] and str(r[0]).startswith(f"Codes for studies.{name}")
+        )
         assert table(ws, title) == (["code", "label"], list(vocabulary.items()))
     for field in codebook.fields.values():
         if field.type == "category":
             title = f"Codes for studies.{field.name} ({field.label})"
             assert table(ws, title) == (["code", "label"], list(field.values.items()))
-    for title, vocabulary in (("Codes for outcomes.direction", DIRECTIONS),
-                              ("Codes for screening.stage", SCREENING_STAGES)):
+    for title, vocabulary in (
+        ("Codes for outcomes.direction", DIRECTIONS),
+        ("Codes for screening.stage", SCREENING_STAGES),
+    ):
         assert table(ws, title) == (["code", "label"], list(vocabulary.items()))
     assert table(ws, "Theme codes (codes.code)") == (
         ["code", "label", "parent", "description"],
-        [(t.code, t.label, t.parent or "", t.description) for t in codebook.themes])
+        [(t.code, t.label, t.parent or "", t.description) for t in codebook.themes],
+    )
     assert table(ws, "Outcome codes (outcomes.outcome)") == (
         ["code", "label", "benefit direction"],
-        [(o.code, o.label, o.benefit) for o in codebook.outcomes.values()])
+        [(o.code, o.label, o.benefit) for o in codebook.outcomes.values()],
+    )
     head, columns = table(ws, "Columns")
     assert head == ["sheet", "column", "required", "what to enter"]
     assert [(r[0], r[1]) for r in columns] == [
-        (sheet, spec.name) for sheet, specs in sheet_specs(codebook).items() for spec in specs]
+        (sheet, spec.name) for sheet, specs in sheet_specs(codebook).items() for spec in specs
+    ]
 
 
 # --- Determinism ---------------------------------------------------------------------------------
+
 
 def test_same_codebook_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = codebook_path("families")
@@ -317,8 +342,9 @@ def test_creates_parent_folders(tmp_path: Path) -> None:
 MISSING_DATA_RULES = {"no_records"}
 
 
-def test_empty_template_validates_without_surprises(template: Path, codebook: Codebook,
-                                                    review: str) -> None:
+def test_empty_template_validates_without_surprises(
+    template: Path, codebook: Codebook, review: str
+) -> None:
     """Headers only: no exception, no warning (the headers are exactly the contract's), and any
     error is about data that is absent (today: studies has no records), never about the
     workbook's structure or a cell. A screening sheet with only its header counts as not
@@ -337,8 +363,9 @@ def test_empty_template_validates_without_surprises(template: Path, codebook: Co
         assert result.summary["sheets"][sheet]["rows_read"] == 0
 
 
-def test_empty_template_without_screening_is_clean(template: Path, review: str,
-                                                   tmp_path: Path) -> None:
+def test_empty_template_without_screening_is_clean(
+    template: Path, review: str, tmp_path: Path
+) -> None:
     """Deleting the screening worksheet, as the instructions say for a review without one:
     the workbook's structure is clean; all that is missing is the studies themselves."""
     book = openpyxl.load_workbook(template)
@@ -347,7 +374,8 @@ def test_empty_template_without_screening_is_clean(template: Path, review: str,
     book.save(path)
     result = validate_review(path, codebook_path(review))
     assert [(f.severity, f.sheet, f.row, f.rule) for f in result.findings] == [
-        ("error", "studies", None, "no_records")]
+        ("error", "studies", None, "no_records")
+    ]
     assert "screening" not in result.clean
 
 
@@ -391,15 +419,17 @@ def number_text(value: str) -> str:
     return "" if value == "" else repr(float(value))
 
 
-def test_round_trip_through_the_template(template: Path, codebook: Codebook, review: str,
-                                         tmp_path: Path) -> None:
+def test_round_trip_through_the_template(
+    template: Path, codebook: Codebook, review: str, tmp_path: Path
+) -> None:
     filled = fill_template(template, review, codebook, tmp_path / f"{review}.xlsx")
     from_xlsx = validate_review(filled, codebook_path(review))
     from_csv = validate_review(raw_dir(review), codebook_path(review))
     assert from_csv.errors == []
     assert from_xlsx.errors == [], from_xlsx.errors[:5]
     assert [f for f in from_xlsx.findings if f.severity == "warning"] == [
-        f for f in from_csv.findings if f.severity == "warning"]
+        f for f in from_csv.findings if f.severity == "warning"
+    ]
 
     sheets = [s for s in SHEETS if (raw_dir(review) / f"{s}.csv").is_file()]
     assert sorted(from_xlsx.clean) == sorted(from_csv.clean) == sorted(sheets)
@@ -411,12 +441,14 @@ def test_round_trip_through_the_template(template: Path, codebook: Codebook, rev
         # Apart from number columns, the text must be identical: integers typed as numbers
         # come back as '214', not '214.0'; booleans typed as TRUE/FALSE come back 'true'/'false'.
         pd.testing.assert_frame_equal(ours.drop(columns=numbers), theirs.drop(columns=numbers))
-        pd.testing.assert_frame_equal(ours[numbers].map(number_text),
-                                      theirs[numbers].map(number_text))
+        pd.testing.assert_frame_equal(
+            ours[numbers].map(number_text), theirs[numbers].map(number_text)
+        )
 
 
-def test_round_trip_keeps_decimals_as_typed(template: Path, codebook: Codebook, review: str,
-                                            tmp_path: Path) -> None:
+def test_round_trip_keeps_decimals_as_typed(
+    template: Path, codebook: Codebook, review: str, tmp_path: Path
+) -> None:
     """0.62 typed as a number comes back as '0.62' (no float noise such as 0.6200000001);
     only trailing zeros ('0.80') are lost, as in Excel itself."""
     filled = fill_template(template, review, codebook, tmp_path / f"{review}.xlsx")
@@ -458,20 +490,28 @@ def test_codebook_text_never_becomes_a_formula(tmp_path: Path) -> None:
     path = tmp_path / "hostile.yaml"
     path.write_text(HOSTILE_CODEBOOK, encoding="utf-8")
     book = openpyxl.load_workbook(write_template(path, tmp_path / "t.xlsx", current_year=2020))
-    formulas = [(ws.title, cell.coordinate, cell.value) for ws in book.worksheets
-                for row in ws.iter_rows() for cell in row if cell.data_type == "f"]
+    formulas = [
+        (ws.title, cell.coordinate, cell.value)
+        for ws in book.worksheets
+        for row in ws.iter_rows()
+        for cell in row
+        if cell.data_type == "f"
+    ]
     assert formulas == []
     ws = book["instructions"]
     assert table(ws, "Codes for studies.design")[1] == [("rct", '=HYPERLINK("http://x","click")')]
     assert table(ws, "Theme codes (codes.code)")[1] == [("a", "=1+1", "", "-2+3")]
     assert table(ws, "Outcome codes (outcomes.outcome)")[1] == [
-        ("wellbeing", '=HYPERLINK("http://x","click")', "increase")]
+        ("wellbeing", '=HYPERLINK("http://x","click")', "increase")
+    ]
     assert table(ws, "Codes for studies.funders (@SUM(1+1))")[1] == [
-        ("public", "+cmd|' /C calc'!A0")]
+        ("public", "+cmd|' /C calc'!A0")
+    ]
 
 
-def test_columns_and_dropdowns_come_from_the_table_registry(template: Path,
-                                                            codebook: Codebook) -> None:
+def test_columns_and_dropdowns_come_from_the_table_registry(
+    template: Path, codebook: Codebook
+) -> None:
     """Each worksheet is the registry's sheet schema resolved for the codebook: its columns in
     order, required ones shaded, a strict drop-down of the vocabulary's codes on every
     single-valued code column (``enum``), and the year bounded by the current year."""

@@ -46,9 +46,11 @@ NEXT_YEAR = str(dt.date.today().year + 1)
 
 def xlsx(edit=None, *, drop: str | None = None):
     """A mutation: the review becomes one workbook (optionally edited, or without a sheet)."""
+
     def mutate(folder: Path, codebook: Path) -> Path:
         names = [n for n in ("studies", "codes", "outcomes", "screening") if n != drop]
         return workbook_from_folder(folder, folder.parent / "review.xlsx", edit=edit, sheets=names)
+
     return mutate
 
 
@@ -57,6 +59,7 @@ def bad_bytes(data: bytes):
         path = folder.parent / "review.xlsx"
         path.write_bytes(data(folder) if callable(data) else data)
         return path
+
     return mutate
 
 
@@ -66,8 +69,13 @@ def truncated_workbook(folder: Path) -> bytes:
 
 
 def run_gate(validation: Path) -> None:
-    gate("fixture", validation / "summary.json", validation / "issues.csv",
-         validation / "report.md", validation / "passed.txt")
+    gate(
+        "fixture",
+        validation / "summary.json",
+        validation / "issues.csv",
+        validation / "report.md",
+        validation / "passed.txt",
+    )
 
 
 def E(sheet, row, column, rule):  # noqa: N802 - reads like a table row
@@ -77,156 +85,373 @@ def E(sheet, row, column, rule):  # noqa: N802 - reads like a table row
 # id, mutation, expected error, other errors the same mistake causes
 CASES = [
     # --- studies: columns and required values
-    ("missing_column", drop_column("studies", "citation"),
-     E("studies", 1, "citation", "missing_column"), ()),
-    ("required_empty", set_cell("studies", 3, "citation", ""),
-     E("studies", 3, "citation", "required"), ()),
-    ("required_blank_extra_field", set_cell("studies", 4, "setting", "  "),
-     E("studies", 4, "setting", "required"), ()),
-    ("study_id_pattern", rename_study("S04", "S 04"),
-     E("studies", 5, "study_id", "pattern"), ()),
-    ("study_id_duplicate", rename_study("S04", "S03"),
-     E("studies", 5, "study_id", "unique"), ()),
-    ("year_not_integer", set_cell("studies", 2, "year", "twenty ten"),
-     E("studies", 2, "year", "integer"), ()),
-    ("year_decimal", set_cell("studies", 2, "year", "2010.5"),
-     E("studies", 2, "year", "integer"), ()),
-    ("year_future", set_cell("studies", 3, "year", NEXT_YEAR),
-     E("studies", 3, "year", "range"), ()),
-    ("year_too_early", set_cell("studies", 3, "year", "1899"),
-     E("studies", 3, "year", "range"), ()),
-    ("source_type_unknown", set_cell("studies", 2, "source_type", "journal"),
-     E("studies", 2, "source_type", "vocabulary"), ()),
-    ("design_unknown", set_cell("studies", 4, "design", "cohort"),
-     E("studies", 4, "design", "vocabulary"), ()),
-    ("design_multi_value", set_cell("studies", 2, "design", "rct;qualitative"),
-     E("studies", 2, "design", "single_value"), ()),
-    ("quality_unknown", set_cell("studies", 5, "quality", "good"),
-     E("studies", 5, "quality", "vocabulary"), ()),
-    ("intervention_type_unknown_in_multi", set_cell("studies", 3, "intervention_type",
-                                                    "group; online"),
-     E("studies", 3, "intervention_type", "vocabulary"), ()),
-    ("extra_boolean_bad", set_cell("studies", 2, "whole_family", "maybe"),
-     E("studies", 2, "whole_family", "boolean"), ()),
-    ("extra_category_unknown", set_cell("studies", 5, "setting", "prison"),
-     E("studies", 5, "setting", "vocabulary"), ()),
-    ("extra_category_multi", set_cell("studies", 5, "setting", "health;community"),
-     E("studies", 5, "setting", "single_value"), ()),
-    ("extra_integer_bad", set_cell("studies", 2, "sessions", "12.5"),
-     E("studies", 2, "sessions", "integer"), ()),
-    ("extra_number_bad", set_cell("studies", 2, "cost", "£150"),
-     E("studies", 2, "cost", "number"), ()),
+    (
+        "missing_column",
+        drop_column("studies", "citation"),
+        E("studies", 1, "citation", "missing_column"),
+        (),
+    ),
+    (
+        "required_empty",
+        set_cell("studies", 3, "citation", ""),
+        E("studies", 3, "citation", "required"),
+        (),
+    ),
+    (
+        "required_blank_extra_field",
+        set_cell("studies", 4, "setting", "  "),
+        E("studies", 4, "setting", "required"),
+        (),
+    ),
+    ("study_id_pattern", rename_study("S04", "S 04"), E("studies", 5, "study_id", "pattern"), ()),
+    ("study_id_duplicate", rename_study("S04", "S03"), E("studies", 5, "study_id", "unique"), ()),
+    (
+        "year_not_integer",
+        set_cell("studies", 2, "year", "twenty ten"),
+        E("studies", 2, "year", "integer"),
+        (),
+    ),
+    (
+        "year_decimal",
+        set_cell("studies", 2, "year", "2010.5"),
+        E("studies", 2, "year", "integer"),
+        (),
+    ),
+    (
+        "year_future",
+        set_cell("studies", 3, "year", NEXT_YEAR),
+        E("studies", 3, "year", "range"),
+        (),
+    ),
+    (
+        "year_too_early",
+        set_cell("studies", 3, "year", "1899"),
+        E("studies", 3, "year", "range"),
+        (),
+    ),
+    (
+        "source_type_unknown",
+        set_cell("studies", 2, "source_type", "journal"),
+        E("studies", 2, "source_type", "vocabulary"),
+        (),
+    ),
+    (
+        "design_unknown",
+        set_cell("studies", 4, "design", "cohort"),
+        E("studies", 4, "design", "vocabulary"),
+        (),
+    ),
+    (
+        "design_multi_value",
+        set_cell("studies", 2, "design", "rct;qualitative"),
+        E("studies", 2, "design", "single_value"),
+        (),
+    ),
+    (
+        "quality_unknown",
+        set_cell("studies", 5, "quality", "good"),
+        E("studies", 5, "quality", "vocabulary"),
+        (),
+    ),
+    (
+        "intervention_type_unknown_in_multi",
+        set_cell("studies", 3, "intervention_type", "group; online"),
+        E("studies", 3, "intervention_type", "vocabulary"),
+        (),
+    ),
+    (
+        "extra_boolean_bad",
+        set_cell("studies", 2, "whole_family", "maybe"),
+        E("studies", 2, "whole_family", "boolean"),
+        (),
+    ),
+    (
+        "extra_category_unknown",
+        set_cell("studies", 5, "setting", "prison"),
+        E("studies", 5, "setting", "vocabulary"),
+        (),
+    ),
+    (
+        "extra_category_multi",
+        set_cell("studies", 5, "setting", "health;community"),
+        E("studies", 5, "setting", "single_value"),
+        (),
+    ),
+    (
+        "extra_integer_bad",
+        set_cell("studies", 2, "sessions", "12.5"),
+        E("studies", 2, "sessions", "integer"),
+        (),
+    ),
+    (
+        "extra_number_bad",
+        set_cell("studies", 2, "cost", "£150"),
+        E("studies", 2, "cost", "number"),
+        (),
+    ),
     # --- codes
-    ("codes_unknown_study", set_cell("codes", 4, "study_id", "S99"),
-     E("codes", 4, "study_id", "reference"), ()),
-    ("codes_unknown_theme", set_cell("codes", 3, "code", "prog.online"),
-     E("codes", 3, "code", "vocabulary"), ()),
-    ("codes_missing_code", set_cell("codes", 6, "code", ""),
-     E("codes", 6, "code", "required"), ()),
+    (
+        "codes_unknown_study",
+        set_cell("codes", 4, "study_id", "S99"),
+        E("codes", 4, "study_id", "reference"),
+        (),
+    ),
+    (
+        "codes_unknown_theme",
+        set_cell("codes", 3, "code", "prog.online"),
+        E("codes", 3, "code", "vocabulary"),
+        (),
+    ),
+    ("codes_missing_code", set_cell("codes", 6, "code", ""), E("codes", 6, "code", "required"), ()),
     # --- outcomes
-    ("outcomes_unknown_study", set_cell("outcomes", 3, "study_id", "S99"),
-     E("outcomes", 3, "study_id", "reference"), ()),
-    ("outcomes_unknown_outcome", set_cell("outcomes", 4, "outcome", "employment"),
-     E("outcomes", 4, "outcome", "vocabulary"), ()),
-    ("direction_unknown", set_cell("outcomes", 2, "direction", "positive"),
-     E("outcomes", 2, "direction", "vocabulary"), ()),
-    ("effect_measure_unknown", set_cell("outcomes", 2, "effect_measure", "logor"),
-     E("outcomes", 2, "effect_measure", "vocabulary"), ()),
-    ("ci_incomplete", set_cell("outcomes", 2, "ci_upper", ""),
-     E("outcomes", 2, "ci_upper", "ci_incomplete"), ()),
-    ("ci_only_interval", set_cell("outcomes", 3, "estimate", ""),
-     E("outcomes", 3, "estimate", "ci_incomplete"), ()),
-    ("ci_lower_above_estimate", set_cell("outcomes", 2, "ci_lower", "0.7"),
-     E("outcomes", 2, "estimate", "ci_order"), ()),
-    ("ci_zero_width", set_cells(set_cell("outcomes", 3, "estimate", "0.9"),
-                                set_cell("outcomes", 3, "ci_lower", "0.9"),
-                                set_cell("outcomes", 3, "ci_upper", "0.9")),
-     E("outcomes", 3, "ci_upper", "ci_width"), ()),
-    ("ratio_not_positive", set_cell("outcomes", 3, "ci_lower", "-0.2"),
-     E("outcomes", 3, "ci_lower", "ratio_positive"), ()),
-    ("estimate_without_measure", set_cell("outcomes", 2, "effect_measure", ""),
-     E("outcomes", 2, "effect_measure", "effect_measure_missing"), ()),
-    ("estimate_decimal_comma", set_cell("outcomes", 2, "estimate", "0,62"),
-     E("outcomes", 2, "estimate", "number"), ()),
-    ("n_below_one", set_cell("outcomes", 4, "n", "0"),
-     E("outcomes", 4, "n", "range"), ()),
-    ("follow_up_negative", set_cell("outcomes", 2, "follow_up_months", "-3"),
-     E("outcomes", 2, "follow_up_months", "range"), ()),
+    (
+        "outcomes_unknown_study",
+        set_cell("outcomes", 3, "study_id", "S99"),
+        E("outcomes", 3, "study_id", "reference"),
+        (),
+    ),
+    (
+        "outcomes_unknown_outcome",
+        set_cell("outcomes", 4, "outcome", "employment"),
+        E("outcomes", 4, "outcome", "vocabulary"),
+        (),
+    ),
+    (
+        "direction_unknown",
+        set_cell("outcomes", 2, "direction", "positive"),
+        E("outcomes", 2, "direction", "vocabulary"),
+        (),
+    ),
+    (
+        "effect_measure_unknown",
+        set_cell("outcomes", 2, "effect_measure", "logor"),
+        E("outcomes", 2, "effect_measure", "vocabulary"),
+        (),
+    ),
+    (
+        "ci_incomplete",
+        set_cell("outcomes", 2, "ci_upper", ""),
+        E("outcomes", 2, "ci_upper", "ci_incomplete"),
+        (),
+    ),
+    (
+        "ci_only_interval",
+        set_cell("outcomes", 3, "estimate", ""),
+        E("outcomes", 3, "estimate", "ci_incomplete"),
+        (),
+    ),
+    (
+        "ci_lower_above_estimate",
+        set_cell("outcomes", 2, "ci_lower", "0.7"),
+        E("outcomes", 2, "estimate", "ci_order"),
+        (),
+    ),
+    (
+        "ci_zero_width",
+        set_cells(
+            set_cell("outcomes", 3, "estimate", "0.9"),
+            set_cell("outcomes", 3, "ci_lower", "0.9"),
+            set_cell("outcomes", 3, "ci_upper", "0.9"),
+        ),
+        E("outcomes", 3, "ci_upper", "ci_width"),
+        (),
+    ),
+    (
+        "ratio_not_positive",
+        set_cell("outcomes", 3, "ci_lower", "-0.2"),
+        E("outcomes", 3, "ci_lower", "ratio_positive"),
+        (),
+    ),
+    (
+        "estimate_without_measure",
+        set_cell("outcomes", 2, "effect_measure", ""),
+        E("outcomes", 2, "effect_measure", "effect_measure_missing"),
+        (),
+    ),
+    (
+        "estimate_decimal_comma",
+        set_cell("outcomes", 2, "estimate", "0,62"),
+        E("outcomes", 2, "estimate", "number"),
+        (),
+    ),
+    ("n_below_one", set_cell("outcomes", 4, "n", "0"), E("outcomes", 4, "n", "range"), ()),
+    (
+        "follow_up_negative",
+        set_cell("outcomes", 2, "follow_up_months", "-3"),
+        E("outcomes", 2, "follow_up_months", "range"),
+        (),
+    ),
     # --- screening
-    ("screening_not_reconciling", set_cell("screening", 6, "count", "71"),
-     E("screening", 7, "count", "screening_reconcile"), ()),
-    ("screening_included_not_studies", set_cells(set_cell("screening", 8, "count", "9"),
-                                                 set_cell("screening", 10, "count", "5")),
-     E("screening", 10, "count", "screening_included"), ()),
-    ("screening_unknown_stage", append_row("screening", ["records_retrieved", "5", ""]),
-     E("screening", 11, "stage", "vocabulary"), ()),
-    ("screening_repeated_stage", append_row("screening", ["screened", "90", ""]),
-     E("screening", 11, "stage", "unique"), ()),
-    ("screening_no_included", delete_row("screening", 10),
-     E("screening", None, "stage", "required"), ()),
-    ("screening_count_not_integer", set_cell("screening", 2, "count", "about 100"),
-     E("screening", 2, "count", "integer"), ()),
+    (
+        "screening_not_reconciling",
+        set_cell("screening", 6, "count", "71"),
+        E("screening", 7, "count", "screening_reconcile"),
+        (),
+    ),
+    (
+        "screening_included_not_studies",
+        set_cells(set_cell("screening", 8, "count", "9"), set_cell("screening", 10, "count", "5")),
+        E("screening", 10, "count", "screening_included"),
+        (),
+    ),
+    (
+        "screening_unknown_stage",
+        append_row("screening", ["records_retrieved", "5", ""]),
+        E("screening", 11, "stage", "vocabulary"),
+        (),
+    ),
+    (
+        "screening_repeated_stage",
+        append_row("screening", ["screened", "90", ""]),
+        E("screening", 11, "stage", "unique"),
+        (),
+    ),
+    (
+        "screening_no_included",
+        delete_row("screening", 10),
+        E("screening", None, "stage", "required"),
+        (),
+    ),
+    (
+        "screening_count_not_integer",
+        set_cell("screening", 2, "count", "about 100"),
+        E("screening", 2, "count", "integer"),
+        (),
+    ),
     # --- files that cannot be read
-    ("csv_latin1", reencode("studies", "latin-1", "Jones (2012)", "Müller (2012)"),
-     E("studies", 3, "citation", "encoding"), ()),
-    ("csv_cp1252", reencode("codes", "cp1252", "Readiness varied.", "“Readiness” varied."),
-     E("codes", 4, "excerpt", "encoding"), ()),
-    ("csv_utf16", reencode("outcomes", "utf-16"),
-     E("outcomes", None, "", "encoding"), ()),
-    ("csv_utf16_no_bom", reencode("outcomes", "utf-16-le"),
-     E("outcomes", None, "", "encoding"), ()),
-    ("csv_empty", write_bytes("codes", b""),
-     E("codes", None, "", "empty_file"), ()),
-    ("csv_whitespace_only", write_bytes("codes", b" \r\n\r\n"),
-     E("codes", None, "", "empty_file"), ()),
-    ("csv_missing_sheet", remove_sheet("outcomes"),
-     E("outcomes", None, "", "missing_sheet"), ()),
-    ("csv_ragged_row", replace_text("studies", "Jones (2012). Men's", "Jones, (2012). Men's"),
-     E("studies", 3, "", "ragged_row"), ()),
-    ("csv_unclosed_quote", replace_text("codes", "S02,mot,coder_a,Readiness",
-                                        'S02,mot,coder_a,"Readiness'),
-     E("codes", 4, "", "csv_quote"), ()),
-    ("duplicate_column_after_normalising", rename_column("studies", "cost", " Year"),
-     E("studies", 1, "year", "duplicate_column"), ()),
-    ("header_blank", rename_column("studies", "cost", ""),
-     E("studies", 1, "(column 12)", "header_blank"), ()),
+    (
+        "csv_latin1",
+        reencode("studies", "latin-1", "Jones (2012)", "Müller (2012)"),
+        E("studies", 3, "citation", "encoding"),
+        (),
+    ),
+    (
+        "csv_cp1252",
+        reencode("codes", "cp1252", "Readiness varied.", "“Readiness” varied."),
+        E("codes", 4, "excerpt", "encoding"),
+        (),
+    ),
+    ("csv_utf16", reencode("outcomes", "utf-16"), E("outcomes", None, "", "encoding"), ()),
+    (
+        "csv_utf16_no_bom",
+        reencode("outcomes", "utf-16-le"),
+        E("outcomes", None, "", "encoding"),
+        (),
+    ),
+    ("csv_empty", write_bytes("codes", b""), E("codes", None, "", "empty_file"), ()),
+    (
+        "csv_whitespace_only",
+        write_bytes("codes", b" \r\n\r\n"),
+        E("codes", None, "", "empty_file"),
+        (),
+    ),
+    ("csv_missing_sheet", remove_sheet("outcomes"), E("outcomes", None, "", "missing_sheet"), ()),
+    (
+        "csv_ragged_row",
+        replace_text("studies", "Jones (2012). Men's", "Jones, (2012). Men's"),
+        E("studies", 3, "", "ragged_row"),
+        (),
+    ),
+    (
+        "csv_unclosed_quote",
+        replace_text("codes", "S02,mot,coder_a,Readiness", 'S02,mot,coder_a,"Readiness'),
+        E("codes", 4, "", "csv_quote"),
+        (),
+    ),
+    (
+        "duplicate_column_after_normalising",
+        rename_column("studies", "cost", " Year"),
+        E("studies", 1, "year", "duplicate_column"),
+        (),
+    ),
+    (
+        "header_blank",
+        rename_column("studies", "cost", ""),
+        E("studies", 1, "(column 12)", "header_blank"),
+        (),
+    ),
     # --- workbooks
-    ("xlsx_corrupt", bad_bytes(b"this is not a workbook\n"),
-     E("(workbook)", None, "", "workbook_unreadable"), ()),
-    ("xlsx_csv_renamed", bad_bytes(lambda folder: (folder / "studies.csv").read_bytes()),
-     E("(workbook)", None, "", "workbook_unreadable"), ()),
-    ("xlsx_truncated", bad_bytes(truncated_workbook),
-     E("(workbook)", None, "", "workbook_unreadable"), ()),
-    ("xlsx_empty_file", bad_bytes(b""),
-     E("(workbook)", None, "", "workbook_unreadable"), ()),
-    ("xlsx_missing_sheet", xlsx(drop="codes"),
-     E("codes", None, "", "missing_sheet"), ()),
-    ("xlsx_year_as_date", xlsx(xlsx_cell("studies", 4, "year", dt.datetime(2015, 1, 1))),
-     E("studies", 4, "year", "integer"), ()),
-    ("xlsx_direction_unknown", xlsx(xlsx_cell("outcomes", 5, "direction", "better")),
-     E("outcomes", 5, "direction", "vocabulary"), ()),
-    ("xlsx_n_fraction", xlsx(xlsx_cell("outcomes", 2, "n", 213.5)),
-     E("outcomes", 2, "n", "integer"), ()),
+    (
+        "xlsx_corrupt",
+        bad_bytes(b"this is not a workbook\n"),
+        E("(workbook)", None, "", "workbook_unreadable"),
+        (),
+    ),
+    (
+        "xlsx_csv_renamed",
+        bad_bytes(lambda folder: (folder / "studies.csv").read_bytes()),
+        E("(workbook)", None, "", "workbook_unreadable"),
+        (),
+    ),
+    (
+        "xlsx_truncated",
+        bad_bytes(truncated_workbook),
+        E("(workbook)", None, "", "workbook_unreadable"),
+        (),
+    ),
+    ("xlsx_empty_file", bad_bytes(b""), E("(workbook)", None, "", "workbook_unreadable"), ()),
+    ("xlsx_missing_sheet", xlsx(drop="codes"), E("codes", None, "", "missing_sheet"), ()),
+    (
+        "xlsx_year_as_date",
+        xlsx(xlsx_cell("studies", 4, "year", dt.datetime(2015, 1, 1))),
+        E("studies", 4, "year", "integer"),
+        (),
+    ),
+    (
+        "xlsx_direction_unknown",
+        xlsx(xlsx_cell("outcomes", 5, "direction", "better")),
+        E("outcomes", 5, "direction", "vocabulary"),
+        (),
+    ),
+    (
+        "xlsx_n_fraction",
+        xlsx(xlsx_cell("outcomes", 2, "n", 213.5)),
+        E("outcomes", 2, "n", "integer"),
+        (),
+    ),
     # --- the codebook
-    ("codebook_child_without_label", edit_codebook("        label: Group programmes\n", ""),
-     E("codebook", None, "themes[0].children[0].label", "codebook_schema"), ()),
-    ("codebook_unknown_key", edit_codebook("    benefit: increase", "    benefit: increase\n"
-                                           "    colour: green"),
-     E("codebook", None, "outcomes.wellbeing.colour", "codebook_schema"), ()),
-    ("codebook_unknown_field_type", edit_codebook("type: integer", "type: whole_number"),
-     E("codebook", None, "fields.sessions.type", "codebook_schema"), ()),
-    ("codebook_duplicate_code", edit_codebook("code: mot", "code: prog.group"),
-     E("codebook", None, "themes[1].code", "codebook_duplicate_code"), ()),
-    ("codebook_duplicate_key", edit_codebook("      health: Health\n",
-                                             "      health: Health\n      health: Clinic\n"),
-     E("codebook", None, "fields.setting.values.health", "yaml_duplicate_key"), ()),
-    ("codebook_not_yaml", edit_codebook("review: fixture", "review: [fixture"),
-     E("codebook", None, "", "yaml_syntax"), ()),
+    (
+        "codebook_child_without_label",
+        edit_codebook("        label: Group programmes\n", ""),
+        E("codebook", None, "themes[0].children[0].label", "codebook_schema"),
+        (),
+    ),
+    (
+        "codebook_unknown_key",
+        edit_codebook("    benefit: increase", "    benefit: increase\n    colour: green"),
+        E("codebook", None, "outcomes.wellbeing.colour", "codebook_schema"),
+        (),
+    ),
+    (
+        "codebook_unknown_field_type",
+        edit_codebook("type: integer", "type: whole_number"),
+        E("codebook", None, "fields.sessions.type", "codebook_schema"),
+        (),
+    ),
+    (
+        "codebook_duplicate_code",
+        edit_codebook("code: mot", "code: prog.group"),
+        E("codebook", None, "themes[1].code", "codebook_duplicate_code"),
+        (),
+    ),
+    (
+        "codebook_duplicate_key",
+        edit_codebook("      health: Health\n", "      health: Health\n      health: Clinic\n"),
+        E("codebook", None, "fields.setting.values.health", "yaml_duplicate_key"),
+        (),
+    ),
+    (
+        "codebook_not_yaml",
+        edit_codebook("review: fixture", "review: [fixture"),
+        E("codebook", None, "", "yaml_syntax"),
+        (),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "expected", "also"),
-                         [pytest.param(m, e, a, id=i) for i, m, e, a in CASES])
+@pytest.mark.parametrize(
+    ("mutate", "expected", "also"), [pytest.param(m, e, a, id=i) for i, m, e, a in CASES]
+)
 def test_each_mistake_is_reported_where_it_is(tmp_path, mutate, expected, also):
     sheets, codebook = copy_review(tmp_path)
     location = mutate(sheets, codebook) or sheets
@@ -254,7 +479,11 @@ def test_the_valid_fixture_is_valid(tmp_path):
     assert result.findings == []
     assert result.summary["passed"]
     assert {n: len(t) for n, t in result.clean.items()} == {
-        "studies": 4, "codes": 5, "outcomes": 4, "screening": 9}
+        "studies": 4,
+        "codes": 5,
+        "outcomes": 4,
+        "screening": 9,
+    }
 
 
 def test_the_valid_fixture_is_valid_as_a_workbook(tmp_path):
@@ -268,6 +497,7 @@ def test_the_valid_fixture_is_valid_as_a_workbook(tmp_path):
 
 
 # --- Details of particular rules ---------------------------------------------------------------
+
 
 def test_an_effect_measure_without_an_estimate_is_fine(tmp_path):
     sheets, codebook = copy_review(tmp_path)
@@ -300,7 +530,8 @@ def test_a_several_valued_single_cell_is_not_also_an_unknown_code(tmp_path):
 def test_multi_valued_cells_are_normalised(tmp_path):
     sheets, codebook = copy_review(tmp_path)
     set_cell("studies", 3, "intervention_type", " one_to_one ;group;; One_To_One;")(
-        sheets, codebook)
+        sheets, codebook
+    )
     set_cell("studies", 3, "country", "USA ; Canada;USA")(sheets, codebook)
     result = validate_review(sheets, codebook)
     assert result.errors == []
@@ -328,7 +559,8 @@ def test_integers_are_normalised_and_huge_ones_do_not_crash(tmp_path):
     assert result.clean["outcomes"].iloc[0]["n"] == "214"
     assert [where(f) for f in result.findings] == [  # studies first: the contract's order
         ("warning", "studies", 2, "sessions", "integer_normalised"),
-        ("warning", "outcomes", 2, "n", "integer_normalised")]
+        ("warning", "outcomes", 2, "n", "integer_normalised"),
+    ]
     set_cell("screening", 2, "count", "9" * 40)(sheets, codebook)
     result = validate_review(sheets, codebook)
     assert {f.rule for f in result.errors} == {"screening_reconcile"}
@@ -375,7 +607,9 @@ def test_an_unreadable_file_is_still_reported_when_the_codebook_is_broken(tmp_pa
     edit_codebook("type: integer", "type: int")(sheets, codebook)
     result = validate_review(sheets, codebook)
     assert {(f.sheet, f.rule) for f in result.errors} == {
-        ("codebook", "codebook_schema"), ("codes", "encoding")}
+        ("codebook", "codebook_schema"),
+        ("codes", "encoding"),
+    }
     assert result.summary["errors"] == 2
     assert set(result.summary["inputs"]) == {str(p) for p in sorted(sheets.glob("*.csv"))}
 
@@ -395,8 +629,7 @@ def test_workbook_sheet_names_are_case_insensitive_and_extra_sheets_ignored(tmp_
         book["studies"].title = " Studies "
         book.create_sheet("Instructions", 0)["A1"] = "Fill in one row per study."
 
-    result = validate_review(workbook_from_folder(sheets, tmp_path / "r.xlsx", edit=edit),
-                             codebook)
+    result = validate_review(workbook_from_folder(sheets, tmp_path / "r.xlsx", edit=edit), codebook)
     assert result.findings == []
 
 
@@ -420,6 +653,7 @@ def test_a_workbook_declaring_the_wrong_size_is_read_in_full(tmp_path):
 
 # --- Outputs -----------------------------------------------------------------------------------
 
+
 def test_outputs_on_errors(tmp_path):
     sheets, codebook = copy_review(tmp_path)
     set_cell("studies", 3, "year", "20l2")(sheets, codebook)
@@ -434,25 +668,36 @@ def test_outputs_on_errors(tmp_path):
     findings = read_issues_csv(validation / "issues.csv")
     assert findings == result.findings
     assert [where(f) for f in findings[:3]] == [  # in the contract's sheet order
-        E("studies", 3, "year", "integer"), E("codes", 3, "code", "vocabulary"),
-        E("outcomes", 2, "direction", "vocabulary")]
+        E("studies", 3, "year", "integer"),
+        E("codes", 3, "code", "vocabulary"),
+        E("outcomes", 2, "direction", "vocabulary"),
+    ]
     assert len(findings[1].value) == 80 and findings[1].value.endswith("…")
 
     summary = json.loads((validation / "summary.json").read_text(encoding="utf-8"))
     assert summary["passed"] is False and summary["errors"] == 3
-    assert summary["sheets"]["studies"] == {"rows_read": 4, "rows_valid": 3, "errors": 1,
-                                            "warnings": 0, "blank_rows_ignored": 0,
-                                            "blank_columns_ignored": 0}
-    assert set(summary["inputs"]) == {str(sheets / f"{n}.csv")
-                                      for n in ("codes", "outcomes", "screening", "studies")}
+    assert summary["sheets"]["studies"] == {
+        "rows_read": 4,
+        "rows_valid": 3,
+        "errors": 1,
+        "warnings": 0,
+        "blank_rows_ignored": 0,
+        "blank_columns_ignored": 0,
+    }
+    assert set(summary["inputs"]) == {
+        str(sheets / f"{n}.csv") for n in ("codes", "outcomes", "screening", "studies")
+    }
     assert all(len(h) == 64 for h in summary["inputs"].values())
     assert list(summary["codebook"]) == [str(codebook)]
 
     report = (validation / "report.md").read_text(encoding="utf-8")
     assert "Validation FAILED: 3 error(s)" in report
     headings = [line for line in report.splitlines() if line.startswith("## ")]
-    assert headings == ["## studies: integer (error, 1)", "## codes: vocabulary (error, 1)",
-                        "## outcomes: vocabulary (error, 1)"]
+    assert headings == [
+        "## studies: integer (error, 1)",
+        "## codes: vocabulary (error, 1)",
+        "## outcomes: vocabulary (error, 1)",
+    ]
 
     studies = pd.read_csv(clean / "studies.csv", dtype=str, keep_default_na=False)
     assert list(studies["study_id"]) == ["S01", "S03", "S04"]
@@ -485,33 +730,54 @@ def test_stop_message_shows_count_first_five_and_paths(tmp_path):
     set_cell("codes", 2, "code", "nope")(sheets, codebook)
     set_cell("codes", 3, "code", "nope")(sheets, codebook)
     result = validate_review(sheets, codebook)
-    message = stop_message("Validation", result.errors, Path("v/issues.csv"),
-                           Path("v/report.md"), n_warnings=0)
+    message = stop_message(
+        "Validation", result.errors, Path("v/issues.csv"), Path("v/report.md"), n_warnings=0
+    )
     lines = message.splitlines()
     assert lines[0].startswith("Validation has 6 error(s) and 0 warning(s);")
-    assert lines[1] == ("  - sheet 'studies', row 2, column 'quality': 'good' is not a code of "
-                        "'quality'; allowed: high, low, moderate, not_appraised [vocabulary]")
+    assert lines[1] == (
+        "  - sheet 'studies', row 2, column 'quality': 'good' is not a code of "
+        "'quality'; allowed: high, low, moderate, not_appraised [vocabulary]"
+    )
     shown = [line for line in lines if line.startswith("  - ")]
     assert len(shown) == 5
-    assert shown[4] == ("  - sheet 'codes', row 2, column 'code': 'nope' is not a code of "
-                        "'code'; allowed: mot, prog, prog.group [vocabulary]")
+    assert shown[4] == (
+        "  - sheet 'codes', row 2, column 'code': 'nope' is not a code of "
+        "'code'; allowed: mot, prog, prog.group [vocabulary]"
+    )
     assert "  … and 1 more." in lines
-    assert lines[-2:] == ["Every finding, by sheet, row and column: v/issues.csv",
-                          "Readable report: v/report.md"]
+    assert lines[-2:] == [
+        "Every finding, by sheet, row and column: v/issues.csv",
+        "Readable report: v/report.md",
+    ]
 
 
 # --- Messages a lead can act on ----------------------------------------------------------------
 
-@pytest.mark.parametrize(("sheet", "row", "column", "value", "hint"), [
-    ("studies", 2, "design", "Randomised controlled trial",
-     "; did you mean 'rct' (Randomised controlled trial)?"),  # the label, not the code
-    ("studies", 2, "design", "rtc", "; did you mean 'rct' (Randomised controlled trial)?"),
-    ("studies", 3, "intervention_type", "group;One to one work",
-     "; did you mean 'one_to_one' (One-to-one work)?"),
-    ("codes", 3, "code", "prog.grup", "; did you mean 'prog.group' (Group programmes)?"),
-    ("outcomes", 2, "direction", "Benefits", "; did you mean 'benefit'?"),
-    ("studies", 5, "quality", "good", ""),  # nothing close: no guess
-])
+
+@pytest.mark.parametrize(
+    ("sheet", "row", "column", "value", "hint"),
+    [
+        (
+            "studies",
+            2,
+            "design",
+            "Randomised controlled trial",
+            "; did you mean 'rct' (Randomised controlled trial)?",
+        ),  # the label, not the code
+        ("studies", 2, "design", "rtc", "; did you mean 'rct' (Randomised controlled trial)?"),
+        (
+            "studies",
+            3,
+            "intervention_type",
+            "group;One to one work",
+            "; did you mean 'one_to_one' (One-to-one work)?",
+        ),
+        ("codes", 3, "code", "prog.grup", "; did you mean 'prog.group' (Group programmes)?"),
+        ("outcomes", 2, "direction", "Benefits", "; did you mean 'benefit'?"),
+        ("studies", 5, "quality", "good", ""),  # nothing close: no guess
+    ],
+)
 def test_unknown_codes_suggest_the_nearest_code(tmp_path, sheet, row, column, value, hint):
     sheets, codebook = copy_review(tmp_path)
     set_cell(sheet, row, column, value)(sheets, codebook)
@@ -545,8 +811,7 @@ def test_the_report_reads_as_plain_text_and_escapes_only_markup(tmp_path):
     assert r"a\|b \<b>\*x\*\</b> \_y\_ \[z\](u) row(s)" in report
     assert "\\(" not in report and "\\'" not in report and "\\." not in report
     # Every row of a findings table still has its four cells: '|' in a value is escaped.
-    findings_rows = [line for line in report.splitlines()
-                     if re.match(r"\| [0-9]* \| ", line)]
+    findings_rows = [line for line in report.splitlines() if re.match(r"\| [0-9]* \| ", line)]
     assert len(findings_rows) == 3
     assert all(line.replace("\\|", "").count("|") == 5 for line in findings_rows)
 
@@ -556,13 +821,16 @@ def test_the_report_reads_as_plain_text_and_escapes_only_markup(tmp_path):
 THIS_YEAR = str(dt.date.today().year)
 
 
-@pytest.mark.parametrize(("sheet", "row", "column", "value", "bound"), [
-    ("studies", 2, "year", "1900", "between 1900 and " + THIS_YEAR),
-    ("studies", 2, "year", THIS_YEAR, "between 1900 and " + THIS_YEAR),
-    ("outcomes", 2, "n", "1", "at least 1"),
-    ("outcomes", 2, "follow_up_months", "0", "at least 0"),
-    ("screening", 9, "count", "0", "at least 0"),
-])
+@pytest.mark.parametrize(
+    ("sheet", "row", "column", "value", "bound"),
+    [
+        ("studies", 2, "year", "1900", "between 1900 and " + THIS_YEAR),
+        ("studies", 2, "year", THIS_YEAR, "between 1900 and " + THIS_YEAR),
+        ("outcomes", 2, "n", "1", "at least 1"),
+        ("outcomes", 2, "follow_up_months", "0", "at least 0"),
+        ("screening", 9, "count", "0", "at least 0"),
+    ],
+)
 def test_range_bounds_are_inclusive(tmp_path, sheet, row, column, value, bound):
     """The contract's bounds are allowed values; one step past them is a located error."""
     sheets, codebook = copy_review(tmp_path)
@@ -578,13 +846,15 @@ def test_range_bounds_are_inclusive(tmp_path, sheet, row, column, value, bound):
 
 def test_a_duplicate_study_id_names_the_row_it_was_first_used_at(tmp_path):
     sheets, codebook = copy_review(tmp_path)
-    set_cells(set_cell("studies", 3, "study_id", "S01"),
-              set_cell("studies", 5, "study_id", "S01"))(sheets, codebook)
+    set_cells(set_cell("studies", 3, "study_id", "S01"), set_cell("studies", 5, "study_id", "S01"))(
+        sheets, codebook
+    )
     result = validate_review(sheets, codebook)
     unique = [f for f in result.errors if f.rule == "unique"]
     assert [(f.row, f.message) for f in unique] == [
         (3, "study_id 'S01' is already used at row 2"),
-        (5, "study_id 'S01' is already used at row 2")]
+        (5, "study_id 'S01' is already used at row 2"),
+    ]
 
 
 def test_a_study_without_codes_is_a_warning_naming_its_row(tmp_path):
@@ -592,25 +862,30 @@ def test_a_study_without_codes_is_a_warning_naming_its_row(tmp_path):
     delete_row("codes", 6)(sheets, codebook)  # S04's only code (codes row 6)
     result = validate_review(sheets, codebook)
     assert [where(f) for f in result.findings] == [
-        ("warning", "studies", 5, "study_id", "no_codes")]
+        ("warning", "studies", 5, "study_id", "no_codes")
+    ]
     assert result.findings[0].message == "study 'S04' has no rows in the codes sheet"
     assert result.summary["passed"] and len(result.clean["studies"]) == 4
 
 
 def test_a_repeated_estimate_warns_at_the_repeat_and_keeps_the_first(tmp_path):
     sheets, codebook = copy_review(tmp_path)
-    append_row("outcomes", ["S01", "reoffending", "Self-report", "benefit", "or", "0.5", "0.3",
-                            "0.8", "214", "12"])(sheets, codebook)
+    append_row(
+        "outcomes",
+        ["S01", "reoffending", "Self-report", "benefit", "or", "0.5", "0.3", "0.8", "214", "12"],
+    )(sheets, codebook)
     result = validate_review(sheets, codebook)
     assert [where(f) for f in result.findings] == [
-        ("warning", "outcomes", 6, "estimate", "repeated_estimate")]
+        ("warning", "outcomes", 6, "estimate", "repeated_estimate")
+    ]
     assert "only the first is pooled" in result.findings[0].message
 
 
 def test_an_estimate_on_a_bound_of_its_interval_is_in_order(tmp_path):
     sheets, codebook = copy_review(tmp_path)
-    set_cells(set_cell("outcomes", 2, "estimate", "0.41"),
-              set_cell("outcomes", 3, "estimate", "1.2"))(sheets, codebook)
+    set_cells(
+        set_cell("outcomes", 2, "estimate", "0.41"), set_cell("outcomes", 3, "estimate", "1.2")
+    )(sheets, codebook)
     assert validate_review(sheets, codebook).findings == []
 
 
@@ -618,8 +893,9 @@ def test_included_below_the_studies_sheet_is_an_error(tmp_path):
     sheets, codebook = copy_review(tmp_path)
     # included 3, and full_text_assessed 20 - excluded_full_text (10 + 7) = 3 still adds up:
     # only the count against the 4 studies of the studies sheet is wrong.
-    set_cells(set_cell("screening", 10, "count", "3"),
-              set_cell("screening", 9, "count", "7"))(sheets, codebook)
+    set_cells(set_cell("screening", 10, "count", "3"), set_cell("screening", 9, "count", "7"))(
+        sheets, codebook
+    )
     result = validate_review(sheets, codebook)
     assert [where(f) for f in result.errors] == [E("screening", 10, "count", "screening_included")]
     assert result.errors[0].message == "included is 3 but the studies sheet has 4 rows"
@@ -634,8 +910,9 @@ def test_a_ratio_bound_of_zero_is_an_error(tmp_path):
 
 def test_one_and_zero_are_true_and_false(tmp_path):
     sheets, codebook = copy_review(tmp_path)
-    set_cells(set_cell("studies", 2, "whole_family", "1"),
-              set_cell("studies", 3, "whole_family", "0"))(sheets, codebook)
+    set_cells(
+        set_cell("studies", 2, "whole_family", "1"), set_cell("studies", 3, "whole_family", "0")
+    )(sheets, codebook)
     result = validate_review(sheets, codebook)
     assert result.findings == []
     assert list(result.clean["studies"]["whole_family"]) == ["true", "false", "", "true"]

@@ -31,15 +31,49 @@ from validation_helpers import (
 
 #: Modest by default so the suite stays fast; raise it for a longer hunt, e.g.
 #: EVSYNTH_PROPERTY_EXAMPLES=2000 pytest tests/test_validation_properties.py
-FAST = settings(max_examples=int(os.environ.get("EVSYNTH_PROPERTY_EXAMPLES", "50")), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FAST = settings(
+    max_examples=int(os.environ.get("EVSYNTH_PROPERTY_EXAMPLES", "50")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 ROWS = {name: read_rows(VALID / "sheets", name) for name in SHEET_NAMES}
 
 #: Any text, separators, quotes, line breaks and NUL included (surrogates cannot be UTF-8).
 any_text = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
-    ["", " ", ";", ";;", '"', '""', ",", "\n", "\r\n", "\r", "\x00", "\ufeff", "nan", "NaN",
-     "None", "inf", "-0", "1e999", "0,5", "9" * 40, "S01", "S01;S02", "rct;qualitative",
-     "RCT", " rct ", "prog.group", "\u2028", "\t", "=1+1", "2019.0", "TRUE"])
+    [
+        "",
+        " ",
+        ";",
+        ";;",
+        '"',
+        '""',
+        ",",
+        "\n",
+        "\r\n",
+        "\r",
+        "\x00",
+        "\ufeff",
+        "nan",
+        "NaN",
+        "None",
+        "inf",
+        "-0",
+        "1e999",
+        "0,5",
+        "9" * 40,
+        "S01",
+        "S01;S02",
+        "rct;qualitative",
+        "RCT",
+        " rct ",
+        "prog.group",
+        "\u2028",
+        "\t",
+        "=1+1",
+        "2019.0",
+        "TRUE",
+    ]
+)
 
 
 def check(location: Path, codebook: Path, out: Path) -> list:
@@ -66,9 +100,13 @@ def put(rows: list[list[str]], row: int, column: int, text: str) -> list[list[st
 
 
 @FAST
-@given(sheet=st.sampled_from(SHEET_NAMES), row=st.integers(0, 12), column=st.integers(0, 11),
-       text=any_text, more=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 11), any_text),
-                                    max_size=3))
+@given(
+    sheet=st.sampled_from(SHEET_NAMES),
+    row=st.integers(0, 12),
+    column=st.integers(0, 11),
+    text=any_text,
+    more=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 11), any_text), max_size=3),
+)
 def test_any_text_in_any_csv_cell(sheet, row, column, text, more):
     rows = put(ROWS[sheet], row, column, text)
     for r, c, t in more:
@@ -84,10 +122,16 @@ def test_any_text_in_any_csv_cell(sheet, row, column, text, more):
 
 
 @FAST
-@given(sheet=st.sampled_from(SHEET_NAMES), row=st.integers(0, 12), column=st.integers(0, 11),
-       value=any_text.filter(lambda t: not ILLEGAL_CHARACTERS_RE.search(t))
-       | st.integers(-(2**63), 2**63) | st.floats() | st.booleans()
-       | st.dates(min_value=__import__("datetime").date(1900, 3, 1)))
+@given(
+    sheet=st.sampled_from(SHEET_NAMES),
+    row=st.integers(0, 12),
+    column=st.integers(0, 11),
+    value=any_text.filter(lambda t: not ILLEGAL_CHARACTERS_RE.search(t))
+    | st.integers(-(2**63), 2**63)
+    | st.floats()
+    | st.booleans()
+    | st.dates(min_value=__import__("datetime").date(1900, 3, 1)),
+)
 def test_any_value_in_any_workbook_cell(sheet, row, column, value):
     if isinstance(value, float):
         assume(math.isfinite(value))  # a workbook cannot hold NaN or infinity
@@ -96,8 +140,7 @@ def test_any_value_in_any_workbook_cell(sheet, row, column, value):
         rows = ROWS[sheet]
 
         def edit(book: openpyxl.Workbook) -> None:
-            book[sheet].cell(row=row % len(rows) + 1, column=column % len(rows[0]) + 1,
-                             value=value)
+            book[sheet].cell(row=row % len(rows) + 1, column=column % len(rows[0]) + 1, value=value)
 
         path = workbook_from_folder(sheets, Path(tmp) / "review.xlsx", edit=edit)
         check(path, codebook, Path(tmp) / "out")
@@ -116,8 +159,11 @@ def spliced(data: st.DataObject, original: bytes) -> bytes:
 
 
 @FAST
-@given(sheet=st.sampled_from(SHEET_NAMES), data=st.data(), kind=st.sampled_from(
-    ["random", "spliced", "truncated"]))
+@given(
+    sheet=st.sampled_from(SHEET_NAMES),
+    data=st.data(),
+    kind=st.sampled_from(["random", "spliced", "truncated"]),
+)
 def test_any_bytes_as_a_csv_file(sheet, data, kind):
     original = _valid_csv_bytes()[sheet]
     if kind == "random":
@@ -171,23 +217,35 @@ def test_any_bytes_as_a_workbook(data, kind):
 
 
 @FAST
-@given(text=st.text(st.characters(codec="utf-8"), max_size=200)
-       | st.binary(max_size=200).map(lambda b: b.decode("utf-8", "replace")))
+@given(
+    text=st.text(st.characters(codec="utf-8"), max_size=200)
+    | st.binary(max_size=200).map(lambda b: b.decode("utf-8", "replace"))
+)
 def test_any_text_as_a_codebook(text):
     with tempfile.TemporaryDirectory() as tmp:
         sheets, codebook = copy_review(Path(tmp))
         codebook.write_text(text, encoding="utf-8")
         findings = check(sheets, codebook, Path(tmp) / "out")
         assert any(f.sheet == "codebook" for f in findings) or not [
-            f for f in findings if f.severity == "error"]
+            f for f in findings if f.severity == "error"
+        ]
 
 
 # --- Values drawn from the table registry ------------------------------------------------------
 
 #: Findings about one cell's own value (cross-row rules such as references, unique IDs or the
 #: screening sums may still fire when a drawn value changes a key).
-COLUMN_RULES = {"required", "pattern", "integer", "number", "range", "vocabulary", "boolean",
-                "single_value", "spreadsheet_error"}
+COLUMN_RULES = {
+    "required",
+    "pattern",
+    "integer",
+    "number",
+    "range",
+    "vocabulary",
+    "boolean",
+    "single_value",
+    "spreadsheet_error",
+}
 _TEXT = st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "Zs")), max_size=20)
 
 
@@ -199,11 +257,15 @@ def registry_value(field: dict, vocabularies: dict) -> st.SearchStrategy[str]:
     low, high = constraints.get("minimum"), constraints.get("maximum")
     if field.get("x-vocabulary"):
         codes = st.sampled_from(sorted(vocabularies[field["x-vocabulary"]]))
-        return (st.lists(codes, min_size=1, max_size=3, unique=True).map(";".join)
-                if field.get("x-multi") else codes)
+        return (
+            st.lists(codes, min_size=1, max_size=3, unique=True).map(";".join)
+            if field.get("x-multi")
+            else codes
+        )
     if field["type"] == "integer":
-        return st.integers(-(10**9) if low is None else low,
-                           10**9 if high is None else high).map(str)
+        return st.integers(-(10**9) if low is None else low, 10**9 if high is None else high).map(
+            str
+        )
     if field["type"] == "number":
         return st.floats(low, high, allow_nan=False, allow_infinity=False).map(repr)
     if field["type"] == "boolean":
@@ -211,7 +273,8 @@ def registry_value(field: dict, vocabularies: dict) -> st.SearchStrategy[str]:
     if "pattern" in constraints:
         return st.from_regex(constraints["pattern"], fullmatch=True)
     return _TEXT.map(str.strip).filter(
-        lambda t: bool(t) and not re.fullmatch(SPREADSHEET_ERROR_PATTERN, t))
+        lambda t: bool(t) and not re.fullmatch(SPREADSHEET_ERROR_PATTERN, t)
+    )
 
 
 @cache
@@ -220,8 +283,9 @@ def _fixture_schemas() -> tuple[dict, dict]:
     from evsynth.codebook import load_codebook
 
     codebook = load_codebook(VALID / "codebook.yaml")
-    schemas = {sheet: registry.sheet_schema(sheet, codebook, 2030)
-               for sheet in registry.sheet_names()}
+    schemas = {
+        sheet: registry.sheet_schema(sheet, codebook, 2030) for sheet in registry.sheet_names()
+    }
     return schemas, registry.review_vocabularies(codebook)
 
 
@@ -244,10 +308,16 @@ def test_any_value_the_registry_declares_valid_passes_its_column_checks(data, sh
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(edited)
         (sheets / f"{sheet}.csv").write_bytes(buffer.getvalue().encode("utf-8"))
-        result = run_validate(sheets, codebook,
-                              validation_paths(Path(tmp) / "validation", Path(tmp) / "clean"),
-                              current_year=2030)
-        about_cell = [f for f in result.findings
-                      if (f.sheet, f.row, f.column) == (sheet, index + 1, field["name"])
-                      and f.rule in COLUMN_RULES]
+        result = run_validate(
+            sheets,
+            codebook,
+            validation_paths(Path(tmp) / "validation", Path(tmp) / "clean"),
+            current_year=2030,
+        )
+        about_cell = [
+            f
+            for f in result.findings
+            if (f.sheet, f.row, f.column) == (sheet, index + 1, field["name"])
+            and f.rule in COLUMN_RULES
+        ]
         assert about_cell == []

@@ -24,11 +24,27 @@ pytestmark = pytest.mark.workflow
 
 def snakemake(workdir: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the project's workflow in ``workdir`` with its config.yaml."""
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow/Snakefile"),
-               "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-               "--cores", "2", *extra]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "EVSYNTH_ENGINE": "pandoc", **(env or {})})
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "workflow/Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "2",
+        *extra,
+    ]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "EVSYNTH_ENGINE": "pandoc", **(env or {})},
+    )
 
 
 def pdf_text(path: Path) -> str:
@@ -46,16 +62,32 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_workflow_writes_every_contract_output(tiny_run: Path):
     base = tiny_run / "results" / "tiny"
-    for rel in ["validation/issues.csv", "validation/summary.json", "clean/studies.csv",
-                "clean/codes.csv", "clean/outcomes.csv", "tallies/themes.csv",
-                "tallies/themes_by_source_type.csv", "tallies/themes_by_setting.csv",
-                "tallies/themes_by_intervention_type.csv", "tallies/cooccurrence.csv",
-                "tallies/agreement.csv", "outcomes/direction.csv", "outcomes/meta_analysis.csv",
-                "figures/themes.png", "figures/themes.svg", "figures/forest.svg",
-                "outcomes/gap_map.csv", "figures/effect_direction.svg", "figures/gap_map.svg",
-                "figures/prisma.svg", "datapackage.json",
-                "report/summary-of-evidence.html", "report/summary-of-evidence.pdf",
-                "provenance.json"]:
+    for rel in [
+        "validation/issues.csv",
+        "validation/summary.json",
+        "clean/studies.csv",
+        "clean/codes.csv",
+        "clean/outcomes.csv",
+        "tallies/themes.csv",
+        "tallies/themes_by_source_type.csv",
+        "tallies/themes_by_setting.csv",
+        "tallies/themes_by_intervention_type.csv",
+        "tallies/cooccurrence.csv",
+        "tallies/agreement.csv",
+        "outcomes/direction.csv",
+        "outcomes/meta_analysis.csv",
+        "figures/themes.png",
+        "figures/themes.svg",
+        "figures/forest.svg",
+        "outcomes/gap_map.csv",
+        "figures/effect_direction.svg",
+        "figures/gap_map.svg",
+        "figures/prisma.svg",
+        "datapackage.json",
+        "report/summary-of-evidence.html",
+        "report/summary-of-evidence.pdf",
+        "provenance.json",
+    ]:
         assert (base / rel).is_file(), rel
 
 
@@ -72,9 +104,16 @@ def test_pdf_has_the_notice_the_live_numbers_and_the_studies(tiny_run: Path):
     assert "Illustrative data" in flat
     assert "We reviewed 5 records" in flat  # {{n_studies}} filled in the lead's prose
     assert "Theme A appears in 80% of them (4 records)" in flat
-    for heading in ["Why we did this review", "What we did", "Key findings", "Our commitments",
-                    "Outcome evidence at a glance", "Limitations", "Included studies",
-                    "Method and audit"]:
+    for heading in [
+        "Why we did this review",
+        "What we did",
+        "Key findings",
+        "Our commitments",
+        "Outcome evidence at a glance",
+        "Limitations",
+        "Included studies",
+        "Method and audit",
+    ]:
         assert heading in flat, heading
     assert "Illustrative study 4 (2018)" in flat
     assert len(PdfReader(tiny_run / "results/tiny/report/summary-of-evidence.pdf").pages) >= 3
@@ -82,27 +121,41 @@ def test_pdf_has_the_notice_the_live_numbers_and_the_studies(tiny_run: Path):
 
 def test_html_is_self_contained_and_prints_hostile_text_literally(tiny_run: Path):
     html = " ".join(
-        (tiny_run / "results/tiny/report/summary-of-evidence.html").read_text("utf-8").split())
+        (tiny_run / "results/tiny/report/summary-of-evidence.html").read_text("utf-8").split()
+    )
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "{{&lt; include x.qmd &gt;}}" in html
     assert "`{python} 1+1`" in html and '#read("/etc/passwd")' in html.replace("&quot;", '"')
     assert "$x^2$" in html and "*em*" in html
-    assert 'src="http' not in html and "href=\"http" not in html.split("<body")[0]
+    assert 'src="http' not in html and 'href="http' not in html.split("<body")[0]
 
 
 def test_pdf_prints_hostile_text_literally(tiny_run: Path):
     # Table cells wrap, so compare with all white space removed.
     squeezed = "".join(pdf_text(tiny_run / "results/tiny/report/summary-of-evidence.pdf").split())
-    for hostile in ["<script>alert(1)</script>", "{{< include x.qmd >}}", "`{python} 1+1`",
-                    '#read("/etc/passwd")', "$x^2$", "*em*", "@cite", "[link](http://x)"]:
+    for hostile in [
+        "<script>alert(1)</script>",
+        "{{< include x.qmd >}}",
+        "`{python} 1+1`",
+        '#read("/etc/passwd")',
+        "$x^2$",
+        "*em*",
+        "@cite",
+        "[link](http://x)",
+    ]:
         assert "".join(hostile.split()) in squeezed, hostile
 
 
 def test_provenance_records_hashes_versions_and_commit(tiny_run: Path):
     record = json.loads((tiny_run / "results/tiny/provenance.json").read_text("utf-8"))
-    assert set(record["inputs"]) == {"codebook.yaml", "sheets/codes.csv", "sheets/outcomes.csv",
-                                     "sheets/screening.csv", "sheets/studies.csv"}
+    assert set(record["inputs"]) == {
+        "codebook.yaml",
+        "sheets/codes.csv",
+        "sheets/outcomes.csv",
+        "sheets/screening.csv",
+        "sheets/studies.csv",
+    }
     assert all(len(h) == 64 for h in record["inputs"].values())
     assert record["software"]["pandas"] and record["engines"]["pandoc"]
     assert record["config"]["report"] == "summary-of-evidence"
@@ -147,8 +200,7 @@ def test_without_a_narrative_the_report_is_a_complete_draft(tmp_path: Path):
     workdir = tmp_path / "tiny"
     shutil.copytree(REPO / "tests/data/tiny", workdir)
     config = workdir / "config.yaml"
-    config.write_text(config.read_text("utf-8").replace("    narrative: narrative/\n", ""),
-                      "utf-8")
+    config.write_text(config.read_text("utf-8").replace("    narrative: narrative/\n", ""), "utf-8")
     done = snakemake(workdir)
     assert done.returncode == 0, done.stderr[-3000:]
     flat = " ".join(pdf_text(workdir / "results/tiny/report/summary-of-evidence.pdf").split())

@@ -44,13 +44,20 @@ def error_locations(result) -> set[tuple]:
 
 # --- Reading and writing the fixture's CSV files -----------------------------------------------
 
+
 def read_rows(folder: Path, sheet: str) -> list[list[str]]:
     with (folder / f"{sheet}.csv").open(newline="", encoding="utf-8") as handle:
         return list(csv.reader(handle))
 
 
-def write_rows(folder: Path, sheet: str, rows: Iterable[list[str]], *,
-               encoding: str = "utf-8", lineterminator: str = "\n") -> None:
+def write_rows(
+    folder: Path,
+    sheet: str,
+    rows: Iterable[list[str]],
+    *,
+    encoding: str = "utf-8",
+    lineterminator: str = "\n",
+) -> None:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator=lineterminator).writerows(rows)
     (folder / f"{sheet}.csv").write_bytes(buffer.getvalue().encode(encoding))
@@ -65,10 +72,13 @@ def edit_rows(folder: Path, sheet: str, change: Callable[[list[list[str]]], None
 def set_cell(sheet: str, row: int, column: str, value: str) -> Callable[[Path, Path], None]:
     """A mutation: cell (``row`` as the user sees it, header = 1) of ``column`` becomes
     ``value``."""
+
     def mutate(folder: Path, codebook: Path) -> None:
         def change(rows: list[list[str]]) -> None:
             rows[row - 1][rows[0].index(column)] = value
+
         edit_rows(folder, sheet, change)
+
     return mutate
 
 
@@ -76,6 +86,7 @@ def set_cells(*mutations: Callable[[Path, Path], None]) -> Callable[[Path, Path]
     def mutate(folder: Path, codebook: Path) -> None:
         for one in mutations:
             one(folder, codebook)
+
     return mutate
 
 
@@ -85,7 +96,9 @@ def drop_column(sheet: str, column: str) -> Callable[[Path, Path], None]:
             position = rows[0].index(column)
             for record in rows:
                 del record[position]
+
         edit_rows(folder, sheet, change)
+
     return mutate
 
 
@@ -93,42 +106,52 @@ def rename_column(sheet: str, column: str, new: str) -> Callable[[Path, Path], N
     def mutate(folder: Path, codebook: Path) -> None:
         def change(rows: list[list[str]]) -> None:
             rows[0][rows[0].index(column)] = new
+
         edit_rows(folder, sheet, change)
+
     return mutate
 
 
 def append_row(sheet: str, values: list[str]) -> Callable[[Path, Path], None]:
     def mutate(folder: Path, codebook: Path) -> None:
         edit_rows(folder, sheet, lambda rows: rows.append(values))
+
     return mutate
 
 
 def delete_row(sheet: str, row: int) -> Callable[[Path, Path], None]:
     def mutate(folder: Path, codebook: Path) -> None:
         edit_rows(folder, sheet, lambda rows: rows.pop(row - 1))
+
     return mutate
 
 
 def rename_study(old: str, new: str) -> Callable[[Path, Path], None]:
     """Change a study_id everywhere it is used, so only the id itself can be wrong."""
+
     def mutate(folder: Path, codebook: Path) -> None:
         for sheet in ("studies", "codes", "outcomes"):
+
             def change(rows: list[list[str]]) -> None:
                 position = rows[0].index("study_id")
                 for record in rows[1:]:
                     if record[position] == old:
                         record[position] = new
+
             edit_rows(folder, sheet, change)
+
     return mutate
 
 
 def replace_text(sheet: str, old: str, new: str, count: int = 1) -> Callable[[Path, Path], None]:
     """Edit the file's text directly (for mistakes csv.writer would never make)."""
+
     def mutate(folder: Path, codebook: Path) -> None:
         path = folder / f"{sheet}.csv"
         text = path.read_text(encoding="utf-8")
         assert old in text, f"{old!r} not in {path}"
         path.write_text(text.replace(old, new, count), encoding="utf-8")
+
     return mutate
 
 
@@ -136,12 +159,15 @@ def write_bytes(sheet: str, data: bytes | Callable[[bytes], bytes]) -> Callable[
     def mutate(folder: Path, codebook: Path) -> None:
         path = folder / f"{sheet}.csv"
         path.write_bytes(data(path.read_bytes()) if callable(data) else data)
+
     return mutate
 
 
-def reencode(sheet: str, encoding: str, old: str = "",
-             new: str = "") -> Callable[[Path, Path], None]:
+def reencode(
+    sheet: str, encoding: str, old: str = "", new: str = ""
+) -> Callable[[Path, Path], None]:
     """Save the sheet in another encoding, optionally first putting ``new`` in place of ``old``."""
+
     def mutate(folder: Path, codebook: Path) -> None:
         path = folder / f"{sheet}.csv"
         text = path.read_text(encoding="utf-8")
@@ -149,12 +175,14 @@ def reencode(sheet: str, encoding: str, old: str = "",
             assert old in text
             text = text.replace(old, new, 1)
         path.write_bytes(text.encode(encoding))
+
     return mutate
 
 
 def remove_sheet(sheet: str) -> Callable[[Path, Path], None]:
     def mutate(folder: Path, codebook: Path) -> None:
         (folder / f"{sheet}.csv").unlink()
+
     return mutate
 
 
@@ -163,6 +191,7 @@ def edit_codebook(old: str, new: str) -> Callable[[Path, Path], None]:
         text = codebook.read_text(encoding="utf-8")
         assert old in text, f"{old!r} not in the codebook"
         codebook.write_text(text.replace(old, new, 1), encoding="utf-8")
+
     return mutate
 
 
@@ -178,9 +207,14 @@ def as_excel_value(text: str) -> object:
     return text if text != "" else None
 
 
-def workbook_from_folder(folder: Path, path: Path, *, numbers: bool = True,
-                         edit: Callable[[openpyxl.Workbook], None] | None = None,
-                         sheets: Iterable[str] | None = None) -> Path:
+def workbook_from_folder(
+    folder: Path,
+    path: Path,
+    *,
+    numbers: bool = True,
+    edit: Callable[[openpyxl.Workbook], None] | None = None,
+    sheets: Iterable[str] | None = None,
+) -> Path:
     """Write the CSV sheets in ``folder`` as one workbook (one worksheet per sheet)."""
     book = openpyxl.Workbook()
     book.remove(book.active)
@@ -196,8 +230,10 @@ def workbook_from_folder(folder: Path, path: Path, *, numbers: bool = True,
 
 def xlsx_cell(sheet: str, row: int, column: str, value: object):
     """A workbook mutation: set one cell (by header name) after the sheets are written."""
+
     def edit(book: openpyxl.Workbook) -> None:
         worksheet = book[sheet]
         header = [c.value for c in worksheet[1]]
         worksheet.cell(row=row, column=header.index(column) + 1, value=value)
+
     return edit

@@ -20,9 +20,11 @@ def run_template(codebook: Path, out: Path) -> int:
     # A lead's sheets live under data/raw/ and nothing may overwrite them; a new, empty
     # workbook there is the lead's own request (step 2 of `make new-review`).
     if out.resolve().is_relative_to(Path("data/raw").resolve()) and out.exists():
-        print(f"evsynth: {out} exists and is not overwritten (data/raw/ holds the lead's own "
-              "sheets, which evsynth only reads); delete it first if you mean to replace it",
-              file=sys.stderr)
+        print(
+            f"evsynth: {out} exists and is not overwritten (data/raw/ holds the lead's own "
+            "sheets, which evsynth only reads); delete it first if you mean to replace it",
+            file=sys.stderr,
+        )
         return 2
     try:
         write_template(codebook, out)
@@ -36,8 +38,9 @@ def run_template(codebook: Path, out: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="evsynth", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="evsynth", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the whole workflow and say where the reports are")
     run.add_argument("--config", type=Path, default=Path("config/config.yaml"))

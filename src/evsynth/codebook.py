@@ -109,9 +109,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     return loader.construct_mapping(node, deep=deep)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 #: Columns of the studies sheet the contract defines; a review field may not reuse a name.
 CORE_STUDY_COLUMNS: tuple[str, ...] = SHEET_COLUMNS["studies"]
@@ -151,8 +149,9 @@ def _yaml_problem(path: Path, sheet: str, exc: yaml.YAMLError) -> Finding:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
     detail = f"{problem} ({context})" if context and context not in problem else problem
-    return Finding.error(sheet, None, "", "", "yaml_syntax",
-                         f"{path}{where}: not valid YAML: {detail}")
+    return Finding.error(
+        sheet, None, "", "", "yaml_syntax", f"{path}{where}: not valid YAML: {detail}"
+    )
 
 
 def _key_text(node: yaml.Node) -> str:
@@ -163,8 +162,13 @@ def _line_key(parts: Any) -> tuple[str, ...]:
     return tuple(str(p).lower() if isinstance(p, bool) else str(p) for p in parts)
 
 
-def _walk_nodes(node: yaml.Node | None, parts: tuple, lines: dict[tuple[str, ...], int],
-                duplicates: list[tuple[tuple, int, int]], active: set[int]) -> None:
+def _walk_nodes(
+    node: yaml.Node | None,
+    parts: tuple,
+    lines: dict[tuple[str, ...], int],
+    duplicates: list[tuple[tuple, int, int]],
+    active: set[int],
+) -> None:
     """Record the line of every key path and every duplicate mapping key (path, line, first)."""
     if node is None or id(node) in active:  # an alias pointing back up its own tree
         return
@@ -222,9 +226,14 @@ def _shape_problem(text: str, path: Path, sheet: str) -> Finding | None:
             if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
                 if len(open_nodes) >= MAX_YAML_DEPTH:
                     return Finding.error(
-                        sheet, None, "", "", "yaml_depth",
+                        sheet,
+                        None,
+                        "",
+                        "",
+                        "yaml_depth",
                         f"{path} line {line}: nested more than {MAX_YAML_DEPTH} levels deep; a "
-                        "codebook needs far fewer (check the indentation or the brackets)")
+                        "codebook needs far fewer (check the indentation or the brackets)",
+                    )
                 open_nodes.append((event.anchor, total))
                 continue
             if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
@@ -239,13 +248,21 @@ def _shape_problem(text: str, path: Path, sheet: str) -> Finding | None:
             elif isinstance(event, yaml.AliasEvent):
                 total += sizes.get(event.anchor, 1)
             if total > MAX_YAML_NODES:
-                alias = (f" (reached at the alias *{event.anchor})"
-                         if isinstance(event, yaml.AliasEvent) else "")
+                alias = (
+                    f" (reached at the alias *{event.anchor})"
+                    if isinstance(event, yaml.AliasEvent)
+                    else ""
+                )
                 return Finding.error(
-                    sheet, None, "", "", "yaml_aliases",
+                    sheet,
+                    None,
+                    "",
+                    "",
+                    "yaml_aliases",
                     f"{path} line {line}: the file stands for more than {MAX_YAML_NODES:,} values "
                     f"once its aliases (*name) are written out{alias}; a codebook needs far "
-                    "fewer: write the values out, or use fewer aliases of aliases")
+                    "fewer: write the values out, or use fewer aliases of aliases",
+                )
     except yaml.YAMLError:
         return None
     return None
@@ -255,13 +272,24 @@ def _parse_yaml(path: Path, sheet: str) -> _Document:
     try:
         raw = read_limited(path, MAX_YAML_BYTES, "YAML file")
     except RefusedFile as refused:
-        raise InputError([Finding.error(sheet, None, "", str(path), refused.rule,
-                                        refused.message)]) from None
+        raise InputError(
+            [Finding.error(sheet, None, "", str(path), refused.rule, refused.message)]
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError([Finding.error(sheet, None, "", str(path), "encoding",
-                                        f"{path}: not UTF-8 text; save it as UTF-8")]) from None
+        raise InputError(
+            [
+                Finding.error(
+                    sheet,
+                    None,
+                    "",
+                    str(path),
+                    "encoding",
+                    f"{path}: not UTF-8 text; save it as UTF-8",
+                )
+            ]
+        ) from None
     problem = _shape_problem(text, path, sheet)
     if problem is not None:
         raise InputError([problem])
@@ -275,19 +303,33 @@ def _parse_yaml(path: Path, sheet: str) -> _Document:
         duplicates: list[tuple[tuple, int, int]] = []
         _walk_nodes(node, (), lines, duplicates, set())
         if duplicates:
-            raise InputError([
-                Finding.error(sheet, None, key_path(parts), parts[-1], "yaml_duplicate_key",
-                              f"{path} line {line}: key '{parts[-1]}' appears twice in the same "
-                              f"place (first on line {first}); YAML would silently keep only "
-                              "the last one")
-                for parts, line, first in duplicates])
+            raise InputError(
+                [
+                    Finding.error(
+                        sheet,
+                        None,
+                        key_path(parts),
+                        parts[-1],
+                        "yaml_duplicate_key",
+                        f"{path} line {line}: key '{parts[-1]}' appears twice in the same "
+                        f"place (first on line {first}); YAML would silently keep only "
+                        "the last one",
+                    )
+                    for parts, line, first in duplicates
+                ]
+            )
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         raise InputError([_yaml_problem(path, sheet, exc)]) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         # e.g. a date YAML recognises but the calendar does not (2020-13-45)
-        raise InputError([Finding.error(sheet, None, "", "", "yaml_syntax",
-                                        f"{path}: a value cannot be read ({exc})")]) from None
+        raise InputError(
+            [
+                Finding.error(
+                    sheet, None, "", "", "yaml_syntax", f"{path}: a value cannot be read ({exc})"
+                )
+            ]
+        ) from None
     finally:
         loader.dispose()
     return _Document(data, lines)
@@ -307,15 +349,34 @@ def load_codebook(path: Path | str) -> Codebook:
     document = _parse_yaml(path, SHEET)
     data = document.data
     if data is None:
-        raise InputError([Finding.error(SHEET, None, "(top level)", "", "codebook_schema",
-                                        f"{path}: the codebook is empty")])
+        raise InputError(
+            [
+                Finding.error(
+                    SHEET,
+                    None,
+                    "(top level)",
+                    "",
+                    "codebook_schema",
+                    f"{path}: the codebook is empty",
+                )
+            ]
+        )
     validator = jsonschema.Draft202012Validator(_schema())
     try:
         errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
     except RecursionError:
-        raise InputError([Finding.error(SHEET, None, "(top level)", "", "codebook_schema",
-                                        f"{path}: the codebook refers to itself (a YAML alias "
-                                        "inside its own anchor)")]) from None
+        raise InputError(
+            [
+                Finding.error(
+                    SHEET,
+                    None,
+                    "(top level)",
+                    "",
+                    "codebook_schema",
+                    f"{path}: the codebook refers to itself (a YAML alias inside its own anchor)",
+                )
+            ]
+        ) from None
     problems = [problem for err in errors for problem in _schema_findings(err, document, path)]
     if problems:
         raise InputError(problems)
@@ -329,14 +390,21 @@ def load_codebook(path: Path | str) -> Codebook:
         review=data["review"],
         vocabularies={k: dict(v) for k, v in data["vocabularies"].items()},
         fields={
-            name: StudyField(name=name, label=spec["label"], type=spec["type"],
-                             multi=spec.get("multi", False), required=spec.get("required", False),
-                             values=dict(spec.get("values", {})))
+            name: StudyField(
+                name=name,
+                label=spec["label"],
+                type=spec["type"],
+                multi=spec.get("multi", False),
+                required=spec.get("required", False),
+                values=dict(spec.get("values", {})),
+            )
             for name, spec in (data.get("fields") or {}).items()
         },
         themes=themes,
-        outcomes={code: Outcome(code, spec["label"], spec["benefit"])
-                  for code, spec in (data.get("outcomes") or {}).items()},
+        outcomes={
+            code: Outcome(code, spec["label"], spec["benefit"])
+            for code, spec in (data.get("outcomes") or {}).items()
+        },
     )
 
 
@@ -360,8 +428,9 @@ def crosstab_fields(path: Path | str) -> list[str]:
     return [*CORE_CROSSTAB_FIELDS, *extra]
 
 
-def _schema_findings(err: jsonschema.ValidationError, document: _Document,
-                     path: Path) -> list[Finding]:
+def _schema_findings(
+    err: jsonschema.ValidationError, document: _Document, path: Path
+) -> list[Finding]:
     """One finding per thing to fix, located at the key path the lead has to edit."""
     parts = list(err.absolute_path)
     schema_path = list(err.relative_schema_path)
@@ -370,8 +439,14 @@ def _schema_findings(err: jsonschema.ValidationError, document: _Document,
     def finding(where: list, value: Any, message: str) -> Finding:
         line = document.line(where)
         at = f" line {line}" if line else ""
-        return Finding.error(SHEET, None, key_path(where, data) or "(top level)", _short(value),
-                             "codebook_schema", f"{path}{at}: {message}")
+        return Finding.error(
+            SHEET,
+            None,
+            key_path(where, data) or "(top level)",
+            _short(value),
+            "codebook_schema",
+            f"{path}{at}: {message}",
+        )
 
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         allowed = sorted(err.schema.get("properties", {}))
@@ -380,31 +455,55 @@ def _schema_findings(err: jsonschema.ValidationError, document: _Document,
         for key in extra:
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else "."
-            out.append(finding([*parts, key], key,
-                               f"unknown key '{key}'{hint} Allowed here: {', '.join(allowed)}"))
+            out.append(
+                finding(
+                    [*parts, key],
+                    key,
+                    f"unknown key '{key}'{hint} Allowed here: {', '.join(allowed)}",
+                )
+            )
         return out
     if err.validator == "required" and isinstance(err.instance, dict):
-        return [finding([*parts, name], "", f"'{name}' is missing; it is required here")
-                for name in err.validator_value if name not in err.instance]
+        return [
+            finding([*parts, name], "", f"'{name}' is missing; it is required here")
+            for name in err.validator_value
+            if name not in err.instance
+        ]
     if "propertyNames" in schema_path:  # the key itself is wrong; the path stops at its parent
         key = err.instance
         if not isinstance(key, str):
-            return [finding([*parts, key], key,
-                            f"YAML read the key as {key!r} ({type(key).__name__}), not as a "
-                            "code (it does that to yes/no/on/off/true/false and numbers); put "
-                            "the key in quotes")]
+            return [
+                finding(
+                    [*parts, key],
+                    key,
+                    f"YAML read the key as {key!r} ({type(key).__name__}), not as a "
+                    "code (it does that to yes/no/on/off/true/false and numbers); put "
+                    "the key in quotes",
+                )
+            ]
         return [finding([*parts, key], key, f"'{key}' is not a valid code: " + _CODE_RULE)]
     if err.validator == "not" and isinstance(err.instance, dict):
         if err.validator_value == {"required": ["values"]}:
-            return [finding([*parts, "values"], "values",
-                            "'values' is only allowed on fields of type category")]
-        return [finding([*parts, "multi"], err.instance.get("multi"),
-                        "'multi: true' is only allowed on fields of type category or text")]
+            return [
+                finding(
+                    [*parts, "values"],
+                    "values",
+                    "'values' is only allowed on fields of type category",
+                )
+            ]
+        return [
+            finding(
+                [*parts, "multi"],
+                err.instance.get("multi"),
+                "'multi: true' is only allowed on fields of type category or text",
+            )
+        ]
     return [finding(parts, err.instance, _explain(err))]
 
 
-_CODE_RULE = ("use lower-case letters, digits and underscores, with dots between levels "
-              "(e.g. cc.language)")
+_CODE_RULE = (
+    "use lower-case letters, digits and underscores, with dots between levels (e.g. cc.language)"
+)
 
 
 def _field_clash_findings(fields: dict, path: Path, document: _Document) -> list[Finding]:
@@ -412,10 +511,17 @@ def _field_clash_findings(fields: dict, path: Path, document: _Document) -> list
     for name in fields:
         if name in CORE_STUDY_COLUMNS:
             line = document.line(["fields", name])
-            out.append(Finding.error(
-                SHEET, None, f"fields.{name}", name, "codebook_field_clash",
-                f"{path}{f' line {line}' if line else ''}: '{name}' is a column the contract "
-                "already defines for the studies sheet; give the review field another name"))
+            out.append(
+                Finding.error(
+                    SHEET,
+                    None,
+                    f"fields.{name}",
+                    name,
+                    "codebook_field_clash",
+                    f"{path}{f' line {line}' if line else ''}: '{name}' is a column the contract "
+                    "already defines for the studies sheet; give the review field another name",
+                )
+            )
     return out
 
 
@@ -425,8 +531,9 @@ def _flatten_themes(nodes: list[dict], parent: str | None = None, level: int = 1
         yield from _flatten_themes(node.get("children") or [], node["code"], level + 1)
 
 
-def _duplicate_theme_findings(nodes: list[dict], path: Path,
-                             document: _Document | None = None) -> list[Finding]:
+def _duplicate_theme_findings(
+    nodes: list[dict], path: Path, document: _Document | None = None
+) -> list[Finding]:
     first_seen: dict[str, str] = {}
     problems = []
 
@@ -436,10 +543,17 @@ def _duplicate_theme_findings(nodes: list[dict], path: Path,
             code = node["code"]
             if code in first_seen:
                 line = document.line([*where, "code"]) if document else None
-                problems.append(Finding.error(
-                    SHEET, None, key_path([*where, "code"]), code, "codebook_duplicate_code",
-                    f"{path}{f' line {line}' if line else ''}: theme code '{code}' is used twice "
-                    f"(first at {first_seen[code]})"))
+                problems.append(
+                    Finding.error(
+                        SHEET,
+                        None,
+                        key_path([*where, "code"]),
+                        code,
+                        "codebook_duplicate_code",
+                        f"{path}{f' line {line}' if line else ''}: theme code '{code}' is used "
+                        f"twice (first at {first_seen[code]})",
+                    )
+                )
             else:
                 first_seen[code] = key_path([*where, "code"])
             walk(node.get("children") or [], [*where, "children"])
@@ -462,14 +576,20 @@ def _explain(err: jsonschema.ValidationError) -> str:
     if err.validator == "type":
         wanted = err.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
-        words = {"string": "text", "object": "a set of 'key: value' entries",
-                 "array": "a list of '- ' items", "boolean": "true or false"}
+        words = {
+            "string": "text",
+            "object": "a set of 'key: value' entries",
+            "array": "a list of '- ' items",
+            "boolean": "true or false",
+        }
         want = " or ".join(words.get(w, w) for w in str(wanted).split(" or "))
         if err.instance is None:
             return f"this is empty; it should be {want}"
         if isinstance(err.instance, bool | int | float | dt.date) and "string" in str(wanted):
-            return (f"YAML read {err.instance!r} as a {type(err.instance).__name__}, not text; "
-                    "put it in quotes")
+            return (
+                f"YAML read {err.instance!r} as a {type(err.instance).__name__}, not text; "
+                "put it in quotes"
+            )
         return f"expected {want}, found {type(err.instance).__name__} {_short(err.instance)!r}"
     if err.validator in {"minProperties", "minItems"}:
         return "this is empty; it needs at least one entry"

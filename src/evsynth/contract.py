@@ -11,8 +11,10 @@ from evsynth import registry
 MULTI_SEPARATOR = registry.MULTI_SEPARATOR
 #: The study_id rule, as the table registry declares it (``schemas/tables.yaml``).
 STUDY_ID_PATTERN: str = next(
-    f["constraints"]["pattern"] for f in registry.sheet_schema("studies")["fields"]
-    if f["name"] == "study_id")
+    f["constraints"]["pattern"]
+    for f in registry.sheet_schema("studies")["fields"]
+    if f["name"] == "study_id"
+)
 # The fixed vocabularies (code -> label) live in the registry; these names are kept for the
 # modules that format them.
 SOURCE_TYPES = registry.vocabulary("source_type")
@@ -25,7 +27,8 @@ SCREENING_STAGES = registry.vocabulary("screening_stage")
 #: The columns the contract defines for each sheet (a review's codebook may add study fields).
 #: A file whose first row names none of them is not taken for that sheet at all.
 SHEET_COLUMNS: dict[str, tuple[str, ...]] = {
-    sheet: registry.core_columns(sheet) for sheet in registry.sheet_names()}
+    sheet: registry.core_columns(sheet) for sheet in registry.sheet_names()
+}
 
 #: Error values a spreadsheet shows in a cell whose formula failed (Excel, LibreOffice, Google
 #: Sheets). Exported to CSV or read from a workbook they look like text, but they are not data.

@@ -46,20 +46,27 @@ def resource(review_dir: Path, path: Path, codebook: Codebook | None = None) -> 
     }
 
 
-def build_datapackage(review: str, title: str, review_dir: Path, tables: list[Path],
-                      codebook: Codebook | None = None) -> dict:
+def build_datapackage(
+    review: str, title: str, review_dir: Path, tables: list[Path], codebook: Codebook | None = None
+) -> dict:
     return {
         "profile": "tabular-data-package",
         "name": review,
         "title": title,
         "description": "Result tables of an evsynth run; every file can be rebuilt from the "
-                       "inputs named in provenance.json.",
+        "inputs named in provenance.json.",
         "resources": [resource(review_dir, p, codebook) for p in sorted(tables)],
     }
 
 
-def run_datapackage(review: str, title: str, review_dir: Path, tables: list[Path],
-                    out_path: Path, codebook_path: Path | None = None) -> None:
+def run_datapackage(
+    review: str,
+    title: str,
+    review_dir: Path,
+    tables: list[Path],
+    out_path: Path,
+    codebook_path: Path | None = None,
+) -> None:
     """Write ``datapackage.json``; ``codebook_path`` gives the studies sheet's review fields
     and the codes each vocabulary column may hold."""
     codebook = load_codebook(codebook_path) if codebook_path is not None else None

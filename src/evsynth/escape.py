@@ -22,4 +22,3 @@ def markdown_text(value: object) -> str:
     text = "" if value is None else str(value)
     text = _LINE_BREAKS.sub(" ", text)
     return _PUNCTUATION.sub(r"\\\1", text)
-

@@ -39,13 +39,15 @@ class Finding:
     message: str
 
     @classmethod
-    def error(cls, sheet: str, row: int | None, column: str, value: object, rule: str,
-              message: str) -> Finding:
+    def error(
+        cls, sheet: str, row: int | None, column: str, value: object, rule: str, message: str
+    ) -> Finding:
         return cls("error", sheet, row, column, truncate(value), rule, message)
 
     @classmethod
-    def warning(cls, sheet: str, row: int | None, column: str, value: object, rule: str,
-                message: str) -> Finding:
+    def warning(
+        cls, sheet: str, row: int | None, column: str, value: object, rule: str, message: str
+    ) -> Finding:
         return cls("warning", sheet, row, column, truncate(value), rule, message)
 
     def location(self) -> str:
@@ -78,8 +80,16 @@ def truncate(value: object, limit: int = MAX_VALUE_CHARS) -> str:
 
 #: Sheets in the order problems are best fixed: the codebook and unreadable files first, then
 #: the studies sheet (other sheets refer to it), then the rest as the contract lists them.
-SHEET_ORDER = ("codebook", "(input)", "(workbook)", "studies", "codes", "outcomes", "screening",
-               "narrative")
+SHEET_ORDER = (
+    "codebook",
+    "(input)",
+    "(workbook)",
+    "studies",
+    "codes",
+    "outcomes",
+    "screening",
+    "narrative",
+)
 
 
 def sort_key(finding: Finding) -> tuple:
@@ -115,8 +125,9 @@ def write_issues_csv(findings: Iterable[Finding], path: Path) -> None:
         records.append(record)
     fields_quoting = texts_quoting(v for record in records for v in record.values())
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(ISSUE_COLUMNS), lineterminator="\n",
-                                quoting=fields_quoting)
+        writer = csv.DictWriter(
+            handle, fieldnames=list(ISSUE_COLUMNS), lineterminator="\n", quoting=fields_quoting
+        )
         writer.writeheader()
         writer.writerows(records)
 
@@ -126,19 +137,27 @@ def read_issues_csv(path: Path) -> list[Finding]:
     names = [f.name for f in fields(Finding)]
     with path.open(newline="", encoding="utf-8") as handle:
         return [
-            Finding(**{n: restore_text(rec[n]) for n in names}
-                    | {"row": int(rec["row"]) if rec["row"] else None})
+            Finding(
+                **{n: restore_text(rec[n]) for n in names}
+                | {"row": int(rec["row"]) if rec["row"] else None}
+            )
             for rec in csv.DictReader(handle)
         ]
 
 
-def stop_message(what: str, errors: list[Finding], issues_path: Path,
-                 report_path: Path | None = None, n_warnings: int | None = None,
-                 shown: int = 5) -> str:
+def stop_message(
+    what: str,
+    errors: list[Finding],
+    issues_path: Path,
+    report_path: Path | None = None,
+    n_warnings: int | None = None,
+    shown: int = 5,
+) -> str:
     """The one-paragraph message a run stops with: count, first findings, where the rest are."""
     warnings = "" if n_warnings is None else f" and {n_warnings} warning(s)"
-    lines = [f"{what} has {len(errors)} error(s){warnings}; this review stops here until "
-             "they are fixed."]
+    lines = [
+        f"{what} has {len(errors)} error(s){warnings}; this review stops here until they are fixed."
+    ]
     lines += [f"  - {f.location()}: {f.message} [{f.rule}]" for f in errors[:shown]]
     if len(errors) > shown:
         lines.append(f"  … and {len(errors) - shown} more.")

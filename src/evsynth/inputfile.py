@@ -53,15 +53,18 @@ def read_limited(path: Path, limit: int, what: str = "file") -> bytes:
     except FileNotFoundError:
         raise RefusedFile("file_missing", f"{path}: file not found") from None
     except OSError as exc:  # no permission, a socket, a dangling or looping symlink, ...
-        raise RefusedFile("file_unreadable",
-                          f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise RefusedFile(
+            "file_unreadable", f"{path}: cannot be read ({exc.strerror or exc})"
+        ) from None
     # fstat on the open file, not stat on the name: what is read is what was checked.
     mode = os.fstat(descriptor)
     if not stat.S_ISREG(mode.st_mode):
         os.close(descriptor)
-        raise RefusedFile("file_unreadable",
-                          f"{path}: is {_kind(mode.st_mode)}, not a regular file; point the "
-                          f"config at the {what} itself")
+        raise RefusedFile(
+            "file_unreadable",
+            f"{path}: is {_kind(mode.st_mode)}, not a regular file; point the "
+            f"config at the {what} itself",
+        )
     if mode.st_size > limit:
         os.close(descriptor)
         raise RefusedFile("file_too_large", _too_large(path, what, mode.st_size, limit))
@@ -79,5 +82,7 @@ def read_limited(path: Path, limit: int, what: str = "file") -> bytes:
 
 
 def _too_large(path: Path, what: str, size: int, limit: int) -> str:
-    return (f"{path}: the file is {size_text(size)}, more than the {size_text(limit)} a {what} "
-            "may be; is it the right file?")
+    return (
+        f"{path}: the file is {size_text(size)}, more than the {size_text(limit)} a {what} "
+        "may be; is it the right file?"
+    )

@@ -99,8 +99,11 @@ def input_files(location: Path, sheets: Collection[str] | None = None) -> list[P
     with ``sheets``, only the files those sheets come from (a workbook holds them all). In a
     folder, a sheet is the CSV file whose name, case and padding aside, is the sheet's."""
     if location.is_dir():
-        return sorted(p for p in location.iterdir() if p.suffix.lower() == ".csv"
-                      and (sheets is None or p.stem.strip().lower() in sheets))
+        return sorted(
+            p
+            for p in location.iterdir()
+            if p.suffix.lower() == ".csv" and (sheets is None or p.stem.strip().lower() in sheets)
+        )
     return [location]
 
 
@@ -110,26 +113,57 @@ def read_sheets(location: Path | str) -> Intake:
     if location.is_dir():
         intake = _read_csv_folder(location)
     elif not location.exists():
-        return Intake({}, [Finding.error("(input)", None, "", str(location), "file_missing",
-                                         f"{location}: no such folder or workbook")], {})
+        return Intake(
+            {},
+            [
+                Finding.error(
+                    "(input)",
+                    None,
+                    "",
+                    str(location),
+                    "file_missing",
+                    f"{location}: no such folder or workbook",
+                )
+            ],
+            {},
+        )
     elif location.suffix.lower() in {".xlsx", ".xlsm"}:
         intake = _read_workbook(location)
     else:
-        return Intake({}, [Finding.error("(input)", None, "", str(location), "file_type",
-                                         f"{location}: expected a folder of CSV files or an "
-                                         ".xlsx workbook")], {})
+        return Intake(
+            {},
+            [
+                Finding.error(
+                    "(input)",
+                    None,
+                    "",
+                    str(location),
+                    "file_type",
+                    f"{location}: expected a folder of CSV files or an .xlsx workbook",
+                )
+            ],
+            {},
+        )
     if any(f.sheet == "(workbook)" and f.severity == "error" for f in intake.findings):
         return intake  # the workbook itself is unreadable: that is the one finding
     for name in REQUIRED_SHEETS:
         if name not in intake.sheets and not any(f.sheet == name for f in intake.findings):
             where = f"{location}/{name}.csv" if location.is_dir() else f"{location}"
-            intake.findings.append(Finding.error(
-                name, None, "", "", "missing_sheet",
-                f"{where}: the required sheet '{name}' is missing"))
+            intake.findings.append(
+                Finding.error(
+                    name,
+                    None,
+                    "",
+                    "",
+                    "missing_sheet",
+                    f"{where}: the required sheet '{name}' is missing",
+                )
+            )
     return intake
 
 
 # --- CSV ---------------------------------------------------------------------------------------
+
 
 def _read_csv_folder(folder: Path) -> Intake:
     sheets: dict[str, Sheet] = {}
@@ -140,13 +174,28 @@ def _read_csv_folder(folder: Path) -> Intake:
         by_name.setdefault(path.stem.strip().lower(), []).append(path)
     for name, paths in sorted(by_name.items()):
         if name not in SHEETS:
-            findings.append(Finding.warning(name, None, "", paths[0].name, "unknown_sheet",
-                                            f"{paths[0]}: not a contract sheet; ignored"))
+            findings.append(
+                Finding.warning(
+                    name,
+                    None,
+                    "",
+                    paths[0].name,
+                    "unknown_sheet",
+                    f"{paths[0]}: not a contract sheet; ignored",
+                )
+            )
             continue
         if len(paths) > 1:
-            findings.append(Finding.error(name, None, "", ", ".join(p.name for p in paths),
-                                          "duplicate_sheet",
-                                          f"{folder}: more than one file for sheet '{name}'"))
+            findings.append(
+                Finding.error(
+                    name,
+                    None,
+                    "",
+                    ", ".join(p.name for p in paths),
+                    "duplicate_sheet",
+                    f"{folder}: more than one file for sheet '{name}'",
+                )
+            )
             continue
         path = paths[0]
         try:
@@ -162,8 +211,9 @@ def _read_csv_folder(folder: Path) -> Intake:
     return Intake(sheets, findings, hashes)
 
 
-def read_csv_sheet(path: Path, name: str,
-                   raw: bytes | None = None) -> tuple[Sheet | None, list[Finding]]:
+def read_csv_sheet(
+    path: Path, name: str, raw: bytes | None = None
+) -> tuple[Sheet | None, list[Finding]]:
     """Decode and parse one CSV file (``raw``: its bytes, if already read); ``None`` with an
     error finding when it can't be read."""
     if raw is None:
@@ -175,20 +225,39 @@ def read_csv_sheet(path: Path, name: str,
     if raw.startswith(b"\xef\xbb\xbf"):
         while raw.startswith(b"\xef\xbb\xbf"):  # saved twice over, the mark can be doubled
             raw = raw[3:]
-        findings.append(Finding.warning(name, None, "", "", "bom_removed",
-                                        f"{path}: UTF-8 byte-order mark removed"))
+        findings.append(
+            Finding.warning(
+                name, None, "", "", "bom_removed", f"{path}: UTF-8 byte-order mark removed"
+            )
+        )
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return None, [Finding.error(name, None, "", "", "encoding",
-                                    f"{path}: the file is UTF-16 (Excel's 'Unicode Text'); save "
-                                    "it as 'CSV UTF-8'")]
+        return None, [
+            Finding.error(
+                name,
+                None,
+                "",
+                "",
+                "encoding",
+                f"{path}: the file is UTF-16 (Excel's 'Unicode Text'); save it as 'CSV UTF-8'",
+            )
+        ]
     if b"\x00" in raw:
-        return None, [Finding.error(name, None, "", "", "encoding",
-                                    f"{path}: contains NUL bytes, so it is not UTF-8 text (UTF-16 "
-                                    "without a byte-order mark, or not a CSV file at all); save "
-                                    "it as 'CSV UTF-8'")]
+        return None, [
+            Finding.error(
+                name,
+                None,
+                "",
+                "",
+                "encoding",
+                f"{path}: contains NUL bytes, so it is not UTF-8 text (UTF-16 "
+                "without a byte-order mark, or not a CSV file at all); save "
+                "it as 'CSV UTF-8'",
+            )
+        ]
     if not raw.strip():
-        return None, findings + [Finding.error(name, None, "", "", "empty_file",
-                                               f"{path}: the file is empty")]
+        return None, findings + [
+            Finding.error(name, None, "", "", "empty_file", f"{path}: the file is empty")
+        ]
     # Before anything is parsed or quoted: is this the sheet at all? A config or a symlink may
     # point at any file, and nothing of a file that is not a sheet goes into the findings.
     problem = _header_problem(name, str(path), _first_record(raw))
@@ -198,33 +267,65 @@ def read_csv_sheet(path: Path, name: str,
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         row, column = _locate(raw[: exc.start].decode("utf-8"))
-        return None, [Finding.error(
-            name, row, column, repr(raw[exc.start: exc.start + 4]), "encoding",
-            f"{path}: not UTF-8 (the first byte that is not, {raw[exc.start]:#04x}, is in row "
-            f"{row}); it was probably saved as Latin-1/Windows-1252: save it as 'CSV UTF-8'")]
+        return None, [
+            Finding.error(
+                name,
+                row,
+                column,
+                repr(raw[exc.start : exc.start + 4]),
+                "encoding",
+                f"{path}: not UTF-8 (the first byte that is not, {raw[exc.start]:#04x}, is in row "
+                f"{row}); it was probably saved as Latin-1/Windows-1252: save it as 'CSV UTF-8'",
+            )
+        ]
     if "\r\n" in text:
-        findings.append(Finding.warning(name, None, "", "", "line_endings",
-                                        f"{path}: Windows (CRLF) line endings read as plain"))
+        findings.append(
+            Finding.warning(
+                name,
+                None,
+                "",
+                "",
+                "line_endings",
+                f"{path}: Windows (CRLF) line endings read as plain",
+            )
+        )
     try:
         # Every record becomes a row, blank ones included, so row numbers match the file.
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                            skip_blank_lines=False, header=None, engine="c")
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            header=None,
+            engine="c",
+        )
         broken = None
     except pd.errors.ParserError as exc:
         unclosed = re.search(r"EOF inside string starting at row (\d+)", str(exc))
         if unclosed:
             row = int(unclosed[1]) + 1
-            return None, findings + [Finding.error(
-                name, row, "", "", "csv_quote",
-                f"{path}: row {row} opens a double quote (\") that is never closed, so the rest "
-                "of the file would be read as one cell; close the quote or remove it")]
+            return None, findings + [
+                Finding.error(
+                    name,
+                    row,
+                    "",
+                    "",
+                    "csv_quote",
+                    f'{path}: row {row} opens a double quote (") that is never closed, so the rest '
+                    "of the file would be read as one cell; close the quote or remove it",
+                )
+            ]
         frame, broken, more = _parse_ragged(text, name, path)
         findings += more
         if frame is None:
             return None, findings
     except (pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
-        return None, findings + [Finding.error(name, None, "", "", "csv_syntax",
-                                               f"{path}: cannot be parsed as CSV ({_why(exc)})")]
+        return None, findings + [
+            Finding.error(
+                name, None, "", "", "csv_syntax", f"{path}: cannot be parsed as CSV ({_why(exc)})"
+            )
+        ]
     frame = frame.fillna("").astype(str)  # short rows may be padded with NaN: never "nan"
     header, body = frame.iloc[0].tolist(), frame.iloc[1:].reset_index(drop=True)
     rows = pd.Series(range(FIRST_DATA_ROW, FIRST_DATA_ROW + len(body)))
@@ -256,9 +357,14 @@ def _header_problem(name: str, source: str, header: list) -> Finding | None:
     sheet's columns. Messages name the file and the fix, never the file's content."""
     names = _names(header)
     if len(names) > MAX_COLUMNS:
-        return Finding.error(name, 1, "", "", "column_limit",
-                             f"{source}: row 1 has {len(names):,} columns; a sheet may have at "
-                             f"most {MAX_COLUMNS}")
+        return Finding.error(
+            name,
+            1,
+            "",
+            "",
+            "column_limit",
+            f"{source}: row 1 has {len(names):,} columns; a sheet may have at most {MAX_COLUMNS}",
+        )
     expected = set(SHEET_COLUMNS.get(name, ()))
     if len([n for n in names if n]) == 1:
         only = next(n for n in names if n)
@@ -266,16 +372,26 @@ def _header_problem(name: str, source: str, header: list) -> Finding | None:
         if only.count(delimiter) and expected & set(_names(only.split(delimiter))):
             word = "semicolons (';')" if delimiter == ";" else "tabs"
             return Finding.error(
-                name, 1, "", "", "csv_delimiter",
+                name,
+                1,
+                "",
+                "",
+                "csv_delimiter",
                 f"{source}: the columns are separated by {word}, not commas (Excel does this "
                 "in many languages' settings); save the sheet as 'CSV UTF-8 (Comma delimited)', "
-                "or in LibreOffice choose ',' as the field delimiter")
+                "or in LibreOffice choose ',' as the field delimiter",
+            )
     if expected and not expected & set(names):
         return Finding.error(
-            name, 1, "", "", "not_a_sheet",
+            name,
+            1,
+            "",
+            "",
+            "not_a_sheet",
             f"{source}: does not look like the '{name}' sheet: its first row names none of the "
             f"sheet's columns ({', '.join(SHEET_COLUMNS[name])}); row 1 must be the header row "
-            "(is this the right file?)")
+            "(is this the right file?)",
+        )
     return None
 
 
@@ -292,8 +408,9 @@ def _locate(prefix: str) -> tuple[int, str]:
     return row, column or (f"(column {position})" if row > 1 else "")
 
 
-def _parse_ragged(text: str, name: str,
-                  path: Path) -> tuple[pd.DataFrame | None, np.ndarray | None, list[Finding]]:
+def _parse_ragged(
+    text: str, name: str, path: Path
+) -> tuple[pd.DataFrame | None, np.ndarray | None, list[Finding]]:
     """Parse a CSV file the fast reader refused, to say which rows have too many fields.
 
     Those rows are kept (cut to the header's width) so their study_id still counts, but marked
@@ -302,23 +419,43 @@ def _parse_ragged(text: str, name: str,
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        return None, None, [Finding.error(name, None, "", "", "csv_syntax",
-                                          f"{path}: cannot be parsed as CSV ({_why(exc)})")]
+        return (
+            None,
+            None,
+            [
+                Finding.error(
+                    name,
+                    None,
+                    "",
+                    "",
+                    "csv_syntax",
+                    f"{path}: cannot be parsed as CSV ({_why(exc)})",
+                )
+            ],
+        )
     width = len(records[0]) if records else 0
     findings = []
     broken = np.zeros(len(records), dtype=bool)
     for i, record in enumerate(records[1:], start=1):
         if len(record) > width:  # even if the extra fields are blank: values may have moved
             broken[i] = True
-            findings.append(Finding.error(
-                name, i + 1, "", ",".join(record), "ragged_row",
-                f"{path}: row {i + 1} has {len(record)} fields but the header has {width}; a "
-                "comma inside a value needs the value in double quotes"))
+            findings.append(
+                Finding.error(
+                    name,
+                    i + 1,
+                    "",
+                    ",".join(record),
+                    "ragged_row",
+                    f"{path}: row {i + 1} has {len(record)} fields but the header has {width}; a "
+                    "comma inside a value needs the value in double quotes",
+                )
+            )
     cells = [(r + [""] * width)[:width] for r in records]
     return pd.DataFrame(cells, dtype=str), broken, findings
 
 
 # --- Workbook ----------------------------------------------------------------------------------
+
 
 def _read_workbook(path: Path) -> Intake:
     import openpyxl  # imported here: CSV-only runs don't pay for it
@@ -345,11 +482,13 @@ def _package_problem(path: Path, data: bytes) -> tuple[str, str] | None:
     """(rule, message) when the file must not be handed to openpyxl: an OLE2 file (encrypted
     or .xls), or a zip whose parts would unpack to more than the limits allow."""
     if data.startswith(OLE2_MAGIC):
-        return ("workbook_unreadable",
-                f"{path}: this is a password-protected (encrypted) workbook or an old Excel "
-                "97-2003 .xls file, which evsynth cannot read; open it, remove the password "
-                "(Excel: File > Info > Protect Workbook > Encrypt with Password, clear it) and "
-                "save it as 'Excel Workbook (.xlsx)'")
+        return (
+            "workbook_unreadable",
+            f"{path}: this is a password-protected (encrypted) workbook or an old Excel "
+            "97-2003 .xls file, which evsynth cannot read; open it, remove the password "
+            "(Excel: File > Info > Protect Workbook > Encrypt with Password, clear it) and "
+            "save it as 'Excel Workbook (.xlsx)'",
+        )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             parts = archive.infolist()
@@ -358,22 +497,28 @@ def _package_problem(path: Path, data: bytes) -> tuple[str, str] | None:
     # zipfile never unpacks more than a part's declared size, so the declared sizes bound the
     # work openpyxl can be made to do.
     if len(parts) > MAX_ZIP_ENTRIES:
-        return ("workbook_too_large",
-                f"{path}: the workbook holds {len(parts):,} parts, more than a workbook "
-                f"may ({MAX_ZIP_ENTRIES:,}); it is not a spreadsheet evsynth can read")
+        return (
+            "workbook_too_large",
+            f"{path}: the workbook holds {len(parts):,} parts, more than a workbook "
+            f"may ({MAX_ZIP_ENTRIES:,}); it is not a spreadsheet evsynth can read",
+        )
     unpacked = sum(part.file_size for part in parts)
     if unpacked > MAX_UNPACKED_BYTES:
-        return ("workbook_too_large",
-                f"{path}: the workbook unpacks to {size_text(unpacked)}, more than the "
-                f"{size_text(MAX_UNPACKED_BYTES)} evsynth reads from a workbook; save the "
-                "sheets as CSV files instead, or check that this is the right file")
+        return (
+            "workbook_too_large",
+            f"{path}: the workbook unpacks to {size_text(unpacked)}, more than the "
+            f"{size_text(MAX_UNPACKED_BYTES)} evsynth reads from a workbook; save the "
+            "sheets as CSV files instead, or check that this is the right file",
+        )
     for part in parts:
         ratio = part.file_size / max(part.compress_size, 1)
         if part.file_size > RATIO_CHECK_BYTES and ratio > MAX_COMPRESSION_RATIO:
-            return ("workbook_too_large",
-                    f"{path}: part '{part.filename}' unpacks {ratio:,.0f} times over (to "
-                    f"{size_text(part.file_size)}); real sheets pack at most about 20 to 1, so "
-                    "this file is refused as a 'zip bomb'")
+            return (
+                "workbook_too_large",
+                f"{path}: part '{part.filename}' unpacks {ratio:,.0f} times over (to "
+                f"{size_text(part.file_size)}); real sheets pack at most about 20 to 1, so "
+                "this file is refused as a 'zip bomb'",
+            )
     return None
 
 
@@ -381,9 +526,20 @@ def _read_book(path: Path, data: bytes, hashes: dict[str, str], openpyxl) -> Int
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any bytes can be named .xlsx: say so, don't crash
-        return Intake({}, [Finding.error("(workbook)", None, "", "", "workbook_unreadable",
-                                         f"{path}: not a readable .xlsx workbook ({_why(exc)})")],
-                      hashes)
+        return Intake(
+            {},
+            [
+                Finding.error(
+                    "(workbook)",
+                    None,
+                    "",
+                    "",
+                    "workbook_unreadable",
+                    f"{path}: not a readable .xlsx workbook ({_why(exc)})",
+                )
+            ],
+            hashes,
+        )
     sheets: dict[str, Sheet] = {}
     findings: list[Finding] = []
     try:
@@ -393,8 +549,16 @@ def _read_book(path: Path, data: bytes, hashes: dict[str, str], openpyxl) -> Int
             if name not in SHEETS:
                 continue  # instructions or lookup sheets are welcome and ignored
             if name in seen:
-                findings.append(Finding.error(name, None, "", worksheet.title, "duplicate_sheet",
-                                              f"{path}: more than one worksheet named '{name}'"))
+                findings.append(
+                    Finding.error(
+                        name,
+                        None,
+                        "",
+                        worksheet.title,
+                        "duplicate_sheet",
+                        f"{path}: more than one worksheet named '{name}'",
+                    )
+                )
                 continue
             seen.add(name)
             source = f"{path} [{worksheet.title}]"
@@ -407,8 +571,20 @@ def _read_book(path: Path, data: bytes, hashes: dict[str, str], openpyxl) -> Int
             if sheet is not None:
                 sheets[name] = sheet
     except Exception as exc:  # noqa: BLE001 - a damaged part of the file surfaces only here
-        return Intake({}, [Finding.error("(workbook)", None, "", "", "workbook_unreadable",
-                                         f"{path}: the workbook is damaged ({_why(exc)})")], hashes)
+        return Intake(
+            {},
+            [
+                Finding.error(
+                    "(workbook)",
+                    None,
+                    "",
+                    "",
+                    "workbook_unreadable",
+                    f"{path}: the workbook is damaged ({_why(exc)})",
+                )
+            ],
+            hashes,
+        )
     finally:
         try:
             book.close()
@@ -441,10 +617,17 @@ class _Grid:
         data = row_of >= FIRST_DATA_ROW
         numbers, position = np.unique(row_of[data], return_inverse=True)
         if len(numbers) * self.width > MAX_CELLS:
-            return None, [Finding.error(
-                name, None, "", "", "sheet_too_large",
-                f"{source}: {len(numbers):,} rows x {self.width} columns is more than the "
-                f"{MAX_CELLS:,} cells evsynth reads from one worksheet; save the sheet as CSV")]
+            return None, [
+                Finding.error(
+                    name,
+                    None,
+                    "",
+                    "",
+                    "sheet_too_large",
+                    f"{source}: {len(numbers):,} rows x {self.width} columns is more than the "
+                    f"{MAX_CELLS:,} cells evsynth reads from one worksheet; save the sheet as CSV",
+                )
+            ]
         grid = np.full((len(numbers), self.width), "", dtype=object)
         grid[position, column_of[data]] = texts[data]
         body = pd.DataFrame(grid, dtype=str)
@@ -455,8 +638,15 @@ class _Grid:
         moved = np.flatnonzero(numbers != expected)
         gaps = int(numbers[-1]) - 1 - len(numbers) if len(numbers) else 0
         first_gap = int(expected[moved[0]]) if moved.size else None
-        return _tidy(name, source, header, body, rows, gaps=(gaps, first_gap),
-                     trailing_blank=self.trailing_blank)
+        return _tidy(
+            name,
+            source,
+            header,
+            body,
+            rows,
+            gaps=(gaps, first_gap),
+            trailing_blank=self.trailing_blank,
+        )
 
 
 def _read_grid(worksheet, book, name: str, source: str) -> _Grid | Finding:
@@ -474,9 +664,14 @@ def _read_grid(worksheet, book, name: str, source: str) -> _Grid | Finding:
     row_tag, cell_tag = f"{{{SHEET_MAIN_NS}}}row", f"{{{SHEET_MAIN_NS}}}c"
     data_tag = f"{{{SHEET_MAIN_NS}}}sheetData"
     # Its cell parser reads types, shared strings and dates as openpyxl would.
-    parser = WorkSheetParser(None, worksheet._shared_strings, data_only=True,
-                             epoch=book.epoch, date_formats=book._date_formats,
-                             timedelta_formats=book._timedelta_formats)
+    parser = WorkSheetParser(
+        None,
+        worksheet._shared_strings,
+        data_only=True,
+        epoch=book.epoch,
+        date_formats=book._date_formats,
+        timedelta_formats=book._timedelta_formats,
+    )
     rows, columns, texts = array("q"), array("q"), []
     width = trailing = 0
     sheet_data, row_has_value = None, False
@@ -486,8 +681,9 @@ def _read_grid(worksheet, book, name: str, source: str) -> _Grid | Finding:
             if event == "start":
                 if tag == row_tag:
                     number = element.get("r")
-                    parser.row_counter = (int(float(number)) if number is not None
-                                          else parser.row_counter + 1)
+                    parser.row_counter = (
+                        int(float(number)) if number is not None else parser.row_counter + 1
+                    )
                     parser.col_counter = 0
                     row_has_value = False
                 elif tag == data_tag:
@@ -502,13 +698,21 @@ def _read_grid(worksheet, book, name: str, source: str) -> _Grid | Finding:
                 row, column = cell["row"], cell["column"]
                 if column > MAX_COLUMNS or row > MAX_ROWS:
                     where = f"{get_column_letter(min(column, 18278))}{row}"
-                    limit = (f"column {get_column_letter(MAX_COLUMNS)} ({MAX_COLUMNS} columns)"
-                             if column > MAX_COLUMNS else f"row {MAX_ROWS:,}")
+                    limit = (
+                        f"column {get_column_letter(MAX_COLUMNS)} ({MAX_COLUMNS} columns)"
+                        if column > MAX_COLUMNS
+                        else f"row {MAX_ROWS:,}"
+                    )
                     return Finding.error(
-                        name, row, f"(column {where.rstrip('0123456789')})", "", "cell_limit",
+                        name,
+                        row,
+                        f"(column {where.rstrip('0123456789')})",
+                        "",
+                        "cell_limit",
                         f"{source}: cell {where} holds a value, beyond {limit}, the most "
                         "evsynth reads; delete what is there (select the rows or columns past "
-                        "the data and delete them) and save again")
+                        "the data and delete them) and save again",
+                    )
                 rows.append(row)
                 columns.append(column)
                 texts.append(text)
@@ -516,17 +720,21 @@ def _read_grid(worksheet, book, name: str, source: str) -> _Grid | Finding:
                 row_has_value = True
                 if len(texts) > MAX_CELLS:
                     return Finding.error(
-                        name, None, "", "", "sheet_too_large",
+                        name,
+                        None,
+                        "",
+                        "",
+                        "sheet_too_large",
                         f"{source}: more than {MAX_CELLS:,} cells hold values; evsynth reads "
-                        "at most that many from one worksheet; save the sheet as CSV")
+                        "at most that many from one worksheet; save the sheet as CSV",
+                    )
             elif tag == row_tag:
                 trailing = 0 if row_has_value else trailing + 1
                 element.clear()
                 if sheet_data is not None:
                     sheet_data.clear()  # finished rows would otherwise stay in the tree
     if not texts:
-        return Finding.error(name, None, "", "", "empty_file",
-                             f"{source}: the worksheet is empty")
+        return Finding.error(name, None, "", "", "empty_file", f"{source}: the worksheet is empty")
     return _Grid(rows, columns, texts, width, trailing)
 
 
@@ -577,9 +785,17 @@ def _has_text(values: pd.Series) -> bool:
     return bool(values.astype(str).str.strip().astype(bool).any())
 
 
-def _tidy(name: str, source: str, header: list, body: pd.DataFrame, rows: pd.Series,
-          broken: np.ndarray | None = None, *, gaps: tuple[int, int | None] = (0, None),
-          trailing_blank: int = 0) -> tuple[Sheet | None, list[Finding]]:
+def _tidy(
+    name: str,
+    source: str,
+    header: list,
+    body: pd.DataFrame,
+    rows: pd.Series,
+    broken: np.ndarray | None = None,
+    *,
+    gaps: tuple[int, int | None] = (0, None),
+    trailing_blank: int = 0,
+) -> tuple[Sheet | None, list[Finding]]:
     """Normalise header names and cell padding; drop empty rows and unnamed empty columns.
 
     Each fix that changes a value is a warning. Empty rows after the data and unnamed empty
@@ -593,8 +809,16 @@ def _tidy(name: str, source: str, header: list, body: pd.DataFrame, rows: pd.Ser
     names = _names(raw_names)
     changed = [raw for raw, new in zip(raw_names, names, strict=True) if raw != new]
     if changed:
-        findings.append(Finding.warning(name, 1, "", "; ".join(changed), "header_normalised",
-                                        f"{source}: column names trimmed and lower-cased"))
+        findings.append(
+            Finding.warning(
+                name,
+                1,
+                "",
+                "; ".join(changed),
+                "header_normalised",
+                f"{source}: column names trimmed and lower-cased",
+            )
+        )
     kept = [i for i, column in enumerate(names) if column or _has_text(body.iloc[:, i])]
     blank_columns = len(names) - len(kept)
     if blank_columns:
@@ -603,11 +827,27 @@ def _tidy(name: str, source: str, header: list, body: pd.DataFrame, rows: pd.Ser
     seen: set[str] = set()
     for position, column in zip(positions, names, strict=True):
         if column == "":
-            findings.append(Finding.error(name, 1, f"(column {position})", "", "header_blank",
-                                          f"{source}: column {position} has values but no name"))
+            findings.append(
+                Finding.error(
+                    name,
+                    1,
+                    f"(column {position})",
+                    "",
+                    "header_blank",
+                    f"{source}: column {position} has values but no name",
+                )
+            )
         elif column in seen:
-            findings.append(Finding.error(name, 1, column, column, "duplicate_column",
-                                          f"{source}: column '{column}' appears more than once"))
+            findings.append(
+                Finding.error(
+                    name,
+                    1,
+                    column,
+                    column,
+                    "duplicate_column",
+                    f"{source}: column '{column}' appears more than once",
+                )
+            )
         seen.add(column)
     if any(f.severity == "error" for f in findings):
         return None, findings
@@ -624,20 +864,34 @@ def _tidy(name: str, source: str, header: list, body: pd.DataFrame, rows: pd.Ser
             padded = padded & ~broken  # already reported as a whole row
         if padded.any():
             first = int(rows[padded].iloc[0])
-            findings.append(Finding.warning(
-                name, first, column, body[column][padded].iloc[0], "whitespace_trimmed",
-                f"{int(padded.sum())} value(s) had leading or trailing spaces; trimmed"))
+            findings.append(
+                Finding.warning(
+                    name,
+                    first,
+                    column,
+                    body[column][padded].iloc[0],
+                    "whitespace_trimmed",
+                    f"{int(padded.sum())} value(s) had leading or trailing spaces; trimmed",
+                )
+            )
     blank = (stripped == "").all(axis=1).to_numpy() if names else np.ones(len(body), dtype=bool)
     filled = np.flatnonzero(~blank)
     between = blank.copy()
-    between[(filled[-1] + 1 if filled.size else 0):] = False
+    between[(filled[-1] + 1 if filled.size else 0) :] = False
     n_between = int(between.sum()) + gaps[0]
     if n_between:
         firsts = [int(rows[between].iloc[0])] if between.any() else []
         firsts += [gaps[1]] if gaps[1] is not None else []
-        findings.append(Finding.warning(
-            name, min(firsts), "", "", "blank_rows",
-            f"{n_between} blank row(s) between the data rows ignored"))
+        findings.append(
+            Finding.warning(
+                name,
+                min(firsts),
+                "",
+                "",
+                "blank_rows",
+                f"{n_between} blank row(s) between the data rows ignored",
+            )
+        )
     if blank.any():
         keep = ~blank
         stripped, rows = stripped[keep].reset_index(drop=True), rows[keep].reset_index(drop=True)
@@ -646,5 +900,6 @@ def _tidy(name: str, source: str, header: list, body: pd.DataFrame, rows: pd.Ser
     if broken is not None and not broken.any():
         broken = None
     blank_rows = int(blank.sum()) + gaps[0] + trailing_blank
-    return Sheet(name, source, stripped, rows.astype(int), broken, blank_rows,
-                 blank_columns), findings
+    return Sheet(
+        name, source, stripped, rows.astype(int), broken, blank_rows, blank_columns
+    ), findings

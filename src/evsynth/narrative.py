@@ -54,20 +54,36 @@ FIGURE_AT_LINE_START = re.compile(r"\s*\(?\{\{")
 PAREN_MARKER = re.compile(r"^(\s*)\((\d+)\)")
 NUMBER_MARKER = re.compile(r"^(\s*)(\d+)([.)])(\s|$)")
 
-SIMPLE_FIGURES = ("n_studies", "n_academic", "n_grey", "pct_academic", "pct_grey", "year_min",
-                  "year_max", "n_countries", "n_outcomes")
+SIMPLE_FIGURES = (
+    "n_studies",
+    "n_academic",
+    "n_grey",
+    "pct_academic",
+    "pct_grey",
+    "year_min",
+    "year_max",
+    "n_countries",
+    "n_outcomes",
+)
 THEME_FIGURES = ("n", "pct", "label")
 OUTCOME_FIGURES = ("k", "benefit", "sign_p")
 
 #: Narrative files per report format: section name -> required?
 SECTIONS: dict[str, dict[str, bool]] = {
     "summary-of-evidence": {
-        "why": True, "caveats": False, "recommendations": True, "outcomes": False,
+        "why": True,
+        "caveats": False,
+        "recommendations": True,
+        "outcomes": False,
         "limitations": False,
     },
     "strategic-briefing": {
-        "key-messages": True, "context": True, "implications": True,
-        "reflective-questions": True, "further-reading": False, "outcomes": False,
+        "key-messages": True,
+        "context": True,
+        "implications": True,
+        "reflective-questions": True,
+        "further-reading": False,
+        "outcomes": False,
     },
 }
 THEME_SECTION_PREFIX = "theme-"
@@ -109,62 +125,114 @@ def check_narrative(folder: Path | None, report_format: str, codebook: Codebook)
     if folder is None:
         return []
     if not folder.is_dir():
-        return [Finding.error(SHEET, None, str(folder), str(folder), "narrative_missing",
-                              "the narrative folder named in the config does not exist "
-                              "(leave 'narrative' out for a figures-only draft)")]
+        return [
+            Finding.error(
+                SHEET,
+                None,
+                str(folder),
+                str(folder),
+                "narrative_missing",
+                "the narrative folder named in the config does not exist "
+                "(leave 'narrative' out for a figures-only draft)",
+            )
+        ]
     findings: list[Finding] = []
     files = narrative_files(folder)
     sections = SECTIONS[report_format]
     for name, required in sections.items():
         if required and name not in files:
-            findings.append(Finding.error(
-                SHEET, None, str(folder / f"{name}.md"), "", "narrative_section_missing",
-                f"the {report_format} needs this section; write it in this file"))
+            findings.append(
+                Finding.error(
+                    SHEET,
+                    None,
+                    str(folder / f"{name}.md"),
+                    "",
+                    "narrative_section_missing",
+                    f"the {report_format} needs this section; write it in this file",
+                )
+            )
     top_codes = {t.code for t in codebook.top_level_themes()}
     for name, path in files.items():
         if name.startswith(THEME_SECTION_PREFIX):
-            code = name[len(THEME_SECTION_PREFIX):]
+            code = name[len(THEME_SECTION_PREFIX) :]
             if code not in top_codes:
-                findings.append(Finding.error(
-                    SHEET, None, str(path), code, "narrative_unknown_theme",
-                    f"'{code}' is not a top-level theme code "
-                    f"({', '.join(sorted(top_codes))})"))
+                findings.append(
+                    Finding.error(
+                        SHEET,
+                        None,
+                        str(path),
+                        code,
+                        "narrative_unknown_theme",
+                        f"'{code}' is not a top-level theme code ({', '.join(sorted(top_codes))})",
+                    )
+                )
         elif name not in sections:
-            findings.append(Finding.warning(
-                SHEET, None, str(path), "", "narrative_unused",
-                f"not a section of the {report_format}; not shown"))
+            findings.append(
+                Finding.warning(
+                    SHEET,
+                    None,
+                    str(path),
+                    "",
+                    "narrative_unused",
+                    f"not a section of the {report_format}; not shown",
+                )
+            )
         findings += _check_text(path, folder, codebook)
     return findings
 
 
 def _check_text(path: Path, folder: Path, codebook: Codebook) -> list[Finding]:
     if outside_folder(path, folder):  # a symlink: its target is not read, let alone shown
-        return [Finding.error(SHEET, None, str(path), "", "narrative_include",
-                              "this file links to a file outside the narrative folder; "
-                              "put the text itself in the folder")]
+        return [
+            Finding.error(
+                SHEET,
+                None,
+                str(path),
+                "",
+                "narrative_include",
+                "this file links to a file outside the narrative folder; "
+                "put the text itself in the folder",
+            )
+        ]
     if path.stat().st_size > MAX_NARRATIVE_BYTES:
-        return [Finding.error(SHEET, None, str(path), path.stat().st_size, "narrative_too_large",
-                              f"larger than {MAX_NARRATIVE_BYTES // 1_000_000} MB; a narrative "
-                              "section is prose, not data")]
+        return [
+            Finding.error(
+                SHEET,
+                None,
+                str(path),
+                path.stat().st_size,
+                "narrative_too_large",
+                f"larger than {MAX_NARRATIVE_BYTES // 1_000_000} MB; a narrative "
+                "section is prose, not data",
+            )
+        ]
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return [Finding.error(SHEET, None, str(path), "", "encoding",
-                              "not UTF-8 text; save it as UTF-8")]
+        return [
+            Finding.error(
+                SHEET, None, str(path), "", "encoding", "not UTF-8 text; save it as UTF-8"
+            )
+        ]
     findings = markup_findings(path, folder, text)
     for line_no, line in enumerate(text.splitlines(), start=1):
         for match in LOOKS_LIKE_FIGURE.finditer(line):
             exact = LIVE_FIGURE.fullmatch(match.group(0))
-            problem = (figure_name_problem(*split_name(exact), codebook) if exact
-                       else f"'{match.group(0)}' is not a live figure name")
+            problem = (
+                figure_name_problem(*split_name(exact), codebook)
+                if exact
+                else f"'{match.group(0)}' is not a live figure name"
+            )
             if problem:
-                findings.append(Finding.error(
-                    SHEET, line_no, str(path), match.group(0), "live_figure", problem))
+                findings.append(
+                    Finding.error(SHEET, line_no, str(path), match.group(0), "live_figure", problem)
+                )
     return capped(findings)
 
 
 def fill(text: str, figures: dict[str, str]) -> str:
     """Replace every live figure in ``text``; names were checked at validation."""
+
     def value(match: re.Match) -> str:
         kind, args = split_name(match)
         key = ":".join([kind, *args])
@@ -184,8 +252,9 @@ def fill(text: str, figures: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def run_check_narrative(folder: Path | None, report_format: str, codebook_path: Path,
-                        issues_path: Path) -> None:
+def run_check_narrative(
+    folder: Path | None, report_format: str, codebook_path: Path, issues_path: Path
+) -> None:
     """Write the narrative's findings (possibly none); the render step stops on errors."""
     from evsynth.codebook import load_codebook
     from evsynth.findings import InputError, write_issues_csv

@@ -32,12 +32,41 @@ DIRECTION_ORDER = ("benefit", "harm", "no_effect", "mixed", "unclear")
 #: (Thomson & Thomas 2013, effect direction plot rule for several measures of one outcome).
 AGREEMENT_SHARE = 0.7
 
-DIRECTION_COLUMNS = ["outcome", "k", "n_benefit", "n_harm", "n_no_effect", "n_mixed",
-                     "n_unclear", "sign_test_p", "label", "pct_benefit", "benefit_ci_lower",
-                     "benefit_ci_upper", "study_ids"]
-META_COLUMNS = ["outcome", "effect_measure", "method", "k", "estimate", "ci_lower", "ci_upper",
-                "pi_lower", "pi_upper", "tau2", "i2", "q", "q_p", "label", "scale", "se",
-                "analysis", "study_ids"]
+DIRECTION_COLUMNS = [
+    "outcome",
+    "k",
+    "n_benefit",
+    "n_harm",
+    "n_no_effect",
+    "n_mixed",
+    "n_unclear",
+    "sign_test_p",
+    "label",
+    "pct_benefit",
+    "benefit_ci_lower",
+    "benefit_ci_upper",
+    "study_ids",
+]
+META_COLUMNS = [
+    "outcome",
+    "effect_measure",
+    "method",
+    "k",
+    "estimate",
+    "ci_lower",
+    "ci_upper",
+    "pi_lower",
+    "pi_upper",
+    "tau2",
+    "i2",
+    "q",
+    "q_p",
+    "label",
+    "scale",
+    "se",
+    "analysis",
+    "study_ids",
+]
 
 
 def per_study_directions(outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -50,8 +79,11 @@ def per_study_directions(outcomes: pd.DataFrame) -> pd.DataFrame:
     """
     if outcomes.empty:
         return pd.DataFrame(columns=["outcome", "study_id", "direction"])
-    counts = outcomes.groupby(["outcome", "study_id", "direction"], sort=True).size().unstack(
-        fill_value=0)
+    counts = (
+        outcomes.groupby(["outcome", "study_id", "direction"], sort=True)
+        .size()
+        .unstack(fill_value=0)
+    )
     votes = counts.to_numpy()
     top = counts.columns.to_numpy()[votes.argmax(axis=1)]
     share = votes.max(axis=1) / votes.sum(axis=1)
@@ -59,12 +91,16 @@ def per_study_directions(outcomes: pd.DataFrame) -> pd.DataFrame:
     # A share of 0.7 or more cannot be tied, so argmax picks the one clear majority.
     decided = single | (np.isin(top, ["benefit", "harm"]) & (share >= AGREEMENT_SHARE))
     return counts.index.to_frame(index=False).assign(
-        direction=np.where(decided, top, "mixed").astype(object))
+        direction=np.where(decided, top, "mixed").astype(object)
+    )
 
 
-def direction_summary(outcomes: pd.DataFrame, codebook: Codebook,
-                      by: str | None = None,
-                      per_study: pd.DataFrame | None = None) -> pd.DataFrame:
+def direction_summary(
+    outcomes: pd.DataFrame,
+    codebook: Codebook,
+    by: str | None = None,
+    per_study: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """``outcomes/direction.csv``: per outcome, studies by direction and the sign test.
 
     ``pct_benefit`` is the share of all k studies showing benefit, with a Wilson 95% interval.
@@ -72,8 +108,9 @@ def direction_summary(outcomes: pd.DataFrame, codebook: Codebook,
     per_study = per_study_directions(outcomes) if per_study is None else per_study
     keys = ["outcome"] + ([by] if by else [])
     if by:
-        per_study = per_study.merge(outcomes[["study_id", by]].drop_duplicates("study_id"),
-                                    on="study_id")
+        per_study = per_study.merge(
+            outcomes[["study_id", by]].drop_duplicates("study_id"), on="study_id"
+        )
     rows = []
     for key, group in per_study.groupby(keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
@@ -81,17 +118,19 @@ def direction_summary(outcomes: pd.DataFrame, codebook: Codebook,
         n = {d: int(counts.get(d, 0)) for d in DIRECTION_ORDER}
         k = len(group)
         lo, hi = wilson_interval(n["benefit"], k)
-        rows.append({
-            **dict(zip(keys, key, strict=True)),
-            "k": k,
-            **{f"n_{d}": n[d] for d in DIRECTION_ORDER},
-            "sign_test_p": sign_test(n["benefit"], n["harm"]),
-            "label": codebook.outcomes[key[0]].label,
-            "pct_benefit": 100 * n["benefit"] / k,
-            "benefit_ci_lower": 100 * lo,
-            "benefit_ci_upper": 100 * hi,
-            "study_ids": ";".join(sorted(group["study_id"])),
-        })
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "k": k,
+                **{f"n_{d}": n[d] for d in DIRECTION_ORDER},
+                "sign_test_p": sign_test(n["benefit"], n["harm"]),
+                "label": codebook.outcomes[key[0]].label,
+                "pct_benefit": 100 * n["benefit"] / k,
+                "benefit_ci_lower": 100 * lo,
+                "benefit_ci_upper": 100 * hi,
+                "study_ids": ";".join(sorted(group["study_id"])),
+            }
+        )
     columns = DIRECTION_COLUMNS[:1] + ([by] if by else []) + DIRECTION_COLUMNS[1:]
     return pd.DataFrame(rows, columns=columns)
 
@@ -110,31 +149,40 @@ def effect_sizes(outcomes: pd.DataFrame) -> pd.DataFrame:
     est, lo, hi = (rows[c].astype(float).to_numpy() for c in ("estimate", "ci_lower", "ci_upper"))
     ratio = rows["effect_measure"].isin(RATIO_MEASURES).to_numpy()
     yi = np.where(ratio, np.log(np.where(ratio, est, 1.0)), est)
-    se = np.where(ratio, se_from_ci(np.where(ratio, lo, 1.0), np.where(ratio, hi, 1.0),
-                                    log_scale=True),
-                  se_from_ci(lo, hi, log_scale=False))
+    se = np.where(
+        ratio,
+        se_from_ci(np.where(ratio, lo, 1.0), np.where(ratio, hi, 1.0), log_scale=True),
+        se_from_ci(lo, hi, log_scale=False),
+    )
     return rows.assign(yi=yi, vi=se**2).reset_index(drop=True)
 
 
-def meta_analysis(outcomes: pd.DataFrame, studies: pd.DataFrame, codebook: Codebook,
-                  methods: tuple[str, ...] = ("REML",), hartung_knapp: bool = False,
-                  sensitivity_exclude_quality: tuple[str, ...] = ("low",)) -> pd.DataFrame:
+def meta_analysis(
+    outcomes: pd.DataFrame,
+    studies: pd.DataFrame,
+    codebook: Codebook,
+    methods: tuple[str, ...] = ("REML",),
+    hartung_knapp: bool = False,
+    sensitivity_exclude_quality: tuple[str, ...] = ("low",),
+) -> pd.DataFrame:
     """``outcomes/meta_analysis.csv``: random-effects pooling per (outcome, effect_measure).
 
     A row appears only where k ≥ 2 (data contract §4). Ratio measures are pooled on the log
     scale and reported back on the ratio scale. ``analysis`` is ``main`` or, where removing
     studies of the excluded quality levels leaves k ≥ 2 and changes k, ``sensitivity``.
     """
-    sizes = effect_sizes(outcomes).merge(studies[["study_id", "quality"]], on="study_id",
-                                         how="left")
+    sizes = effect_sizes(outcomes).merge(
+        studies[["study_id", "quality"]], on="study_id", how="left"
+    )
     plan = []  # (outcome, measure, analysis, studies): every meta-analysis to run, in row order
     for (outcome, measure), group in sizes.groupby(["outcome", "effect_measure"], sort=True):
         analyses = [("main", group)]
         kept = group[~group["quality"].isin(sensitivity_exclude_quality)]
         if len(kept) != len(group):
             analyses.append(("sensitivity", kept))
-        plan += [(outcome, measure, analysis, data) for analysis, data in analyses
-                 if len(data) >= 2]
+        plan += [
+            (outcome, measure, analysis, data) for analysis, data in analyses if len(data) >= 2
+        ]
     if not plan:
         return pd.DataFrame([], columns=META_COLUMNS)
     # All of them pooled in one batched call per method (analysis i is group i), not one call
@@ -142,23 +190,37 @@ def meta_analysis(outcomes: pd.DataFrame, studies: pd.DataFrame, codebook: Codeb
     yi = np.concatenate([data["yi"].to_numpy() for *_, data in plan])
     vi = np.concatenate([data["vi"].to_numpy() for *_, data in plan])
     group = np.repeat(np.arange(len(plan)), [len(data) for *_, data in plan])
-    fits = {method: random_effects_many(yi, vi, group, method=method,
-                                        hartung_knapp=hartung_knapp) for method in methods}
+    fits = {
+        method: random_effects_many(yi, vi, group, method=method, hartung_knapp=hartung_knapp)
+        for method in methods
+    }
     rows = []
     for i, (outcome, measure, analysis, data) in enumerate(plan):
         for method in methods:
             fit = fits[method][i]
             back = np.exp if measure in RATIO_MEASURES else (lambda x: x)
-            rows.append({
-                "outcome": outcome, "effect_measure": measure, "method": fit.method,
-                "k": fit.k, "estimate": back(fit.estimate), "ci_lower": back(fit.ci_lower),
-                "ci_upper": back(fit.ci_upper), "pi_lower": back(fit.pi_lower),
-                "pi_upper": back(fit.pi_upper), "tau2": fit.tau2, "i2": fit.i2,
-                "q": fit.q, "q_p": fit.q_p, "label": codebook.outcomes[outcome].label,
-                "scale": "ratio" if measure in RATIO_MEASURES else "difference",
-                "se": fit.se, "analysis": analysis,
-                "study_ids": ";".join(sorted(data["study_id"])),
-            })
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "effect_measure": measure,
+                    "method": fit.method,
+                    "k": fit.k,
+                    "estimate": back(fit.estimate),
+                    "ci_lower": back(fit.ci_lower),
+                    "ci_upper": back(fit.ci_upper),
+                    "pi_lower": back(fit.pi_lower),
+                    "pi_upper": back(fit.pi_upper),
+                    "tau2": fit.tau2,
+                    "i2": fit.i2,
+                    "q": fit.q,
+                    "q_p": fit.q_p,
+                    "label": codebook.outcomes[outcome].label,
+                    "scale": "ratio" if measure in RATIO_MEASURES else "difference",
+                    "se": fit.se,
+                    "analysis": analysis,
+                    "study_ids": ";".join(sorted(data["study_id"])),
+                }
+            )
     return pd.DataFrame(rows, columns=META_COLUMNS)
 
 
@@ -169,19 +231,25 @@ def pooled_study_weights(effects: pd.DataFrame, pooled: pd.DataFrame) -> pd.Data
     (:func:`evsynth.stats.random_effects_weights`), what a forest plot prints."""
     frames = []
     for p in pooled[pooled["analysis"] == "main"].itertuples(index=False):
-        rows = effects[(effects["outcome"] == p.outcome)
-                       & (effects["effect_measure"] == p.effect_measure)].sort_values("study_id")
+        rows = effects[
+            (effects["outcome"] == p.outcome) & (effects["effect_measure"] == p.effect_measure)
+        ].sort_values("study_id")
         rows = rows[rows["study_id"].isin(str(p.study_ids).split(";"))]
-        frames.append(rows.assign(method=p.method,
-                                  weight=random_effects_weights(rows["vi"].to_numpy(), p.tau2)))
+        frames.append(
+            rows.assign(
+                method=p.method, weight=random_effects_weights(rows["vi"].to_numpy(), p.tau2)
+            )
+        )
     if not frames:
-        return effects.iloc[:0].assign(method=pd.Series(dtype=object),
-                                       weight=pd.Series(dtype=float))
+        return effects.iloc[:0].assign(
+            method=pd.Series(dtype=object), weight=pd.Series(dtype=float)
+        )
     return pd.concat(frames, ignore_index=True)
 
 
-def effect_direction_cells(outcomes: pd.DataFrame,
-                           per_study: pd.DataFrame | None = None) -> pd.DataFrame:
+def effect_direction_cells(
+    outcomes: pd.DataFrame, per_study: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The effect-direction plot's cells: one row per (outcome, study_id) with the study's
     direction (:func:`per_study_directions`) and ``n``, the largest sample size the study
     reported for that outcome (NaN where none was)."""
@@ -193,12 +261,25 @@ def effect_direction_cells(outcomes: pd.DataFrame,
     return cells.merge(sizes.reset_index(), on=["outcome", "study_id"], how="left")
 
 
-GAP_MAP_COLUMNS = ["theme", "outcome", "n_studies", "n_benefit", "n_harm", "n_no_effect",
-                   "n_mixed", "n_unclear", "study_ids"]
+GAP_MAP_COLUMNS = [
+    "theme",
+    "outcome",
+    "n_studies",
+    "n_benefit",
+    "n_harm",
+    "n_no_effect",
+    "n_mixed",
+    "n_unclear",
+    "study_ids",
+]
 
 
-def gap_map(codes: pd.DataFrame, outcomes: pd.DataFrame, codebook: Codebook,
-            per_study: pd.DataFrame | None = None) -> pd.DataFrame:
+def gap_map(
+    codes: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    codebook: Codebook,
+    per_study: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """``outcomes/gap_map.csv``: every theme × outcome, with the studies coded with the theme
     (rolled up the tree, as in ``tallies/themes.csv``) that report the outcome, by direction.
 
@@ -223,11 +304,15 @@ def gap_map(codes: pd.DataFrame, outcomes: pd.DataFrame, codebook: Codebook,
             cast = by_study[members]
             voting = cast >= 0
             n = np.bincount(cast[voting], minlength=len(DIRECTION_ORDER))
-            rows.append({
-                "theme": theme.code, "outcome": outcome, "n_studies": int(voting.sum()),
-                **{f"n_{d}": int(n[i]) for i, d in enumerate(DIRECTION_ORDER)},
-                "study_ids": ID_SEPARATOR.join(names[members[voting]].tolist()),
-            })
+            rows.append(
+                {
+                    "theme": theme.code,
+                    "outcome": outcome,
+                    "n_studies": int(voting.sum()),
+                    **{f"n_{d}": int(n[i]) for i, d in enumerate(DIRECTION_ORDER)},
+                    "study_ids": ID_SEPARATOR.join(names[members[voting]].tolist()),
+                }
+            )
     # Themes in tree order, outcomes in codebook order within each theme.
     order = {t.code: i for i, t in enumerate(codebook.themes)}
     rows.sort(key=lambda r: order[r["theme"]])
@@ -262,8 +347,11 @@ class MetaAnalysisSettings:
 
     @classmethod
     def from_config(cls, block: Mapping) -> MetaAnalysisSettings:
-        return cls(method=block["method"], hartung_knapp=bool(block["hartung_knapp"]),
-                   sensitivity_exclude_quality=tuple(block["sensitivity_exclude_quality"]))
+        return cls(
+            method=block["method"],
+            hartung_knapp=bool(block["hartung_knapp"]),
+            sensitivity_exclude_quality=tuple(block["sensitivity_exclude_quality"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -281,8 +369,15 @@ class OutcomesPaths:
     gap_map_figure: Path
 
 
-def run_outcomes(studies_path: Path, outcomes_path: Path, codes_path: Path, codebook_path: Path,
-                 settings: MetaAnalysisSettings, forward: str, out: OutcomesPaths) -> None:
+def run_outcomes(
+    studies_path: Path,
+    outcomes_path: Path,
+    codes_path: Path,
+    codebook_path: Path,
+    settings: MetaAnalysisSettings,
+    forward: str,
+    out: OutcomesPaths,
+) -> None:
     """The outcomes stage: the direction tables, the meta-analyses and the gap map, and the
     direction, forest, effect-direction and gap-map figures, each where ``out`` says."""
     from evsynth.codebook import load_codebook
@@ -296,11 +391,15 @@ def run_outcomes(studies_path: Path, outcomes_path: Path, codes_path: Path, code
     votes = per_study_directions(outcomes)  # one direction per study and outcome, used 4 times
     direction = direction_summary(outcomes, codebook, per_study=votes)
     write_table(direction, out.direction)
-    write_table(direction_summary(with_quality, codebook, by="quality", per_study=votes),
-                out.direction_by_quality)
+    write_table(
+        direction_summary(with_quality, codebook, by="quality", per_study=votes),
+        out.direction_by_quality,
+    )
     excluded = settings.sensitivity_exclude_quality
     pooled = meta_analysis(
-        outcomes, studies, codebook,
+        outcomes,
+        studies,
+        codebook,
         methods=(settings.method,),
         hartung_knapp=settings.hartung_knapp,
         sensitivity_exclude_quality=excluded,
@@ -308,16 +407,26 @@ def run_outcomes(studies_path: Path, outcomes_path: Path, codes_path: Path, code
     write_table(pooled, out.meta_analysis)
     outcome_labels = {code: o.label for code, o in codebook.outcomes.items()}
     direction_chart(direction, out.direction_figure)
-    forest_plot(pooled_study_weights(effect_sizes(outcomes), pooled), pooled,
-                out.forest_figure,
-                benefit={code: o.benefit for code, o in codebook.outcomes.items()},
-                sensitivity_label=sensitivity_label(excluded))
-    effect_direction_plot(effect_direction_cells(outcomes, votes), studies, direction,
-                          outcome_labels, out.effect_direction_figure)
+    forest_plot(
+        pooled_study_weights(effect_sizes(outcomes), pooled),
+        pooled,
+        out.forest_figure,
+        benefit={code: o.benefit for code, o in codebook.outcomes.items()},
+        sensitivity_label=sensitivity_label(excluded),
+    )
+    effect_direction_plot(
+        effect_direction_cells(outcomes, votes),
+        studies,
+        direction,
+        outcome_labels,
+        out.effect_direction_figure,
+    )
     codes = codes_forward(read_typed(codes_path), forward)
     gaps = gap_map(codes, outcomes, codebook, votes)
     write_table(gaps, out.gap_map)
-    themes = pd.DataFrame([(t.code, t.label, t.level) for t in codebook.themes],
-                          columns=["code", "label", "level"])
-    gap_map_plot(gaps.assign(net_direction=net_direction(gaps)), themes, outcome_labels,
-                 out.gap_map_figure)
+    themes = pd.DataFrame(
+        [(t.code, t.label, t.level) for t in codebook.themes], columns=["code", "label", "level"]
+    )
+    gap_map_plot(
+        gaps.assign(net_direction=net_direction(gaps)), themes, outcome_labels, out.gap_map_figure
+    )

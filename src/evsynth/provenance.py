@@ -16,8 +16,19 @@ from pathlib import Path
 
 from evsynth.intake import sha256_file
 
-PACKAGES = ("evsynth", "snakemake", "pandas", "numpy", "scipy", "matplotlib", "openpyxl",
-            "jsonschema", "pyyaml", "pypandoc-binary", "typst")
+PACKAGES = (
+    "evsynth",
+    "snakemake",
+    "pandas",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "openpyxl",
+    "jsonschema",
+    "pyyaml",
+    "pypandoc-binary",
+    "typst",
+)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -38,10 +49,16 @@ def engine_versions() -> dict[str, str | None]:
 
 def git_state(project_dir: Path) -> dict[str, object]:
     """The project's commit and whether tracked files differ from it (None outside git)."""
+
     def git(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", "-C", str(project_dir), *args], capture_output=True,
-                                  text=True, timeout=30, check=True)
+            done = subprocess.run(
+                ["git", "-C", str(project_dir), *args],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
         except (OSError, subprocess.SubprocessError):
             return None
         return done.stdout.strip()
@@ -56,8 +73,9 @@ def canonical_hash(data: object) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def provenance_record(review: str, settings: dict, input_files: list[Path],
-                      project_dir: Path) -> dict:
+def provenance_record(
+    review: str, settings: dict, input_files: list[Path], project_dir: Path
+) -> dict:
     return {
         "review": review,
         "config": settings,
@@ -69,7 +87,8 @@ def provenance_record(review: str, settings: dict, input_files: list[Path],
     }
 
 
-def run_provenance(review: str, settings: dict, input_files: list[Path], project_dir: Path,
-                   out_path: Path) -> None:
+def run_provenance(
+    review: str, settings: dict, input_files: list[Path], project_dir: Path, out_path: Path
+) -> None:
     record = provenance_record(review, settings, input_files, project_dir)
     out_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -48,6 +48,7 @@ class RenderError(Exception):
 
 # --- Engines -----------------------------------------------------------------------------------
 
+
 def quarto_path() -> str | None:
     return shutil.which("quarto")
 
@@ -93,29 +94,34 @@ def font_paths() -> list[str]:
 
 # --- Staging -----------------------------------------------------------------------------------
 
+
 def stage_sources(reports_dir: Path, source_dir: Path) -> None:
     """A fresh per-review copy of the Quarto project (without the narrative folders)."""
     if source_dir.exists():
         shutil.rmtree(source_dir)
+
     def ignore(folder: str, names: list[str]) -> set[str]:
         skipped = {n for n in names if n.startswith(".")}
         if Path(folder) == reports_dir:  # outputs of a manual `quarto render` in reports/
-            skipped |= {n for n in names if n in ("narrative", "_freeze")
-                        or n.endswith((".html", ".pdf"))}
+            skipped |= {
+                n for n in names if n in ("narrative", "_freeze") or n.endswith((".html", ".pdf"))
+            }
         return skipped
 
     shutil.copytree(reports_dir, source_dir, ignore=ignore)
 
 
-def write_generated(source_dir: Path, partials: dict[str, str], meta: dict,
-                    figures: list[Path]) -> None:
+def write_generated(
+    source_dir: Path, partials: dict[str, str], meta: dict, figures: list[Path]
+) -> None:
     generated = source_dir / "_generated"
     for name, text in sorted(partials.items()):
         path = generated / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     (source_dir / "_metadata.yml").write_text(
-        yaml.safe_dump(meta, sort_keys=True, allow_unicode=True), encoding="utf-8")
+        yaml.safe_dump(meta, sort_keys=True, allow_unicode=True), encoding="utf-8"
+    )
     # The report cites figures as figures/<file name> (evsynth.report), beside its sources.
     (source_dir / "figures").mkdir(parents=True, exist_ok=True)
     for path in figures:
@@ -129,8 +135,15 @@ def brand_css(brand_path: Path) -> str:
     colours = brand.get("color", {})
     palette = colours.get("palette", {})
     lines = [":root {"]
-    for role in ("primary", "secondary", "tertiary", "light", "warning", "foreground",
-                 "background"):
+    for role in (
+        "primary",
+        "secondary",
+        "tertiary",
+        "light",
+        "warning",
+        "foreground",
+        "background",
+    ):
         if role in colours:
             lines.append(f"  --evs-{role}: {palette.get(colours[role], colours[role])};")
     family = brand.get("typography", {}).get("base", {}).get("family")
@@ -140,6 +153,7 @@ def brand_css(brand_path: Path) -> str:
 
 
 # --- The Pandoc + Typst path -------------------------------------------------------------------
+
 
 def resolve_includes(path: Path, roots: tuple[Path, ...], seen: tuple[Path, ...] = ()) -> str:
     """The file's text with every ``{{< include file >}}`` replaced by that file, recursively
@@ -156,8 +170,10 @@ def resolve_includes(path: Path, roots: tuple[Path, ...], seen: tuple[Path, ...]
     def include(match: re.Match) -> str:
         target = (path.parent / match.group(1)).resolve()
         if not any(target.is_relative_to(root.resolve()) for root in roots):
-            raise RenderError(f"{path}: included file {match.group(1)} is outside the report "
-                              "project and the narrative folder; not included")
+            raise RenderError(
+                f"{path}: included file {match.group(1)} is outside the report "
+                "project and the narrative folder; not included"
+            )
         if not target.is_file():
             raise RenderError(f"{path}: included file {match.group(1)} not found")
         return resolve_includes(target, roots, (*seen, path)).rstrip("\n") + "\n"
@@ -171,18 +187,18 @@ def flatten(source_dir: Path, qmd_name: str) -> tuple[str, dict]:
 
     The narrative's own includes were expanded from its folder before staging
     (:func:`evsynth.report.narrative_partials`), so includes here stay in the project."""
-    text = HTML_COMMENT.sub("", resolve_includes((source_dir / qmd_name).resolve(),
-                                                 (source_dir,)))
+    text = HTML_COMMENT.sub("", resolve_includes((source_dir / qmd_name).resolve(), (source_dir,)))
     match = FRONT_MATTER.match(text)
     front = yaml.safe_load(match.group(1)) if match else {}
-    body = text[match.end():] if match else text
+    body = text[match.end() :] if match else text
     leftover = SHORTCODE.search(body)
     if leftover:
-        raise RenderError(f"{qmd_name}: shortcode {leftover.group(0)!r} is not supported "
-                          "without Quarto (only include is)")
+        raise RenderError(
+            f"{qmd_name}: shortcode {leftover.group(0)!r} is not supported "
+            "without Quarto (only include is)"
+        )
     project = yaml.safe_load((source_dir / "_quarto.yml").read_text(encoding="utf-8"))
-    meta = {k: v for k, v in project.items() if k not in ("project", "format", "filters",
-                                                            "brand")}
+    meta = {k: v for k, v in project.items() if k not in ("project", "format", "filters", "brand")}
     meta.update(yaml.safe_load((source_dir / "_metadata.yml").read_text(encoding="utf-8")))
     meta.update(front or {})
     meta["_format"] = project.get("format", {})
@@ -190,8 +206,9 @@ def flatten(source_dir: Path, qmd_name: str) -> tuple[str, dict]:
 
 
 def run_pandoc(args: list[str], cwd: Path) -> None:
-    done = subprocess.run([pandoc_path(), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [pandoc_path(), *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
     if done.stderr.strip():
         log.info("pandoc: %s", done.stderr.strip())
     if done.returncode != 0:
@@ -208,13 +225,23 @@ def render_with_pandoc(source_dir: Path, qmd_name: str, html_path: Path, pdf_pat
     flat.write_text(body, encoding="utf-8")
     meta_file = source_dir / f"{stem}.meta.yml"
     meta_file.write_text(yaml.safe_dump(meta, sort_keys=True, allow_unicode=True), "utf-8")
-    filters = [a for f in yaml.safe_load((source_dir / "_quarto.yml").read_text("utf-8")).get(
-        "filters", []) for a in ("--lua-filter", f)]
+    filters = [
+        a
+        for f in yaml.safe_load((source_dir / "_quarto.yml").read_text("utf-8")).get("filters", [])
+        for a in ("--lua-filter", f)
+    ]
     common = ["--from", READER, "--metadata-file", meta_file.name, *filters]
 
     html = formats.get("html", {})
-    html_args = ["--to", "html5", "--standalone", "--embed-resources",
-                 "--section-divs", "--output", str(html_path.resolve())]
+    html_args = [
+        "--to",
+        "html5",
+        "--standalone",
+        "--embed-resources",
+        "--section-divs",
+        "--output",
+        str(html_path.resolve()),
+    ]
     if html.get("toc"):
         html_args += ["--toc", f"--toc-depth={html.get('toc-depth', 2)}"]
     for css in [html.get("css")] if isinstance(html.get("css"), str) else html.get("css", []):
@@ -226,15 +253,27 @@ def render_with_pandoc(source_dir: Path, qmd_name: str, html_path: Path, pdf_pat
 
     typ = source_dir / f"{stem}.typ"
     typst_opts = formats.get("typst", {})
-    typst_args = ["--to", "typst", "--template", "_typst/pandoc.typ", "--output", typ.name,
-                  f"--shift-heading-level-by={typst_opts.get('shift-heading-level-by', 0)}"]
+    typst_args = [
+        "--to",
+        "typst",
+        "--template",
+        "_typst/pandoc.typ",
+        "--output",
+        typ.name,
+        f"--shift-heading-level-by={typst_opts.get('shift-heading-level-by', 0)}",
+    ]
     if typst_opts.get("toc"):
         typst_args += ["--toc", f"--toc-depth={typst_opts.get('toc-depth', 2)}"]
     run_pandoc([*common, *typst_args, flat.name], source_dir)
     try:
         _, warnings = typst.compile_with_warnings(
-            str(typ), output=str(pdf_path.resolve()), root=str(source_dir),
-            font_paths=font_paths(), ignore_system_fonts=True, timestamp=PDF_TIMESTAMP)
+            str(typ),
+            output=str(pdf_path.resolve()),
+            root=str(source_dir),
+            font_paths=font_paths(),
+            ignore_system_fonts=True,
+            timestamp=PDF_TIMESTAMP,
+        )
     except Exception as exc:  # typst raises its own error type with the source location
         raise RenderError(f"typst failed on {typ}: {exc}") from exc
     for warning in warnings or []:
@@ -244,8 +283,13 @@ def render_with_pandoc(source_dir: Path, qmd_name: str, html_path: Path, pdf_pat
 def render_with_quarto(source_dir: Path, qmd_name: str, html_path: Path, pdf_path: Path) -> None:
     exe = quarto_path()
     for fmt in ("html", "typst"):
-        done = subprocess.run([exe, "render", qmd_name, "--to", fmt], cwd=source_dir,
-                              capture_output=True, text=True, timeout=1800)
+        done = subprocess.run(
+            [exe, "render", qmd_name, "--to", fmt],
+            cwd=source_dir,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         log.info("quarto render --to %s: %s", fmt, done.stderr.strip())
         if done.returncode != 0:
             raise RenderError(f"quarto render --to {fmt} failed: {done.stderr.strip()[-500:]}")
@@ -266,6 +310,7 @@ def choose_engine() -> str:
 
 # --- The stage ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RenderPaths:
     """Where a render reads and writes, as its rule names them: the narrative findings
@@ -279,15 +324,22 @@ class RenderPaths:
     pdf: Path
 
 
-def run_render(review: str, settings: dict, analysis: MetaAnalysisSettings,
-               inputs: ReportInputs, reports_dir: Path, out: RenderPaths) -> str:
+def run_render(
+    review: str,
+    settings: dict,
+    analysis: MetaAnalysisSettings,
+    inputs: ReportInputs,
+    reports_dir: Path,
+    out: RenderPaths,
+) -> str:
     """Fill and render one review's report; returns the engine used."""
     from evsynth.runner import StopReview
 
     errors = [f for f in read_issues_csv(out.narrative_issues) if f.severity == "error"]
     if errors:
-        raise StopReview(stop_message(f"The narrative of review '{review}'", errors,
-                                      out.narrative_issues))
+        raise StopReview(
+            stop_message(f"The narrative of review '{review}'", errors, out.narrative_issues)
+        )
     report_format = settings["report"]
     narrative = Path(settings["narrative"]) if settings["narrative"] else None
     res = ReviewResults.load(inputs)
@@ -296,8 +348,7 @@ def run_render(review: str, settings: dict, analysis: MetaAnalysisSettings,
     except NarrativeMarkupError as exc:  # the narrative changed after it was checked
         raise StopReview(f"The narrative of review '{review}': {exc}") from exc
     stage_sources(reports_dir, out.source_dir)
-    write_generated(out.source_dir, partials, metadata(settings, report_format),
-                    list(out.figures))
+    write_generated(out.source_dir, partials, metadata(settings, report_format), list(out.figures))
     engine = choose_engine()
     log.info("rendering %s for %s with %s", report_format, review, engine)
     render = render_with_quarto if engine == "quarto" else render_with_pandoc

@@ -106,8 +106,13 @@ def snakemake_processes(workdir: Path) -> list[tuple[int, str]]:
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
         try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
-                "utf-8", "replace").strip()
+            command = (
+                (entry / "cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode("utf-8", "replace")
+                .strip()
+            )
             if "snakemake" not in command or "--unlock" in command:
                 continue
             if Path(os.readlink(entry / "cwd")).resolve() == target:
@@ -118,8 +123,18 @@ def snakemake_processes(workdir: Path) -> list[tuple[int, str]]:
 
 
 def snakemake_command(config: Path, cores: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
-            "--configfile", str(config), "--cores", str(cores), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--configfile",
+        str(config),
+        "--cores",
+        str(cores),
+        *extra,
+    ]
 
 
 def has_stale_lock(workdir: Path) -> bool:
@@ -129,8 +144,9 @@ def has_stale_lock(workdir: Path) -> bool:
 
 def release_stale_lock(config: Path) -> str | None:
     """Release Snakemake's lock; None when done, else what Snakemake said."""
-    done = subprocess.run(snakemake_command(config, 1, "--unlock", "--quiet", "all"),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        snakemake_command(config, 1, "--unlock", "--quiet", "all"), capture_output=True, text=True
+    )
     if done.returncode == 0:
         return None
     return "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
@@ -142,8 +158,10 @@ def config_problems(config: object, schema_path: Path) -> list[str]:
 
     schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
     errors = jsonschema.Draft202012Validator(schema).iter_errors(config)
-    return [f"{'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
-            for e in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))]
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
+        for e in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))
+    ]
 
 
 def read_config(config: Path) -> dict:
@@ -151,8 +169,7 @@ def read_config(config: Path) -> dict:
 
 
 def report_paths(results: Path, review: str, report_format: str) -> list[Path]:
-    return [results / review / "report" / f"{report_format}.{ext}"
-            for ext in REPORT_EXTENSIONS]
+    return [results / review / "report" / f"{report_format}.{ext}" for ext in REPORT_EXTENSIONS]
 
 
 def pending_outputs(config: Path) -> dict[str, list[str]] | None:
@@ -161,8 +178,7 @@ def pending_outputs(config: Path) -> dict[str, list[str]] | None:
     Snakemake's ``--summary`` lists every output of the workflow with its plan; an output whose
     plan is not "no update" is not current, whatever its file on disk says.
     """
-    done = subprocess.run(snakemake_command(config, 1, "--summary"), capture_output=True,
-                          text=True)
+    done = subprocess.run(snakemake_command(config, 1, "--summary"), capture_output=True, text=True)
     if done.returncode != 0:
         return None
     pending: dict[str, list[str]] = {}
@@ -179,14 +195,18 @@ def pending_outputs(config: Path) -> dict[str, list[str]] | None:
     return pending
 
 
-def review_states(config: dict, results: Path,
-                  pending: dict[str, list[str]] | None) -> list[ReviewState]:
+def review_states(
+    config: dict, results: Path, pending: dict[str, list[str]] | None
+) -> list[ReviewState]:
     """Each review as the run left it. With ``pending`` None (Snakemake could not plan the
     workflow at all) every review counts as stopped: nothing can be vouched for."""
     states = []
     for review, settings in sorted((config.get("reviews") or {}).items()):
-        reports = [p for p in report_paths(results, review, settings.get("report", ""))
-                   if p.suffix != ".docx" or p.is_file()]
+        reports = [
+            p
+            for p in report_paths(results, review, settings.get("report", ""))
+            if p.suffix != ".docx" or p.is_file()
+        ]
         rules = ["(workflow)"] if pending is None else pending.get(review, [])
         missing = not all(p.is_file() for p in reports)
         states.append(ReviewState(review, reports, bool(rules) or missing, rules))
@@ -223,23 +243,31 @@ def why_stopped(state: ReviewState, results: Path) -> list[str]:
     if summary.get("errors"):
         errors, total = first_findings(validation / "issues.csv")
         if errors:
-            return [*(f"  - {f.location()}: {f.message}" for f in errors),
-                    *([f"  … and {total - len(errors)} more."] if total > len(errors) else []),
-                    f"  All {total} finding(s): {validation / 'issues.csv'} "
-                    f"(readable: {validation / 'report.md'})"]
+            return [
+                *(f"  - {f.location()}: {f.message}" for f in errors),
+                *([f"  … and {total - len(errors)} more."] if total > len(errors) else []),
+                f"  All {total} finding(s): {validation / 'issues.csv'} "
+                f"(readable: {validation / 'report.md'})",
+            ]
     narrative = validation / "narrative_issues.csv"
     errors, total = first_findings(narrative)
     if errors:
-        return [*(f"  - {f.location()}: {f.message}" for f in errors),
-                *([f"  … and {total - len(errors)} more."] if total > len(errors) else []),
-                f"  All {total} narrative finding(s): {narrative}"]
+        return [
+            *(f"  - {f.location()}: {f.message}" for f in errors),
+            *([f"  … and {total - len(errors)} more."] if total > len(errors) else []),
+            f"  All {total} narrative finding(s): {narrative}",
+        ]
     rules = [r for r in state.pending_rules if r != "(workflow)"]
     logs = sorted({str(p) for rule in rules for p in Path("logs", rule).glob(f"{state.review}*")})
     if logs:
-        return [f"  - step(s) not finished: {', '.join(rules)}; the message above says why, "
-                f"and the log has the details: {', '.join(logs)}"]
-    return ["  - the workflow could not start: Snakemake's message above says why "
-            "(`make dry-run` shows it again)."]
+        return [
+            f"  - step(s) not finished: {', '.join(rules)}; the message above says why, "
+            f"and the log has the details: {', '.join(logs)}"
+        ]
+    return [
+        "  - the workflow could not start: Snakemake's message above says why "
+        "(`make dry-run` shows it again)."
+    ]
 
 
 def print_summary(states: list[ReviewState], results: Path) -> None:
@@ -248,44 +276,59 @@ def print_summary(states: list[ReviewState], results: Path) -> None:
         if not state.stopped:
             width = len(state.review) + 2
             lines = [str(p) for p in state.reports if p.is_file()]
-            print(f"{state.review}: {lines[0]}" + "".join(f"\n{' ' * width}{p}"
-                                                         for p in lines[1:]))
+            print(f"{state.review}: {lines[0]}" + "".join(f"\n{' ' * width}{p}" for p in lines[1:]))
             continue
         removed = withdraw_reports(state, results)
         print(f"{state.review}: STOPPED", file=sys.stderr)
         for line in why_stopped(state, results):
             print(line, file=sys.stderr)
         if removed:
-            print(f"  Its earlier report was removed ({', '.join(p.name for p in removed)}): it "
-                  "no longer matches the inputs.", file=sys.stderr)
+            print(
+                f"  Its earlier report was removed ({', '.join(p.name for p in removed)}): it "
+                "no longer matches the inputs.",
+                file=sys.stderr,
+            )
     sys.stderr.flush()
 
 
-def run_pipeline(config: Path, cores: int = 2, results: Path = Path("results"),
-                 workdir: Path = Path(".")) -> int:
+def run_pipeline(
+    config: Path, cores: int = 2, results: Path = Path("results"), workdir: Path = Path(".")
+) -> int:
     """Run the whole workflow for ``config``; print where the reports are or why not."""
     lock = RunLock(workdir / ".snakemake" / "evsynth-run.lock")
     if not lock.acquire():
-        print(f"evsynth: another `make run` is already going in this folder (process "
-              f"{lock.holder()}). Nothing was changed; wait for it to finish, or stop it, "
-              "then run again.", file=sys.stderr)
+        print(
+            f"evsynth: another `make run` is already going in this folder (process "
+            f"{lock.holder()}). Nothing was changed; wait for it to finish, or stop it, "
+            "then run again.",
+            file=sys.stderr,
+        )
         return BUSY
     try:
         others = snakemake_processes(workdir)
         if others:
             pid, command = others[0]
-            print(f"evsynth: Snakemake is already running in this folder (process {pid}: "
-                  f"{command[:100]}). Nothing was changed; wait for it to finish, then run "
-                  "again.", file=sys.stderr)
+            print(
+                f"evsynth: Snakemake is already running in this folder (process {pid}: "
+                f"{command[:100]}). Nothing was changed; wait for it to finish, then run "
+                "again.",
+                file=sys.stderr,
+            )
             return BUSY
         if has_stale_lock(workdir):
             problem = release_stale_lock(config)
             if problem is not None:
-                print("evsynth: an earlier run was interrupted and its lock could not be "
-                      f"released, because Snakemake stopped:\n{problem}", file=sys.stderr)
+                print(
+                    "evsynth: an earlier run was interrupted and its lock could not be "
+                    f"released, because Snakemake stopped:\n{problem}",
+                    file=sys.stderr,
+                )
                 return 1
-            print("evsynth: an earlier run was interrupted; its lock was released and its "
-                  "unfinished steps will be redone.", file=sys.stderr)
+            print(
+                "evsynth: an earlier run was interrupted; its lock was released and its "
+                "unfinished steps will be redone.",
+                file=sys.stderr,
+            )
         try:
             settings = read_config(config)
         except (OSError, yaml.YAMLError) as exc:
@@ -293,16 +336,20 @@ def run_pipeline(config: Path, cores: int = 2, results: Path = Path("results"),
             return 1
         problems = config_problems(settings, CONFIG_SCHEMA)
         if problems:  # Snakemake would say so too, but its message is hidden by --quiet
-            print(f"evsynth: {config} does not follow {CONFIG_SCHEMA.relative_to(PROJECT)}; "
-                  "nothing was run:", file=sys.stderr)
+            print(
+                f"evsynth: {config} does not follow {CONFIG_SCHEMA.relative_to(PROJECT)}; "
+                "nothing was run:",
+                file=sys.stderr,
+            )
             for problem in problems:
                 print(f"  - {problem}", file=sys.stderr)
             return 1
         reviews = sorted(settings["reviews"])
         print(f"evsynth: running {len(reviews)} review(s): {', '.join(reviews)}", flush=True)
         started = time.monotonic()
-        status = subprocess.run(snakemake_command(
-            config, cores, "--rerun-incomplete", "--keep-going", "--quiet", "all")).returncode
+        status = subprocess.run(
+            snakemake_command(config, cores, "--rerun-incomplete", "--keep-going", "--quiet", "all")
+        ).returncode
         pending = {} if status == 0 else pending_outputs(config)
         states = review_states(settings, results, pending)
         print_summary(states, results)

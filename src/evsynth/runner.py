@@ -48,7 +48,9 @@ def run_rule(smk: Any, step: Callable[[], object]) -> None:
     # or full disk is reported by the message below rather than by a traceback here.
     handlers = [_QuietFileHandler(log_path, delay=True, encoding="utf-8")] if log_path else None
     logging.basicConfig(
-        handlers=handlers, level=logging.INFO, force=True,
+        handlers=handlers,
+        level=logging.INFO,
+        force=True,
         format="%(levelname)s %(name)s: %(message)s",
     )
     where = ", ".join(f"{k}={v}" for k, v in dict(smk.wildcards.items()).items())
@@ -64,13 +66,16 @@ def run_rule(smk: Any, step: Callable[[], object]) -> None:
         _fail(f"evsynth: cannot continue ({where}):\n{lines}")
     except Exception as exc:  # noqa: BLE001 - last resort: no traceback on the terminal
         logging.exception("unexpected failure")
-        machine = machine_fault(exc, _paths(getattr(smk, "input", ())),
-                                _paths(getattr(smk, "output", ())))
+        machine = machine_fault(
+            exc, _paths(getattr(smk, "input", ())), _paths(getattr(smk, "output", ()))
+        )
         if machine is not None:
             _fail(f"evsynth: {machine} (rule '{smk.rule}', {where}; details in {log_path})")
-        _fail(f"evsynth: internal error in rule '{smk.rule}' ({where}): "
-              f"{type(exc).__name__}: {exc}\nThis is a bug in evsynth, not in your data; the "
-              f"details are in {log_path}. Please report it with that file.")
+        _fail(
+            f"evsynth: internal error in rule '{smk.rule}' ({where}): "
+            f"{type(exc).__name__}: {exc}\nThis is a bug in evsynth, not in your data; the "
+            f"details are in {log_path}. Please report it with that file."
+        )
     logging.info("rule %s (%s) done", smk.rule, where)
     progress(smk)
 
@@ -87,16 +92,19 @@ def progress(smk: Any) -> None:
     print(f"  {review}: {smk.rule}{detail} done", file=sys.stderr, flush=True)
 
 
-def machine_fault(exc: BaseException, inputs: Iterable[Path] = (),
-                  outputs: Iterable[Path] = ()) -> str | None:
+def machine_fault(
+    exc: BaseException, inputs: Iterable[Path] = (), outputs: Iterable[Path] = ()
+) -> str | None:
     """What the machine refused, in plain words, if ``exc`` (or what caused it) is a full
     disk, a used-up quota, a read-only file system or a denied permission; else ``None``.
 
     A denied permission on one of the rule's ``inputs`` (or a file inside an input folder) is
     a read; anything else is a write. Without a file name, the rule's first output is named.
     """
-    error = next((e for e in _chain(exc) if isinstance(e, OSError)
-                  and e.errno in DISK_FULL | NOT_PERMITTED), None)
+    error = next(
+        (e for e in _chain(exc) if isinstance(e, OSError) and e.errno in DISK_FULL | NOT_PERMITTED),
+        None,
+    )
     if error is None:
         return None
     outputs = list(outputs)
@@ -108,8 +116,10 @@ def machine_fault(exc: BaseException, inputs: Iterable[Path] = (),
         return f"the disk quota is used up while writing {path}; free space and run again"
     if error.errno != errno.EROFS and named is not None and _is_within(Path(path), inputs):
         return f"cannot read {path}: permission denied; make it readable and run again"
-    return (f"cannot write {path}: read-only or permission denied; make its folder writable "
-            "and run again")
+    return (
+        f"cannot write {path}: read-only or permission denied; make its folder writable "
+        "and run again"
+    )
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -28,12 +28,14 @@ REVIEW_ID = re.compile(r"[a-z0-9-]+")
 def config_block(review: str, codebook: Path, workbook: Path) -> str:
     """The review's entry in config.yaml, indented as under ``reviews:``."""
     title = review.replace("-", " ").capitalize()
-    return (f"  {review}:\n"
-            f"    title: \"{title}: summary of evidence\"\n"
-            f"    sheets: {workbook.as_posix()}\n"
-            f"    codebook: {codebook.as_posix()}\n"
-            f"    report: summary-of-evidence       # or: strategic-briefing\n"
-            f"    # narrative: reports/narrative/{review}/   # add when you write the prose\n")
+    return (
+        f"  {review}:\n"
+        f'    title: "{title}: summary of evidence"\n'
+        f"    sheets: {workbook.as_posix()}\n"
+        f"    codebook: {codebook.as_posix()}\n"
+        f"    report: summary-of-evidence       # or: strategic-briefing\n"
+        f"    # narrative: reports/narrative/{review}/   # add when you write the prose\n"
+    )
 
 
 def insert_block(config_text: str, review: str, block: str) -> str:
@@ -43,21 +45,25 @@ def insert_block(config_text: str, review: str, block: str) -> str:
     match = re.search(r"^reviews:[ \t]*(#.*)?\n", config_text, re.MULTILINE)
     if not match:
         raise ValueError("no top-level 'reviews:' line to add the review under")
-    text = config_text[: match.end()] + block + config_text[match.end():]
+    text = config_text[: match.end()] + block + config_text[match.end() :]
     after = yaml.safe_load(text)
     expected = dict(before.get("reviews") or {})
     if set(after.get("reviews") or {}) != set(expected) | {review}:
         raise ValueError("the new block did not land under 'reviews:'")
     if {k: v for k, v in after.items() if k != "reviews"} != {
-            k: v for k, v in before.items() if k != "reviews"}:
+        k: v for k, v in before.items() if k != "reviews"
+    }:
         raise ValueError("adding the block would change other settings")
     return text
 
 
 def new_review(review: str, config: Path, root: Path = Path(".")) -> int:
     if not REVIEW_ID.fullmatch(review):
-        print(f"evsynth: '{review}' cannot be a review id: use lower-case letters, digits and "
-              "'-' (it names every output folder)", file=sys.stderr)
+        print(
+            f"evsynth: '{review}' cannot be a review id: use lower-case letters, digits and "
+            "'-' (it names every output folder)",
+            file=sys.stderr,
+        )
         return 2
     config_path = root / config
     codebook = Path("config/codebooks") / f"{review}.yaml"
@@ -73,19 +79,23 @@ def new_review(review: str, config: Path, root: Path = Path(".")) -> int:
     if review in existing:
         taken.insert(0, f"{config_path} (reviews.{review})")
     if taken:
-        print(f"evsynth: review '{review}' already exists; nothing was written. Already "
-              f"there: {', '.join(taken)}", file=sys.stderr)
+        print(
+            f"evsynth: review '{review}' already exists; nothing was written. Already "
+            f"there: {', '.join(taken)}",
+            file=sys.stderr,
+        )
         return 1
     try:
         new_config = insert_block(config_text, review, config_block(review, codebook, workbook))
     except ValueError as exc:
-        print(f"evsynth: cannot add the review to {config_path} ({exc}); nothing was written. "
-              "Add this block under 'reviews:' by hand:\n"
-              + config_block(review, codebook, workbook), file=sys.stderr)
+        print(
+            f"evsynth: cannot add the review to {config_path} ({exc}); nothing was written. "
+            "Add this block under 'reviews:' by hand:\n" + config_block(review, codebook, workbook),
+            file=sys.stderr,
+        )
         return 1
     (root / codebook).parent.mkdir(parents=True, exist_ok=True)
-    (root / codebook).write_text(STARTER.read_text("utf-8").replace("REVIEW_ID", review),
-                                 "utf-8")
+    (root / codebook).write_text(STARTER.read_text("utf-8").replace("REVIEW_ID", review), "utf-8")
     (root / data_dir).mkdir(parents=True)
     write_template(root / codebook, root / workbook)
     config_path.write_text(new_config, "utf-8")

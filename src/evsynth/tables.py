@@ -26,8 +26,7 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     apostrophe (:mod:`evsynth.spreadsheet_safe`), which the readers here remove again."""
     path.parent.mkdir(parents=True, exist_ok=True)
     safe = escape(frame)
-    safe.to_csv(path, index=False, lineterminator="\n", float_format="%.10g",
-                quoting=quoting(safe))
+    safe.to_csv(path, index=False, lineterminator="\n", float_format="%.10g", quoting=quoting(safe))
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,8 @@ def _declared(key: str) -> ResultColumns:
     return ResultColumns(
         text=tuple(f["name"] for f in schema["fields"] if f["type"] not in numeric),
         numbers=tuple(f["name"] for f in schema["fields"] if f["type"] in numeric),
-        counts_after="x-counts" in schema)
+        counts_after="x-counts" in schema,
+    )
 
 
 #: Every result table, by its path under ``results/<review>/`` without ``.csv``, as the table
@@ -80,7 +80,10 @@ def read_results(path: Path, table: str | None = None) -> pd.DataFrame:
     """
     declared = result_columns(table or table_name(path))
     frame = restore(pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False))
-    numbers = [c for c in frame.columns if c in declared.numbers
-               or (declared.counts_after and c not in declared.text)]
+    numbers = [
+        c
+        for c in frame.columns
+        if c in declared.numbers or (declared.counts_after and c not in declared.text)
+    ]
     converted = {c: pd.to_numeric(frame[c].replace("", np.nan)) for c in numbers}
     return frame.assign(**converted) if converted else frame

@@ -59,7 +59,7 @@ class _Incidence:
     def studies_of(self, j: int) -> np.ndarray:
         """Row numbers (into ``study_ids``, ascending) of the studies that have theme ``j``."""
         csc = self.by_theme
-        return csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        return csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
 
 
 def _incidence(codes: pd.DataFrame, codebook: Codebook) -> _Incidence:
@@ -71,8 +71,9 @@ def _incidence(codes: pd.DataFrame, codebook: Codebook) -> _Incidence:
     if (study < 0).any():  # a blank (NaN) study ID counts for nothing
         theme = theme[study >= 0]
         study = study[study >= 0]
-    direct = sparse.csr_array((np.ones(len(study)), (study, theme)),
-                              shape=(len(study_ids), len(order)))
+    direct = sparse.csr_array(
+        (np.ones(len(study)), (study, theme)), shape=(len(study_ids), len(order))
+    )
     rolled = (direct @ _ancestor_matrix(codebook)).tocsr()
     rolled.sum_duplicates()
     rolled.data[:] = 1.0  # every stored entry is a positive count of (study, code) rows
@@ -100,17 +101,20 @@ def _theme_tally(n_included: int, inc: _Incidence, codebook: Codebook) -> pd.Dat
     for j, theme in enumerate(codebook.themes):
         members = inc.studies_of(j)
         n = len(members)
-        rows.append({
-            "code": theme.code,
-            "label": theme.label,
-            "parent": theme.parent or "",
-            "level": theme.level,
-            "n_studies": n,
-            "pct_studies": round(100 * n / n_included, 1) if n_included else 0.0,
-            "study_ids": ID_SEPARATOR.join(names[members].tolist()),
-        })
-    return pd.DataFrame(rows, columns=["code", "label", "parent", "level", "n_studies",
-                                       "pct_studies", "study_ids"])
+        rows.append(
+            {
+                "code": theme.code,
+                "label": theme.label,
+                "parent": theme.parent or "",
+                "level": theme.level,
+                "n_studies": n,
+                "pct_studies": round(100 * n / n_included, 1) if n_included else 0.0,
+                "study_ids": ID_SEPARATOR.join(names[members].tolist()),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["code", "label", "parent", "level", "n_studies", "pct_studies", "study_ids"]
+    )
 
 
 def study_category_fields(codebook: Codebook) -> dict[str, dict[str, str]]:
@@ -130,8 +134,13 @@ def study_category_fields(codebook: Codebook) -> dict[str, dict[str, str]]:
     return fields
 
 
-def theme_crosstab(studies: pd.DataFrame, codes: pd.DataFrame, codebook: Codebook,
-                   field: str, values: dict[str, str]) -> pd.DataFrame:
+def theme_crosstab(
+    studies: pd.DataFrame,
+    codes: pd.DataFrame,
+    codebook: Codebook,
+    field: str,
+    values: dict[str, str],
+) -> pd.DataFrame:
     """``tallies/themes_by_<field>.csv``: studies per theme and value of one study field.
 
     Multi-valued fields count a study under each of its values, so rows can sum to more than
@@ -140,8 +149,9 @@ def theme_crosstab(studies: pd.DataFrame, codes: pd.DataFrame, codebook: Codeboo
     return _theme_crosstab(studies, _incidence(codes, codebook), codebook, field, values)
 
 
-def _theme_crosstab(studies: pd.DataFrame, inc: _Incidence, codebook: Codebook,
-                    field: str, values: dict[str, str]) -> pd.DataFrame:
+def _theme_crosstab(
+    studies: pd.DataFrame, inc: _Incidence, codebook: Codebook, field: str, values: dict[str, str]
+) -> pd.DataFrame:
     """Theme × value counts: the rolled-up incidence matrix times a study × value matrix."""
     given = studies[field].fillna("").astype(str)
     ids = studies["study_id"]
@@ -156,12 +166,14 @@ def _theme_crosstab(studies: pd.DataFrame, inc: _Incidence, codebook: Codebook,
     keep = (value >= 0) & (study >= 0)
     per_value = sparse.csr_array(
         (np.ones(int(keep.sum())), (study[keep], value[keep])),
-        shape=(len(inc.study_ids), len(columns)))
+        shape=(len(inc.study_ids), len(columns)),
+    )
     counts = np.rint((inc.matrix.T @ per_value).toarray()).astype(np.int64)  # theme × value
     count_of = dict(zip(columns, counts.T, strict=True))
     wanted = list(values) + (["not_recorded"] if count_of["not_recorded"].any() else [])
-    out = pd.DataFrame({i: count_of[name] for i, name in enumerate(wanted)},
-                       index=range(len(inc.themes)))
+    out = pd.DataFrame(
+        {i: count_of[name] for i, name in enumerate(wanted)}, index=range(len(inc.themes))
+    )
     out.columns = wanted
     out.insert(0, "code", inc.themes)
     out.insert(1, "label", [t.label for t in codebook.themes])
@@ -182,13 +194,24 @@ def _cooccurrence(inc: _Incidence) -> pd.DataFrame:
 
 # --- Characteristics of the included studies --------------------------------------------------
 
-CHARACTERISTICS_COLUMNS = ["characteristic", "value", "label", "n_studies", "pct_studies",
-                           "study_ids"]
+CHARACTERISTICS_COLUMNS = [
+    "characteristic",
+    "value",
+    "label",
+    "n_studies",
+    "pct_studies",
+    "study_ids",
+]
 NOT_RECORDED = "not_recorded"
 
 
-def _value_rows(characteristic: str, ids: pd.Series, values: pd.Series,
-                vocabulary: dict[str, str] | None, n_included: int) -> list[dict]:
+def _value_rows(
+    characteristic: str,
+    ids: pd.Series,
+    values: pd.Series,
+    vocabulary: dict[str, str] | None,
+    n_included: int,
+) -> list[dict]:
     """One row per value of one study field: the studies listing it (a multi-valued cell
     counts under each of its values, once per study). With a vocabulary, every code is listed
     in its order, with zero where no study has it, then ``not_recorded`` if any cell is blank;
@@ -210,13 +233,17 @@ def _value_rows(characteristic: str, ids: pd.Series, values: pd.Series,
     rows = []
     for value in order:
         studies = members.get(value, [])
-        rows.append({
-            "characteristic": characteristic, "value": value, "label": labels[value],
-            "n_studies": len(studies),
-            # Not rounded: the report prints whole percentages of the exact share.
-            "pct_studies": 100 * len(studies) / n_included if n_included else 0.0,
-            "study_ids": ID_SEPARATOR.join(studies),
-        })
+        rows.append(
+            {
+                "characteristic": characteristic,
+                "value": value,
+                "label": labels[value],
+                "n_studies": len(studies),
+                # Not rounded: the report prints whole percentages of the exact share.
+                "pct_studies": 100 * len(studies) / n_included if n_included else 0.0,
+                "study_ids": ID_SEPARATOR.join(studies),
+            }
+        )
     return rows
 
 
@@ -231,9 +258,16 @@ def characteristics(studies: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """
     n = len(studies)
     ids = studies["study_id"].astype(str)
-    rows = [{"characteristic": "included", "value": "all", "label": "Included records",
-             "n_studies": n, "pct_studies": 100.0 if n else 0.0,
-             "study_ids": ID_SEPARATOR.join(sorted(ids))}]
+    rows = [
+        {
+            "characteristic": "included",
+            "value": "all",
+            "label": "Included records",
+            "n_studies": n,
+            "pct_studies": 100.0 if n else 0.0,
+            "study_ids": ID_SEPARATOR.join(sorted(ids)),
+        }
+    ]
     for field, vocabulary in study_category_fields(codebook).items():
         if field in studies:
             rows += _value_rows(field, ids, studies[field], vocabulary, n)
@@ -271,8 +305,9 @@ def codes_forward(codes: pd.DataFrame, rule: str) -> pd.DataFrame:
         first = np.full(len(study_ids) + 1, len(coder_ids))  # last slot: blank study IDs
         np.minimum.at(first, study[named], coder[named])
         return codes[named & (coder == first[study])]
-    n_coders = np.bincount(_unique_pairs(study[named], coder[named], len(coder_ids))[0],
-                           minlength=len(study_ids))
+    n_coders = np.bincount(
+        _unique_pairs(study[named], coder[named], len(coder_ids))[0], minlength=len(study_ids)
+    )
     code, code_ids = pd.factorize(codes["code"])
     named &= code >= 0
     s, c, k = study[named], code[named], coder[named]
@@ -286,8 +321,9 @@ def codes_forward(codes: pd.DataFrame, rule: str) -> pd.DataFrame:
     return kept[["study_id", "code", *rest]].reset_index(drop=True)
 
 
-def _unique_pairs(group: np.ndarray, member: np.ndarray, n_members: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _unique_pairs(
+    group: np.ndarray, member: np.ndarray, n_members: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The distinct (group, member) pairs of two integer arrays, sorted by group then member."""
     key = np.sort(group.astype(np.int64) * n_members + member)
     key = key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
@@ -332,12 +368,22 @@ def _double_coding(codes: pd.DataFrame) -> _DoubleCoding:
     first = np.bincount(row_of, weights=k == first_of[s], minlength=len(key)) > 0
     second = np.bincount(row_of, weights=k == second_of[s], minlength=len(key)) > 0
     d_study, d_code = key // len(code_ids), key % len(code_ids)
-    decisions = pd.DataFrame({"study_id": study_ids.take(d_study), "code": code_ids.take(d_code),
-                              "first": first, "second": second})
+    decisions = pd.DataFrame(
+        {
+            "study_id": study_ids.take(d_study),
+            "code": code_ids.take(d_code),
+            "first": first,
+            "second": second,
+        }
+    )
     compared = np.unique(np.concatenate([first_of[double], second_of[double]]))
     names = coder_ids.to_numpy(dtype=object)
-    return _DoubleCoding(decisions, coder_ids.take(compared).tolist(),
-                         names[first_of[d_study]], names[second_of[d_study]])
+    return _DoubleCoding(
+        decisions,
+        coder_ids.take(compared).tolist(),
+        names[first_of[d_study]],
+        names[second_of[d_study]],
+    )
 
 
 def agreement_table(codes: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
@@ -362,23 +408,35 @@ def _agreement_table(double: _DoubleCoding, codebook: Codebook) -> pd.DataFrame:
         raise ValueError(f"codes not in the codebook: {', '.join(map(str, unknown))}")
     # per code: how many studies each coder gave it, and how many the two decided differently
     first, second = decisions["first"].to_numpy(), decisions["second"].to_numpy()
-    per_code = pd.DataFrame({"code": decisions["code"], "yes_a": first, "yes_b": second,
-                             "differ": first != second}).groupby("code").sum()
+    per_code = (
+        pd.DataFrame(
+            {"code": decisions["code"], "yes_a": first, "yes_b": second, "differ": first != second}
+        )
+        .groupby("code")
+        .sum()
+    )
     coded = sorted(per_code.index, key=order.__getitem__)
     rows = []
     for code in coded:
         yes_a, yes_b, differ = (int(x) for x in per_code.loc[code, ["yes_a", "yes_b", "differ"]])
-        rows.append(_agreement_row(code, codebook.theme_by_code[code].label, coder_names,
-                                   n, n - differ, yes_a, yes_b))
+        rows.append(
+            _agreement_row(
+                code, codebook.theme_by_code[code].label, coder_names, n, n - differ, yes_a, yes_b
+            )
+        )
     pooled = n * len(coded)
     yes_a, yes_b, differ = (int(per_code[c].sum()) for c in ("yes_a", "yes_b", "differ"))
-    rows.append(_agreement_row("(all codes)", "All codes pooled", coder_names,
-                               pooled, pooled - differ, yes_a, yes_b))
+    rows.append(
+        _agreement_row(
+            "(all codes)", "All codes pooled", coder_names, pooled, pooled - differ, yes_a, yes_b
+        )
+    )
     return pd.DataFrame(rows, columns=columns)
 
 
-def _agreement_row(code: str, label: str, coder_names: list[str], n: int, n_agree: int,
-                   yes_a: int, yes_b: int) -> dict:
+def _agreement_row(
+    code: str, label: str, coder_names: list[str], n: int, n_agree: int, yes_a: int, yes_b: int
+) -> dict:
     """One agreement row from the 2×2 counts of n yes/no decisions by two coders (kappa from
     :func:`evsynth.stats.cohen_kappa_binary`)."""
     from evsynth.stats import cohen_kappa_binary
@@ -386,8 +444,12 @@ def _agreement_row(code: str, label: str, coder_names: list[str], n: int, n_agre
     pct = 100.0 * n_agree / n if n else math.nan
     kappa = cohen_kappa_binary(n, n_agree, yes_a, yes_b)
     return {
-        "code": code, "label": label, "coders": ";".join(coder_names),
-        "n_double_coded": n, "n_agree": n_agree, "pct_agreement": round(pct, 1),
+        "code": code,
+        "label": label,
+        "coders": ";".join(coder_names),
+        "n_double_coded": n,
+        "n_agree": n_agree,
+        "pct_agreement": round(pct, 1),
         "kappa": kappa,
     }
 
@@ -408,17 +470,21 @@ def _disagreements_table(double: _DoubleCoding, codebook: Codebook) -> pd.DataFr
     a, b = double.first_coder[differ], double.second_coder[differ]
     code = decisions["code"].to_numpy(dtype=object)[differ]
     labels = {c: codebook.theme_by_code[c].label for c in set(code)}
-    out = pd.DataFrame({
-        "study_id": decisions["study_id"].to_numpy(dtype=object)[differ],
-        "code": code,
-        "label": np.array([labels[c] for c in code], dtype=object),
-        "applied_by": np.where(by_first, a, b),
-        "not_applied_by": np.where(by_first, b, a),
-    }, columns=columns)
+    out = pd.DataFrame(
+        {
+            "study_id": decisions["study_id"].to_numpy(dtype=object)[differ],
+            "code": code,
+            "label": np.array([labels[c] for c in code], dtype=object),
+            "applied_by": np.where(by_first, a, b),
+            "not_applied_by": np.where(by_first, b, a),
+        },
+        columns=columns,
+    )
     return out.sort_values(["study_id", "code"])
 
 
 # --- Stage entry points ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TallyPaths:
@@ -431,8 +497,9 @@ class TallyPaths:
     figure: Path
 
 
-def run_tally(studies_path: Path, codes_path: Path, codebook_path: Path, forward: str,
-              out: TallyPaths) -> None:
+def run_tally(
+    studies_path: Path, codes_path: Path, codebook_path: Path, forward: str, out: TallyPaths
+) -> None:
     from evsynth.codebook import load_codebook
     from evsynth.figures import theme_chart
 
@@ -446,8 +513,14 @@ def run_tally(studies_path: Path, codes_path: Path, codebook_path: Path, forward
     theme_chart(themes, n_studies=len(studies), path=out.figure)
 
 
-def run_crosstab(studies_path: Path, codes_path: Path, codebook_path: Path, forward: str,
-                 field: str, out_path: Path) -> None:
+def run_crosstab(
+    studies_path: Path,
+    codes_path: Path,
+    codebook_path: Path,
+    forward: str,
+    field: str,
+    out_path: Path,
+) -> None:
     from evsynth.codebook import load_codebook
 
     codebook = load_codebook(codebook_path)
@@ -459,8 +532,9 @@ def run_crosstab(studies_path: Path, codes_path: Path, codebook_path: Path, forw
     write_table(_theme_crosstab(studies, incidence, codebook, field, fields[field]), out_path)
 
 
-def run_agreement(codes_path: Path, codebook_path: Path, agreement_path: Path,
-                  disagreements_path: Path) -> None:
+def run_agreement(
+    codes_path: Path, codebook_path: Path, agreement_path: Path, disagreements_path: Path
+) -> None:
     from evsynth.codebook import load_codebook
 
     codebook = load_codebook(codebook_path)

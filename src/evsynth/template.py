@@ -110,6 +110,7 @@ def put(ws: Worksheet, row: int, column: int, value: object) -> Cell:
 
 # --- Contract sheets ---------------------------------------------------------------------------
 
+
 def _write_sheet(ws: Worksheet, columns: list[ColumnSpec], ranges: Mapping[str, str]) -> None:
     """Header row, widths, text format for text columns, and each column's data validation."""
     for position, spec in enumerate(columns, start=1):
@@ -142,15 +143,21 @@ def _validation(spec: ColumnSpec, list_range: str | None) -> DataValidation | No
     """The Excel check for one column, or ``None`` for free text."""
     prompt = _describe(spec)
     if list_range is not None and not spec.multi:
-        validation = DataValidation(type="list", formula1=list_range, allow_blank=True,
-                                    showErrorMessage=True, errorStyle="stop",
-                                    errorTitle="Not a code",
-                                    error=f"Choose a code of '{spec.name}' from the list; codes "
-                                          "and labels are on the instructions sheet.")
+        validation = DataValidation(
+            type="list",
+            formula1=list_range,
+            allow_blank=True,
+            showErrorMessage=True,
+            errorStyle="stop",
+            errorTitle="Not a code",
+            error=f"Choose a code of '{spec.name}' from the list; codes "
+            "and labels are on the instructions sheet.",
+        )
     elif list_range is not None:
         # Several codes in one cell can't pass a strict list: offer the list, accept any text.
-        validation = DataValidation(type="list", formula1=list_range, allow_blank=True,
-                                    showErrorMessage=False)
+        validation = DataValidation(
+            type="list", formula1=list_range, allow_blank=True, showErrorMessage=False
+        )
     elif spec.type in {"integer", "number"}:
         validation = _number_validation(spec)
     else:
@@ -174,10 +181,17 @@ def _number_validation(spec: ColumnSpec) -> DataValidation:
     else:
         operator, formulas = "between", (-(10**15), 10**15)
     first, second = (None if f is None else _number_text(f) for f in formulas)
-    return DataValidation(type=kind, operator=operator, formula1=first, formula2=second,
-                          allow_blank=True, showErrorMessage=True, errorStyle="stop",
-                          errorTitle="Not allowed",
-                          error=f"'{spec.name}': {_describe(spec)}"[:MAX_PROMPT])
+    return DataValidation(
+        type=kind,
+        operator=operator,
+        formula1=first,
+        formula2=second,
+        allow_blank=True,
+        showErrorMessage=True,
+        errorStyle="stop",
+        errorTitle="Not allowed",
+        error=f"'{spec.name}': {_describe(spec)}"[:MAX_PROMPT],
+    )
 
 
 def _number_text(value: float) -> str:
@@ -189,8 +203,10 @@ def _describe(spec: ColumnSpec) -> str:
     """What a column takes, in one line a research lead reads (input messages, instructions)."""
     need = "Required" if spec.required else "Optional"
     if spec.type == "category" and spec.multi:
-        what = (f"one or more codes, separated by '{MULTI_SEPARATOR}' (e.g. a{MULTI_SEPARATOR}b); "
-                "pick one from the list, or type several")
+        what = (
+            f"one or more codes, separated by '{MULTI_SEPARATOR}' (e.g. a{MULTI_SEPARATOR}b); "
+            "pick one from the list, or type several"
+        )
     elif spec.type == "category":
         what = "one code from the drop-down list"
     elif spec.type == "boolean":
@@ -217,6 +233,7 @@ def _bounds(spec: ColumnSpec) -> str:
 
 
 # --- The hidden lists sheet --------------------------------------------------------------------
+
 
 def _list_key(sheet: str, column: str) -> str:
     return f"{sheet}.{column}"
@@ -249,6 +266,7 @@ def _write_lists(ws: Worksheet, lists: Mapping[str, list[str]]) -> dict[str, str
 
 # --- Instructions ------------------------------------------------------------------------------
 
+
 def _row_meaning(sheet: str) -> str:
     """What one row of a sheet is: the registry's description of the sheet, as a clause."""
     text = registry.sheet_schema(sheet)["description"]
@@ -273,26 +291,41 @@ def _steps(specs: Mapping[str, list[ColumnSpec]]) -> list[str]:
     ]
 
 
-def _write_instructions(ws: Worksheet, codebook: Codebook,
-                        specs: Mapping[str, list[ColumnSpec]]) -> None:
+def _write_instructions(
+    ws: Worksheet, codebook: Codebook, specs: Mapping[str, list[ColumnSpec]]
+) -> None:
     """How to fill the workbook, the columns, then every code table, stacked down the sheet."""
     put(ws, 1, 1, f"Extraction template: review '{codebook.review}'").font = TITLE_FONT
     row = _heading(ws, 3, "How to fill this workbook")
     for number, step in enumerate(_steps(specs), start=1):
         put(ws, row, 1, f"{number}. {step}")
         row += 1
-    row = _table(ws, row + 1, "Columns", ("sheet", "column", "required", "what to enter"),
-                 _column_rows(codebook, specs))
+    row = _table(
+        ws,
+        row + 1,
+        "Columns",
+        ("sheet", "column", "required", "what to enter"),
+        _column_rows(codebook, specs),
+    )
     for key, spec in _vocabulary_specs(specs):
         title = f"Codes for {key}" + _field_label(codebook, spec)
         row = _table(ws, row + 1, title, ("code", "label"), spec.values.items())
-    row = _table(ws, row + 1, "Theme codes (codes.code)",
-                 ("code", "label", "parent", "description"),
-                 ((t.code, t.label, t.parent or "", t.description) for t in codebook.themes))
+    row = _table(
+        ws,
+        row + 1,
+        "Theme codes (codes.code)",
+        ("code", "label", "parent", "description"),
+        ((t.code, t.label, t.parent or "", t.description) for t in codebook.themes),
+    )
     for offset, theme in enumerate(codebook.themes, start=row - len(codebook.themes)):
         ws.cell(row=offset, column=1).alignment = Alignment(indent=theme.level - 1)
-    _table(ws, row + 1, "Outcome codes (outcomes.outcome)", ("code", "label", "benefit direction"),
-           ((o.code, o.label, o.benefit) for o in codebook.outcomes.values()))
+    _table(
+        ws,
+        row + 1,
+        "Outcome codes (outcomes.outcome)",
+        ("code", "label", "benefit direction"),
+        ((o.code, o.label, o.benefit) for o in codebook.outcomes.values()),
+    )
     for letter, width in zip("ABCD", (30, 45, 22, 70), strict=True):
         ws.column_dimensions[letter].width = width
 
@@ -300,10 +333,12 @@ def _write_instructions(ws: Worksheet, codebook: Codebook,
 def _vocabulary_specs(specs: Mapping[str, list[ColumnSpec]]) -> list[tuple[str, ColumnSpec]]:
     """Category columns with their own vocabulary table (themes and outcomes get richer ones)."""
     own_tables = {_list_key("codes", "code"), _list_key("outcomes", "outcome")}
-    return [(_list_key(sheet, spec.name), spec) for sheet, columns in specs.items()
-            for spec in columns
-            if spec.type == "category" and spec.values
-            and _list_key(sheet, spec.name) not in own_tables]
+    return [
+        (_list_key(sheet, spec.name), spec)
+        for sheet, columns in specs.items()
+        for spec in columns
+        if spec.type == "category" and spec.values and _list_key(sheet, spec.name) not in own_tables
+    ]
 
 
 def _field_label(codebook: Codebook, spec: ColumnSpec) -> str:
@@ -314,8 +349,11 @@ def _field_label(codebook: Codebook, spec: ColumnSpec) -> str:
 def _column_rows(codebook: Codebook, specs: Mapping[str, list[ColumnSpec]]):
     for sheet, columns in specs.items():
         for spec in columns:
-            label = codebook.fields[spec.name].label + ". " if (
-                sheet == "studies" and spec.name in codebook.fields) else ""
+            label = (
+                codebook.fields[spec.name].label + ". "
+                if (sheet == "studies" and spec.name in codebook.fields)
+                else ""
+            )
             yield sheet, spec.name, "yes" if spec.required else "", label + _describe(spec)
 
 
@@ -325,8 +363,9 @@ def _heading(ws: Worksheet, row: int, text: str) -> int:
     return row + 1
 
 
-def _table(ws: Worksheet, row: int, title: str, header: Iterable[str],
-           records: Iterable[Iterable[object]]) -> int:
+def _table(
+    ws: Worksheet, row: int, title: str, header: Iterable[str], records: Iterable[Iterable[object]]
+) -> int:
     """A titled table from ``row`` down; returns the row after its last record."""
     row = _heading(ws, row, title)
     for position, name in enumerate(header, start=1):
@@ -341,6 +380,7 @@ def _table(ws: Worksheet, row: int, title: str, header: Iterable[str],
 
 
 # --- Saving ------------------------------------------------------------------------------------
+
 
 def deterministic_bytes(book: Workbook) -> bytes:
     """The workbook as ``.xlsx`` bytes that depend only on its content.

@@ -74,9 +74,13 @@ def sheet_specs(codebook: Codebook, current_year: int | None = None) -> dict[str
     this year)."""
     year = current_year or dt.date.today().year
     vocabularies = registry.review_vocabularies(codebook)
-    return {sheet: [column_spec(f, vocabularies)
-                    for f in registry.sheet_schema(sheet, codebook, year)["fields"]]
-            for sheet in registry.sheet_names()}
+    return {
+        sheet: [
+            column_spec(f, vocabularies)
+            for f in registry.sheet_schema(sheet, codebook, year)["fields"]
+        ]
+        for sheet in registry.sheet_names()
+    }
 
 
 @dataclass
@@ -93,6 +97,7 @@ class ValidationResult:
 
 # --- Column checks -----------------------------------------------------------------------------
 
+
 class _Collector:
     """Findings for one sheet, plus which rows have errors (those stay out of the clean table).
 
@@ -108,8 +113,16 @@ class _Collector:
         self.skip = np.zeros(n, dtype=bool) if broken is None else np.asarray(broken, dtype=bool)
         self.bad = self.skip.copy()
 
-    def cells(self, mask: pd.Series | np.ndarray, column: str, values: pd.Series, rule: str,
-              message: str, severity: str = "error", messages: pd.Series | None = None) -> None:
+    def cells(
+        self,
+        mask: pd.Series | np.ndarray,
+        column: str,
+        values: pd.Series,
+        rule: str,
+        message: str,
+        severity: str = "error",
+        messages: pd.Series | None = None,
+    ) -> None:
         """One finding per flagged cell; ``message`` may use ``{value}``; ``messages`` gives a
         message per row instead (only the flagged rows are read)."""
         mask = np.asarray(mask, dtype=bool) & ~self.skip
@@ -118,22 +131,33 @@ class _Collector:
         make = Finding.error if severity == "error" else Finding.warning
         rows = self.sheet.rows.to_numpy()[mask]
         flagged = values.to_numpy()[mask]
-        texts = (messages.to_numpy()[mask] if messages is not None
-                 else [message.format(value=value) for value in flagged])
+        texts = (
+            messages.to_numpy()[mask]
+            if messages is not None
+            else [message.format(value=value) for value in flagged]
+        )
         for row, value, text in zip(rows, flagged, texts, strict=True):
             self.findings.append(make(self.sheet.name, int(row), column, value, rule, text))
         if severity == "error":
             self.bad |= mask
 
-    def summary(self, mask: pd.Series | np.ndarray, column: str, values: pd.Series, rule: str,
-                message: str) -> None:
+    def summary(
+        self, mask: pd.Series | np.ndarray, column: str, values: pd.Series, rule: str, message: str
+    ) -> None:
         """One warning for all flagged cells of a column (a fix, not a problem): first row."""
         mask = np.asarray(mask, dtype=bool) & ~self.skip
         if mask.any():
             first = int(np.flatnonzero(mask)[0])
-            self.note(Finding.warning(self.sheet.name, int(self.sheet.rows.iloc[first]), column,
-                                      values.iloc[first], rule,
-                                      message.format(count=int(mask.sum()))))
+            self.note(
+                Finding.warning(
+                    self.sheet.name,
+                    int(self.sheet.rows.iloc[first]),
+                    column,
+                    values.iloc[first],
+                    rule,
+                    message.format(count=int(mask.sum())),
+                )
+            )
 
     def note(self, finding: Finding) -> None:
         self.findings.append(finding)
@@ -199,9 +223,14 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
     given = values
     failed = _spreadsheet_errors(values)
     if failed.any():
-        col.cells(failed, spec.name, values, "spreadsheet_error",
-                  "'{value}' is a spreadsheet error (a formula that failed), not a value: fix "
-                  "the formula, or type the value in its place")
+        col.cells(
+            failed,
+            spec.name,
+            values,
+            "spreadsheet_error",
+            "'{value}' is a spreadsheet error (a formula that failed), not a value: fix "
+            "the formula, or type the value in its place",
+        )
     if spec.multi:
         values = _normalise_multi(values)
     # A failed formula is reported once, as such: the type checks below pass over it, and it
@@ -211,21 +240,32 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
         col.cells(values == "", spec.name, given, "required", f"'{spec.name}' is required")
     if spec.pattern:
         bad = present & ~values.str.fullmatch(spec.pattern)
-        col.cells(bad, spec.name, values, "pattern",
-                  "'{value}' may hold only letters, digits, '.', '_' and '-'")
+        col.cells(
+            bad,
+            spec.name,
+            values,
+            "pattern",
+            "'{value}' may hold only letters, digits, '.', '_' and '-'",
+        )
     if spec.type == "category":
         values = _check_category(col, spec, values, present)
     elif spec.type == "integer":
         ok = present & values.str.fullmatch(_INTEGER)
-        col.cells(present & ~ok, spec.name, values, "integer",
-                  "'{value}' is not a whole number")
+        col.cells(present & ~ok, spec.name, values, "integer", "'{value}' is not a whole number")
         if _NON_CANONICAL_INTEGER.search(joined(values)):
-            canonical = (values.str.replace(r"\.0*$", "", regex=True)
-                         .str.replace(r"^\+", "", regex=True)
-                         .str.replace(r"^(-?)0+(?=[0-9])", r"\1", regex=True))
-            col.summary(ok & (canonical != values), spec.name, values, "integer_normalised",
-                        "{count} whole number(s) written another way (e.g. '2019.0', '+5', "
-                        "'007'); read as plain whole numbers")
+            canonical = (
+                values.str.replace(r"\.0*$", "", regex=True)
+                .str.replace(r"^\+", "", regex=True)
+                .str.replace(r"^(-?)0+(?=[0-9])", r"\1", regex=True)
+            )
+            col.summary(
+                ok & (canonical != values),
+                spec.name,
+                values,
+                "integer_normalised",
+                "{count} whole number(s) written another way (e.g. '2019.0', '+5', "
+                "'007'); read as plain whole numbers",
+            )
             values = values.where(~ok, canonical)
         _check_range(col, spec, values, ok)
     elif spec.type == "number":
@@ -235,15 +275,21 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
         if bad.any():
             comma = values.str.fullmatch(r"[+-]?[0-9]*,[0-9]+")
             col.cells(bad & ~comma, spec.name, values, "number", "'{value}' is not a number")
-            col.cells(bad & comma, spec.name, values, "number",
-                      "'{value}' is not a number: write decimals with a point (0.5, not 0,5)")
+            col.cells(
+                bad & comma,
+                spec.name,
+                values,
+                "number",
+                "'{value}' is not a number: write decimals with a point (0.5, not 0,5)",
+            )
         _check_range(col, spec, values, present & ~bad)
     elif spec.type == "boolean":
         lowered = values.str.lower()
         bad = present & ~lowered.isin(TRUE_WORDS | FALSE_WORDS)
         col.cells(bad, spec.name, values, "boolean", "'{value}' is not true/false (or yes/no)")
         values = values.mask(lowered.isin(TRUE_WORDS), "true").mask(
-            lowered.isin(FALSE_WORDS), "false")
+            lowered.isin(FALSE_WORDS), "false"
+        )
     return values
 
 
@@ -263,8 +309,12 @@ def _normalise_multi(values: pd.Series) -> pd.Series:
     if not has.any():
         return values
     sep = re.escape(MULTI_SEPARATOR)
-    cells = (values[has].str.replace(rf"\s*{sep}[\s{sep}]*", MULTI_SEPARATOR, regex=True)
-             .str.strip(MULTI_SEPARATOR).str.strip())
+    cells = (
+        values[has]
+        .str.replace(rf"\s*{sep}[\s{sep}]*", MULTI_SEPARATOR, regex=True)
+        .str.strip(MULTI_SEPARATOR)
+        .str.strip()
+    )
     parts = cells.str.split(MULTI_SEPARATOR, regex=False).explode()
     pairs = pd.DataFrame({"row": parts.index, "part": parts.to_numpy()})
     repeated = pairs.duplicated()
@@ -278,16 +328,22 @@ def _normalise_multi(values: pd.Series) -> pd.Series:
     return out
 
 
-def _check_category(col: _Collector, spec: ColumnSpec, values: pd.Series,
-                    present: pd.Series) -> pd.Series:
+def _check_category(
+    col: _Collector, spec: ColumnSpec, values: pd.Series, present: pd.Series
+) -> pd.Series:
     allowed = dict(spec.values or {})
     if spec.multi:
         parts = _explode_multi(values[present])
     else:
         several = present & _contains(values, MULTI_SEPARATOR)
-        col.cells(several, spec.name, values, "single_value",
-                  f"'{spec.name}' takes one value; '{{value}}' has several (separated by "
-                  f"'{MULTI_SEPARATOR}')")
+        col.cells(
+            several,
+            spec.name,
+            values,
+            "single_value",
+            f"'{spec.name}' takes one value; '{{value}}' has several (separated by "
+            f"'{MULTI_SEPARATOR}')",
+        )
         parts = values[present & ~several]
     known = parts.isin(list(allowed))
     if known.all():
@@ -305,20 +361,28 @@ def _check_category(col: _Collector, spec: ColumnSpec, values: pd.Series,
         first_bad = parts[unknown].groupby(level=0).first()
         mask = values.index.isin(first_bad.index)
         shown_values = first_bad.reindex(values.index).fillna("").astype(str)
-        hints = {v: _did_you_mean(v, allowed)
-                 for v in pd.unique(first_bad.to_numpy())[:MAX_SUGGESTED]}
+        hints = {
+            v: _did_you_mean(v, allowed) for v in pd.unique(first_bad.to_numpy())[:MAX_SUGGESTED]
+        }
         texts = np.full(len(values), "", dtype=object)  # only flagged rows are read
-        texts[mask] = [why.format(value=v) + hints.get(v, "")
-                       for v in shown_values.to_numpy()[mask]]
+        texts[mask] = [
+            why.format(value=v) + hints.get(v, "") for v in shown_values.to_numpy()[mask]
+        ]
         messages = pd.Series(texts, index=values.index)
         col.cells(mask, spec.name, shown_values, "vocabulary", why, messages=messages)
     if recased.any():
         rows = recased.groupby(level=0).any()
         index = rows[rows].index
-        col.note(Finding.warning(
-            col.sheet.name, int(col.sheet.rows[index[0]]), spec.name, values[index[0]],
-            "code_case", f"{len(index)} value(s) matched a code only when lower-cased; "
-            "normalised"))
+        col.note(
+            Finding.warning(
+                col.sheet.name,
+                int(col.sheet.rows[index[0]]),
+                spec.name,
+                values[index[0]],
+                "code_case",
+                f"{len(index)} value(s) matched a code only when lower-cased; normalised",
+            )
+        )
         fixed = parts.where(~recased, lowered.map(by_lower))
         values = values.copy()
         if spec.multi:  # rebuild only the cells that changed; a fixed code may now repeat
@@ -338,28 +402,49 @@ def _check_range(col: _Collector, spec: ColumnSpec, values: pd.Series, ok: pd.Se
     low = spec.minimum if spec.minimum is not None else -np.inf
     high = spec.maximum if spec.maximum is not None else np.inf
     out = ok & ((numbers < low) | (numbers > high)).fillna(False)
-    bounds = (f"at least {low:g}" if spec.maximum is None else
-              f"between {low:g} and {high:g}" if spec.minimum is not None else f"at most {high:g}")
+    bounds = (
+        f"at least {low:g}"
+        if spec.maximum is None
+        else f"between {low:g} and {high:g}"
+        if spec.minimum is not None
+        else f"at most {high:g}"
+    )
     col.cells(out, spec.name, values, "range", f"'{{value}}' is out of range: must be {bounds}")
 
 
 # --- Sheets ------------------------------------------------------------------------------------
+
 
 def _check_sheet(sheet: Sheet, specs: list[ColumnSpec]) -> tuple[pd.DataFrame, _Collector]:
     col = _Collector(sheet)
     frame = sheet.frame
     known = {s.name for s in specs}
     for missing in [s for s in specs if s.required and s.name not in frame.columns]:
-        col.note(Finding.error(sheet.name, 1, missing.name, "", "missing_column",
-                               f"{sheet.source}: required column '{missing.name}' is missing"))
+        col.note(
+            Finding.error(
+                sheet.name,
+                1,
+                missing.name,
+                "",
+                "missing_column",
+                f"{sheet.source}: required column '{missing.name}' is missing",
+            )
+        )
         col.bad[:] = True
     absent = sorted(known - set(frame.columns))
     for extra in [c for c in frame.columns if c not in known]:
         close = difflib.get_close_matches(extra, absent, n=1, cutoff=0.75)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        col.note(Finding.warning(sheet.name, 1, extra, extra, "unknown_column",
-                                 f"column '{extra}' is not in the contract or codebook; "
-                                 f"ignored{hint}"))
+        col.note(
+            Finding.warning(
+                sheet.name,
+                1,
+                extra,
+                extra,
+                "unknown_column",
+                f"column '{extra}' is not in the contract or codebook; ignored{hint}",
+            )
+        )
     out = {}
     for spec in specs:
         if spec.name in frame.columns:
@@ -378,24 +463,37 @@ def _check_studies(clean: pd.DataFrame, col: _Collector) -> None:
         first_row = clean.groupby("study_id")[SOURCE_ROW].first()
         for i in np.flatnonzero(duplicated.to_numpy()):
             value = ids.iloc[i]
-            col.note(Finding.error("studies", int(clean[SOURCE_ROW].iloc[i]), "study_id", value,
-                                   "unique", f"study_id '{value}' is already used at row "
-                                   f"{int(first_row[value])}"))
+            col.note(
+                Finding.error(
+                    "studies",
+                    int(clean[SOURCE_ROW].iloc[i]),
+                    "study_id",
+                    value,
+                    "unique",
+                    f"study_id '{value}' is already used at row {int(first_row[value])}",
+                )
+            )
         col.bad |= duplicated.to_numpy()
 
 
 def _check_references(clean: pd.DataFrame, col: _Collector, study_ids: set[str]) -> None:
     ids = clean["study_id"]
     unknown = (ids != "") & ~ids.isin(study_ids)
-    col.cells(unknown, "study_id", ids, "reference",
-              "study_id '{value}' is not in the studies sheet")
+    col.cells(
+        unknown, "study_id", ids, "reference", "study_id '{value}' is not in the studies sheet"
+    )
 
 
 def _check_codes(clean: pd.DataFrame, col: _Collector) -> None:
     repeated = clean.duplicated(["study_id", "code", "coder"], keep="first")
-    col.cells(repeated, "code", clean["code"], "duplicate_code",
-              "study already has code '{value}' from this coder; the repeat is ignored",
-              severity="warning")
+    col.cells(
+        repeated,
+        "code",
+        clean["code"],
+        "duplicate_code",
+        "study already has code '{value}' from this coder; the repeat is ignored",
+        severity="warning",
+    )
 
 
 def _check_outcomes(clean: pd.DataFrame, col: _Collector) -> None:
@@ -403,32 +501,63 @@ def _check_outcomes(clean: pd.DataFrame, col: _Collector) -> None:
     triple = clean[list(names)] != ""
     partial = triple.any(axis=1) & ~triple.all(axis=1)
     for column in names:
-        col.cells(partial & ~triple[column], column, clean[column], "ci_incomplete",
-                  "estimate, ci_lower and ci_upper go together: give all three or none")
+        col.cells(
+            partial & ~triple[column],
+            column,
+            clean[column],
+            "ci_incomplete",
+            "estimate, ci_lower and ci_upper go together: give all three or none",
+        )
     est, lo, hi = (pd.to_numeric(clean[c].where(triple[c]), errors="coerce") for c in names)
     # All three present and numbers (a cell that is not a number is reported by its column).
     usable = triple.all(axis=1) & np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi)
     disorder = usable & ~((lo <= est) & (est <= hi))
     if disorder.any():
-        messages = ("ci_lower ≤ estimate ≤ ci_upper does not hold: estimate " + clean["estimate"]
-                    + ", interval " + clean["ci_lower"] + " to " + clean["ci_upper"])
+        messages = (
+            "ci_lower ≤ estimate ≤ ci_upper does not hold: estimate "
+            + clean["estimate"]
+            + ", interval "
+            + clean["ci_lower"]
+            + " to "
+            + clean["ci_upper"]
+        )
         col.cells(disorder, "estimate", clean["estimate"], "ci_order", "", messages=messages)
     zero_width = usable & ~disorder & (lo == hi)
-    col.cells(zero_width, "ci_upper", clean["ci_upper"], "ci_width",
-              "ci_lower and ci_upper are both '{value}': a zero-width interval means a standard "
-              "error of 0, so the study cannot be pooled; check the interval")
+    col.cells(
+        zero_width,
+        "ci_upper",
+        clean["ci_upper"],
+        "ci_width",
+        "ci_lower and ci_upper are both '{value}': a zero-width interval means a standard "
+        "error of 0, so the study cannot be pooled; check the interval",
+    )
     no_measure = usable & (clean["effect_measure"] == "")
-    col.cells(no_measure, "effect_measure", clean["effect_measure"], "effect_measure_missing",
-              "an estimate is given, so effect_measure is required")
+    col.cells(
+        no_measure,
+        "effect_measure",
+        clean["effect_measure"],
+        "effect_measure_missing",
+        "an estimate is given, so effect_measure is required",
+    )
     ratio = usable & clean["effect_measure"].isin(RATIO_MEASURES)
     for column, numbers in (("estimate", est), ("ci_lower", lo), ("ci_upper", hi)):
-        col.cells(ratio & (numbers <= 0), column, clean[column], "ratio_positive",
-                  "'{value}' must be greater than 0 for a ratio measure (or, rr, hr)")
+        col.cells(
+            ratio & (numbers <= 0),
+            column,
+            clean[column],
+            "ratio_positive",
+            "'{value}' must be greater than 0 for a ratio measure (or, rr, hr)",
+        )
     keys = ["study_id", "outcome", "effect_measure"]
     repeated = usable & clean[keys].where(usable).duplicated(keep="first")
-    col.cells(repeated, "estimate", clean["estimate"], "repeated_estimate",
-              "this study already has an estimate for this outcome and measure; only the first "
-              "is pooled", severity="warning")
+    col.cells(
+        repeated,
+        "estimate",
+        clean["estimate"],
+        "repeated_estimate",
+        "this study already has an estimate for this outcome and measure; only the first is pooled",
+        severity="warning",
+    )
 
 
 def _check_screening(clean: pd.DataFrame, col: _Collector, n_studies: int) -> None:
@@ -437,11 +566,22 @@ def _check_screening(clean: pd.DataFrame, col: _Collector, n_studies: int) -> No
     count = usable["count"].map(int)
     repeatable = usable["stage"] == "excluded_full_text"
     repeated = ~repeatable & usable["stage"].duplicated(keep="first")
-    col.cells(clean.index.isin(usable.index[repeated]), "stage", clean["stage"], "unique",
-              "stage '{value}' appears more than once (only excluded_full_text may repeat)")
+    col.cells(
+        clean.index.isin(usable.index[repeated]),
+        "stage",
+        clean["stage"],
+        "unique",
+        "stage '{value}' appears more than once (only excluded_full_text may repeat)",
+    )
     missing_reason = (clean["stage"] == "excluded_full_text") & (clean["reason"] == "")
-    col.cells(missing_reason, "reason", clean["reason"], "required",
-              "each excluded_full_text row needs a reason", severity="warning")
+    col.cells(
+        missing_reason,
+        "reason",
+        clean["reason"],
+        "required",
+        "each excluded_full_text row needs a reason",
+        severity="warning",
+    )
     counts = count[~repeated].groupby(usable["stage"][~repeated]).sum()
 
     def get(stage: str) -> int | None:
@@ -452,12 +592,24 @@ def _check_screening(clean: pd.DataFrame, col: _Collector, n_studies: int) -> No
         return int(rows.iloc[0]) if len(rows) else None
 
     checks = [
-        ("screened", ["identified_databases", "identified_other"], ["duplicates_removed"],
-         "identified_databases + identified_other − duplicates_removed"),
-        ("full_text_assessed", ["screened"], ["excluded_screening"],
-         "screened − excluded_screening"),
-        ("included", ["full_text_assessed"], ["excluded_full_text"],
-         "full_text_assessed − excluded_full_text"),
+        (
+            "screened",
+            ["identified_databases", "identified_other"],
+            ["duplicates_removed"],
+            "identified_databases + identified_other − duplicates_removed",
+        ),
+        (
+            "full_text_assessed",
+            ["screened"],
+            ["excluded_screening"],
+            "screened − excluded_screening",
+        ),
+        (
+            "included",
+            ["full_text_assessed"],
+            ["excluded_full_text"],
+            "full_text_assessed − excluded_full_text",
+        ),
     ]
     # A stage whose row has an error is reported there; sums that need it are not checked.
     unusable = set(clean.loc[col.bad, "stage"])
@@ -468,31 +620,60 @@ def _check_screening(clean: pd.DataFrame, col: _Collector, n_studies: int) -> No
             continue
         expected = sum(get(s) or 0 for s in plus) - sum(get(s) or 0 for s in minus)
         if expected != get(target):
-            col.note(Finding.error("screening", row_of(target), "count", str(get(target)),
-                                   "screening_reconcile",
-                                   f"{target} is {get(target)} but {formula} = {expected}"))
+            col.note(
+                Finding.error(
+                    "screening",
+                    row_of(target),
+                    "count",
+                    str(get(target)),
+                    "screening_reconcile",
+                    f"{target} is {get(target)} but {formula} = {expected}",
+                )
+            )
     included = get("included")
     if included is None:
         if not (clean["stage"] == "included").any():  # an unusable 'included' row is reported
-            col.note(Finding.error("screening", None, "stage", "", "required",
-                                   "the screening sheet has no 'included' row"))
+            col.note(
+                Finding.error(
+                    "screening",
+                    None,
+                    "stage",
+                    "",
+                    "required",
+                    "the screening sheet has no 'included' row",
+                )
+            )
     elif included != n_studies:
-        col.note(Finding.error("screening", row_of("included"), "count", str(included),
-                               "screening_included",
-                               f"included is {included} but the studies sheet has {n_studies} "
-                               "rows"))
+        col.note(
+            Finding.error(
+                "screening",
+                row_of("included"),
+                "count",
+                str(included),
+                "screening_included",
+                f"included is {included} but the studies sheet has {n_studies} rows",
+            )
+        )
 
 
 def _check_uncoded(studies: pd.DataFrame, codes: pd.DataFrame, col: _Collector) -> None:
     uncoded = (studies["study_id"] != "") & ~studies["study_id"].isin(codes["study_id"])
-    col.cells(uncoded, "study_id", studies["study_id"], "no_codes",
-              "study '{value}' has no rows in the codes sheet", severity="warning")
+    col.cells(
+        uncoded,
+        "study_id",
+        studies["study_id"],
+        "no_codes",
+        "study '{value}' has no rows in the codes sheet",
+        severity="warning",
+    )
 
 
 # --- The stage ---------------------------------------------------------------------------------
 
-def validate_review(sheets_location: Path | str, codebook_path: Path | str,
-                    current_year: int | None = None) -> ValidationResult:
+
+def validate_review(
+    sheets_location: Path | str, codebook_path: Path | str, current_year: int | None = None
+) -> ValidationResult:
     """Validate one review's sheets against its codebook. Never raises for bad data."""
     intake: Intake = read_sheets(sheets_location)
     try:
@@ -509,10 +690,17 @@ def validate_review(sheets_location: Path | str, codebook_path: Path | str,
         del intake.sheets["screening"]  # the template's header and nothing else: not provided
     studies = intake.sheets.get("studies")
     if studies is not None and studies.frame.empty:
-        findings.append(Finding.error(
-            "studies", None, "", "", "no_records",
-            f"{studies.source}: the studies sheet has no records, only its header; a review "
-            "needs at least one included study"))
+        findings.append(
+            Finding.error(
+                "studies",
+                None,
+                "",
+                "",
+                "no_records",
+                f"{studies.source}: the studies sheet has no records, only its header; a review "
+                "needs at least one included study",
+            )
+        )
     clean: dict[str, pd.DataFrame] = {}
     collectors: dict[str, _Collector] = {}
     for name in ("studies", "codes", "outcomes", "screening"):
@@ -542,8 +730,12 @@ def validate_review(sheets_location: Path | str, codebook_path: Path | str,
     return ValidationResult(clean, findings, summary, specs)
 
 
-def _summary(intake: Intake, collectors: dict[str, _Collector], findings: list[Finding],
-             codebook_path: Path | str) -> dict:
+def _summary(
+    intake: Intake,
+    collectors: dict[str, _Collector],
+    findings: list[Finding],
+    codebook_path: Path | str,
+) -> dict:
     sheets = {}
     for name in ("studies", "codes", "outcomes", "screening"):
         if name not in intake.sheets and not any(f.sheet == name for f in findings):
@@ -569,7 +761,8 @@ def _summary(intake: Intake, collectors: dict[str, _Collector], findings: list[F
         "sheets": sheets,
         "inputs": dict(sorted(intake.hashes.items())),
         "codebook": {str(codebook_path): sha256_file(codebook_path)}
-        if codebook_path.is_file() else {},
+        if codebook_path.is_file()
+        else {},
     }
 
 
@@ -594,7 +787,8 @@ def write_validation(result: ValidationResult, paths: ValidationPaths) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     write_issues_csv(result.findings, paths.issues)
     paths.summary.write_text(
-        json.dumps(result.summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        json.dumps(result.summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     paths.report.write_text(validation_report(result), encoding="utf-8")
     for name in ("studies", "codes", "outcomes", "screening"):
         # A sheet that is absent or unreadable still gets its (empty) table, with the header.
@@ -608,8 +802,10 @@ def write_validation(result: ValidationResult, paths: ValidationPaths) -> None:
 
 #: What would be Markdown in a table cell of report.md, and nothing else: the report is read
 #: as plain text as often as it is rendered, so "row(s)" and "'included'" stay as typed.
-_MARKUP = re.compile(r"[\\`*|\[\]$~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|<(?=[A-Za-z/!?])"
-                     r"|&(?=#?[0-9A-Za-z]+;)")
+_MARKUP = re.compile(
+    r"[\\`*|\[\]$~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|<(?=[A-Za-z/!?])"
+    r"|&(?=#?[0-9A-Za-z]+;)"
+)
 _LINE_BREAKS = re.compile(r"[\r\n\t\u2028\u2029]+")
 
 
@@ -623,21 +819,29 @@ def validation_report(result: ValidationResult) -> str:
     """A reviewer's read of the findings: counts per sheet, then findings by sheet and rule."""
     lines = ["# Validation report", ""]
     status = "passed" if result.summary.get("passed") else "FAILED"
-    lines += [f"Validation {status}: {result.summary.get('errors', len(result.errors))} error(s), "
-              f"{result.summary.get('warnings', 0)} warning(s).", ""]
+    lines += [
+        f"Validation {status}: {result.summary.get('errors', len(result.errors))} error(s), "
+        f"{result.summary.get('warnings', 0)} warning(s).",
+        "",
+    ]
     if result.summary.get("sheets"):
-        lines += ["| sheet | rows read | rows valid | errors | warnings |",
-                  "|---|---:|---:|---:|---:|"]
+        lines += [
+            "| sheet | rows read | rows valid | errors | warnings |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for name, s in result.summary["sheets"].items():
-            lines.append(f"| {name} | {s['rows_read']} | {s['rows_valid']} | {s['errors']} | "
-                         f"{s['warnings']} |")
+            lines.append(
+                f"| {name} | {s['rows_read']} | {s['rows_valid']} | {s['errors']} | "
+                f"{s['warnings']} |"
+            )
         lines.append("")
     by_group: dict[tuple[str, str, str], list[Finding]] = {}
     for f in result.findings:
         by_group.setdefault((f.sheet, f.severity, f.rule), []).append(f)
     # Groups in the order the findings are (errors first, sheets in the contract's order).
-    for (sheet, severity, rule), group in sorted(by_group.items(),
-                                                  key=lambda item: sort_key(item[1][0])):
+    for (sheet, severity, rule), group in sorted(
+        by_group.items(), key=lambda item: sort_key(item[1][0])
+    ):
         lines += [f"## {sheet}: {rule} ({severity}, {len(group)})", ""]
         lines += ["| row | column | value | message |", "|---:|---|---|---|"]
         for f in group[:200]:
@@ -649,17 +853,18 @@ def validation_report(result: ValidationResult) -> str:
     return "\n".join(lines)
 
 
-
-def run_validate(sheets: Path, codebook: Path, paths: ValidationPaths,
-                 current_year: int | None = None) -> ValidationResult:
+def run_validate(
+    sheets: Path, codebook: Path, paths: ValidationPaths, current_year: int | None = None
+) -> ValidationResult:
     """The validate stage: check everything and write all of it; never stop the run here."""
     result = validate_review(sheets, codebook, current_year)
     write_validation(result, paths)
     return result
 
 
-def gate(review: str, summary_path: Path, issues_path: Path, report_path: Path,
-         passed_path: Path) -> None:
+def gate(
+    review: str, summary_path: Path, issues_path: Path, report_path: Path, passed_path: Path
+) -> None:
     """Stop the review when validation found errors; otherwise write ``passed_path``."""
     from evsynth.findings import read_issues_csv, stop_message
     from evsynth.runner import StopReview
@@ -667,7 +872,15 @@ def gate(review: str, summary_path: Path, issues_path: Path, report_path: Path,
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     if summary["errors"]:
         errors = [f for f in read_issues_csv(issues_path) if f.severity == "error"]
-        raise StopReview(stop_message(f"Validation of review '{review}'", errors, issues_path,
-                                      report_path, n_warnings=summary["warnings"]))
+        raise StopReview(
+            stop_message(
+                f"Validation of review '{review}'",
+                errors,
+                issues_path,
+                report_path,
+                n_warnings=summary["warnings"],
+            )
+        )
     passed_path.write_text(
-        f"validation passed with {summary['warnings']} warning(s)\n", encoding="utf-8")
+        f"validation passed with {summary['warnings']} warning(s)\n", encoding="utf-8"
+    )
