@@ -265,7 +265,7 @@ MUTANTS: tuple[Mutant, ...] = (
         'ratio = rows["effect_measure"].isin(["or"]).to_numpy()',
         OUTCOMES,
     ),
-    _m("pooling_needs_three", "outcomes", "if len(data) >= 2]", "if len(data) >= 3]", OUTCOMES),
+    _m("pooling_needs_three", "outcomes", "if len(data) >= 2\n", "if len(data) >= 3\n", OUTCOMES),
     _m(
         "sensitivity_keeps_only_excluded",
         "outcomes",
@@ -392,8 +392,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "no_codes_is_an_error",
         "validate",
-        '"study \'{value}\' has no rows in the codes sheet", severity="warning"',
-        '"study \'{value}\' has no rows in the codes sheet", severity="error"',
+        '"study \'{value}\' has no rows in the codes sheet",\n        severity="warning"',
+        '"study \'{value}\' has no rows in the codes sheet",\n        severity="error"',
         VALIDATE,
     ),
     _m(
@@ -413,8 +413,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "ratio_zero_allowed",
         "validate",
-        "col.cells(ratio & (numbers <= 0)",
-        "col.cells(ratio & (numbers < 0)",
+        "ratio & (numbers <= 0),",
+        "ratio & (numbers < 0),",
         VALIDATE,
     ),
     _m(
@@ -590,8 +590,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "html_not_self_contained",
         "render",
-        '"--standalone", "--embed-resources",',
-        '"--standalone",',
+        '"--embed-resources",\n',
+        "\n",
         RENDER,
     ),
     # --- escape: sheet text is never markup ------------------------------------------------------
