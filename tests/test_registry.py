@@ -10,6 +10,7 @@ from pathlib import Path
 import frictionless
 import pytest
 
+import evsynth.figures
 from evsynth import registry
 from evsynth.codebook import crosstab_fields, load_codebook
 from evsynth.datapackage import build_datapackage, header
@@ -85,10 +86,25 @@ def run_stages(review: str, out: Path) -> Path:
     return base
 
 
+#: The figure functions the stages call; these tests read only the CSVs, and drawing is most of
+#: a stage's time (tests/test_figures.py checks the figures themselves).
+FIGURES = (
+    "theme_chart",
+    "direction_chart",
+    "forest_plot",
+    "effect_direction_plot",
+    "gap_map_plot",
+)
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("registry")
-    return {review: run_stages(review, out) for review in REVIEWS}
+    with pytest.MonkeyPatch.context() as patch:
+        # The stages import these from evsynth.figures when called, so the stubs are seen.
+        for name in FIGURES:
+            patch.setattr(evsynth.figures, name, lambda *args, **kwargs: None)
+        return {review: run_stages(review, out) for review in REVIEWS}
 
 
 def tables_of(base: Path) -> list[Path]:
