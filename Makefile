@@ -56,8 +56,12 @@ unlock: $(STAMP)
 dry-run: $(STAMP)
 	$(SNAKEMAKE) --dry-run
 
+# Serial by default: measured on this 2-core machine under shared load, -n 2 was slower (the
+# workers compete for the same cores). On free cores: make test PYTEST_ARGS="-n 2 --dist loadfile"
+# (loadfile keeps each file, and so its module-scoped fixtures, on one worker).
+PYTEST_ARGS ?=
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # snakemake --lint asks for a conda env per rule; every rule runs in the one project
 # environment (pyproject.toml, or environment.yml for conda), so that lint alone is expected.
