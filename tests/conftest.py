@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -37,3 +39,42 @@ def tiny_clean(tmp_path_factory: pytest.TempPathFactory):
     result = validate_review(TINY / "sheets", TINY / "codebook.yaml")
     assert result.summary["passed"], [f.one_line() for f in result.errors]
     return result, load_codebook(TINY / "codebook.yaml")
+
+
+def make_run(workdir: Path, *extra: str, **popen) -> subprocess.CompletedProcess:
+    """What ``make run`` calls, in ``workdir`` (Pandoc engine: the same bytes on every machine)."""
+    return subprocess.run(
+        [sys.executable, "-m", "evsynth.cli", "run", "--config", "config.yaml", *extra],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "EVSYNTH_ENGINE": "pandoc"},
+        **popen,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny review run once from scratch through ``make run``'s wrapper, shared read-only.
+
+    A full run costs ~20 s; the workflow tests read this one (or a copy of it) instead of each
+    running their own. It is also the suite's real end-to-end run of ``make run``.
+    """
+    workdir = tmp_path_factory.mktemp("built") / "tiny"
+    shutil.copytree(TINY, workdir)
+    done = make_run(workdir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workdir
+
+
+@pytest.fixture
+def tiny_copy(tiny_built: Path, tmp_path: Path) -> Path:
+    """A private copy of the built review for a test that edits or reruns it.
+
+    copytree copies with copy2, which keeps the file dates Snakemake goes by, so the copy is up
+    to date; symlinks stay links.
+    """
+    target = tmp_path / "tiny"
+    shutil.copytree(tiny_built, target, symlinks=True)
+    return target

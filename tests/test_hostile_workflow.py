@@ -25,21 +25,16 @@ pytestmark = pytest.mark.workflow
 DOWNSTREAM_OF_OTHER_SHEETS = {"tally", "crosstab", "agreement", "prisma"}
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("built") / "tiny"
-    shutil.copytree(REPO / "tests/data/tiny", workdir)
-    done = snakemake(workdir)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return workdir
+@pytest.fixture
+def built(tiny_built: Path) -> Path:
+    """The shared clean run of the tiny review (tests/conftest.py), never changed here."""
+    return tiny_built
 
 
 @pytest.fixture
-def copy(built: Path, tmp_path: Path) -> Path:
-    """A private copy of the built review; copy2 keeps the file dates Snakemake goes by."""
-    target = tmp_path / "tiny"
-    shutil.copytree(built, target, copy_function=shutil.copy2)
-    return target
+def copy(tiny_copy: Path) -> Path:
+    """A private copy of the built review, with the file dates Snakemake goes by."""
+    return tiny_copy
 
 
 def sha256(path: Path) -> str:

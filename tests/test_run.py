@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_run
 from evsynth.run import BUSY, RunLock
 from test_reproducibility import digests, fresh_tiny
 
@@ -24,28 +25,14 @@ pytestmark = pytest.mark.workflow
 REPORTS = ("summary-of-evidence.html", "summary-of-evidence.pdf")
 
 
-def make_run(workdir: Path, **popen) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "evsynth.cli", "run", "--config", "config.yaml"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "EVSYNTH_ENGINE": "pandoc"},
-        **popen,
-    )
+@pytest.fixture
+def good_run(tiny_built: Path) -> Path:
+    """The shared good run of the tiny review, made through this wrapper (tests/conftest.py)."""
+    return tiny_built
 
 
-@pytest.fixture(scope="module")
-def good_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = fresh_tiny(tmp_path_factory.mktemp("good"))
-    done = make_run(workdir)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return workdir
-
-
-def test_a_good_run_lists_the_reports_and_shows_progress(good_run: Path):
-    done = make_run(good_run)  # nothing to do: the summary still names the reports
+def test_a_good_run_lists_the_reports_and_shows_progress(tiny_copy: Path):
+    done = make_run(tiny_copy)  # nothing to do: the summary still names the reports
     assert done.returncode == 0
     for name in REPORTS:
         assert f"results/tiny/report/{name}" in done.stdout

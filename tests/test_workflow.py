@@ -51,13 +51,10 @@ def pdf_text(path: Path) -> str:
     return "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("run") / "tiny"
-    shutil.copytree(REPO / "tests/data/tiny", workdir)
-    done = snakemake(workdir)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return workdir
+@pytest.fixture
+def tiny_run(tiny_built: Path) -> Path:
+    """The shared run of the tiny review (tests/conftest.py); the tests here only read it."""
+    return tiny_built
 
 
 def test_workflow_writes_every_contract_output(tiny_run: Path):
@@ -161,8 +158,8 @@ def test_provenance_records_hashes_versions_and_commit(tiny_run: Path):
     assert record["config"]["report"] == "summary-of-evidence"
 
 
-def test_second_run_has_nothing_to_do(tiny_run: Path):
-    done = snakemake(tiny_run, "--dry-run")
+def test_second_run_has_nothing_to_do(tiny_copy: Path):
+    done = snakemake(tiny_copy, "--dry-run")
     assert done.returncode == 0
     assert "Nothing to be done" in done.stdout + done.stderr
 
@@ -184,9 +181,8 @@ def test_bad_sheet_stops_with_a_message_and_keeps_the_findings(tmp_path: Path):
     assert before == {p: p.read_bytes() for p in (workdir / "sheets").iterdir()}
 
 
-def test_unknown_live_figure_stops_the_render_naming_file_and_line(tmp_path: Path):
-    workdir = tmp_path / "tiny"
-    shutil.copytree(REPO / "tests/data/tiny", workdir)
+def test_unknown_live_figure_stops_the_render_naming_file_and_line(tiny_copy: Path):
+    workdir = tiny_copy  # built: only the render reruns
     why = workdir / "narrative/why.md"
     why.write_text(why.read_text("utf-8") + "\nAnd {{n_stuides}} typo.\n", "utf-8")
     done = snakemake(workdir)
@@ -196,9 +192,8 @@ def test_unknown_live_figure_stops_the_render_naming_file_and_line(tmp_path: Pat
     assert "Traceback" not in done.stderr
 
 
-def test_without_a_narrative_the_report_is_a_complete_draft(tmp_path: Path):
-    workdir = tmp_path / "tiny"
-    shutil.copytree(REPO / "tests/data/tiny", workdir)
+def test_without_a_narrative_the_report_is_a_complete_draft(tiny_copy: Path):
+    workdir = tiny_copy  # built: the changed config reruns the render
     config = workdir / "config.yaml"
     config.write_text(config.read_text("utf-8").replace("    narrative: narrative/\n", ""), "utf-8")
     done = snakemake(workdir)
