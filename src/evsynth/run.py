@@ -231,6 +231,12 @@ def first_findings(path: Path, shown: int = SHOWN) -> tuple[list[Finding], int]:
     return errors[:shown], len(errors)
 
 
+def finding_lines(errors: list[Finding], total: int, where: str) -> list[str]:
+    """The first findings, how many more there are, and the file that lists them all."""
+    more = [f"  … and {total - len(errors)} more."] if total > len(errors) else []
+    return [*(f"  - {f.location()}: {f.message}" for f in errors), *more, f"  {where}"]
+
+
 def why_stopped(state: ReviewState, results: Path) -> list[str]:
     """The lines under "STOPPED": the first findings and where all of them are."""
     base = results / state.review
@@ -243,20 +249,17 @@ def why_stopped(state: ReviewState, results: Path) -> list[str]:
     if summary.get("errors"):
         errors, total = first_findings(validation / "issues.csv")
         if errors:
-            return [
-                *(f"  - {f.location()}: {f.message}" for f in errors),
-                *([f"  … and {total - len(errors)} more."] if total > len(errors) else []),
-                f"  All {total} finding(s): {validation / 'issues.csv'} "
-                f"(readable: {validation / 'report.md'})",
-            ]
+            return finding_lines(
+                errors,
+                total,
+                f"All {total} finding(s): "
+                f"{validation / 'issues.csv'} (readable: "
+                f"{validation / 'report.md'})",
+            )
     narrative = validation / "narrative_issues.csv"
     errors, total = first_findings(narrative)
     if errors:
-        return [
-            *(f"  - {f.location()}: {f.message}" for f in errors),
-            *([f"  … and {total - len(errors)} more."] if total > len(errors) else []),
-            f"  All {total} narrative finding(s): {narrative}",
-        ]
+        return finding_lines(errors, total, f"All {total} narrative finding(s): {narrative}")
     rules = [r for r in state.pending_rules if r != "(workflow)"]
     logs = sorted({str(p) for rule in rules for p in Path("logs", rule).glob(f"{state.review}*")})
     if logs:
