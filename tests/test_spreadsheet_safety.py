@@ -12,6 +12,7 @@ import errno
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evsynth.findings import Finding, read_issues_csv, sorted_findings, write_issues_csv
-from evsynth.runner import run_rule
+from evsynth.runner import RuleFailed, run_rule
 from evsynth.spreadsheet_safe import TRIGGERS, escape_text, is_armed, restore_text
 from evsynth.tables import read_clean, read_results, write_table
 from evsynth.validate import validate_review, write_validation
@@ -226,11 +227,12 @@ def run_failing(smk: SimpleNamespace, error: BaseException, capsys) -> tuple[int
 
 
 def run_failing_step(smk: SimpleNamespace, step, capsys) -> tuple[int, str]:
-    """Run ``step`` through run_rule: its exit code and what the terminal showed."""
+    """Run ``step`` through run_rule: 1 when the job failed (as Snakemake records it), and
+    what the terminal showed."""
     Path(smk.log[0]).parent.mkdir(parents=True, exist_ok=True)
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(RuleFailed):
         run_rule(smk, step)
-    return stop.value.code, capsys.readouterr().err
+    return 1, capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("restore_logging")
@@ -293,10 +295,9 @@ def test_full_disk_that_also_fails_the_log(tmp_path: Path, capsys) -> None:
     def step() -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/x/out.csv")
 
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(RuleFailed):
         run_rule(smk, step)
     err = capsys.readouterr().err
-    assert stop.value.code != 0
     assert "the disk is full while writing /x/out.csv" in err
     assert "Traceback" not in err and "Logging error" not in err
 
@@ -419,3 +420,35 @@ def test_any_findings_round_trip_through_issues_csv(cells: list[tuple[str, str]]
         write_issues_csv(findings, path)
         assert not any(runnable(v) for row in raw_rows(path) for v in row.values())
         assert read_issues_csv(path) == sorted_findings(findings)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_jobs_running_at_once_keep_their_logs_apart(tmp_path: Path) -> None:
+    """The workflow runs its jobs as threads of one process: each job's log holds its own
+    records only, whichever module logs them, and no handler is left behind."""
+    root = logging.getLogger()
+    before = root.handlers[:]
+    both_started = threading.Barrier(2, timeout=10)
+
+    def job(name: str) -> None:
+        smk = fake_smk(tmp_path / name)
+        smk.rule = name
+        Path(smk.log[0]).parent.mkdir(parents=True, exist_ok=True)
+
+        def step() -> None:
+            both_started.wait()  # both handlers are on the root logger now
+            for i in range(50):
+                logging.getLogger(f"evsynth.{name}").info("%s line %d", name, i)
+
+        run_rule(smk, step)
+
+    threads = [threading.Thread(target=job, args=(name,)) for name in ("tally", "outcomes")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name, other in (("tally", "outcomes"), ("outcomes", "tally")):
+        log = (tmp_path / name / "logs" / "tally.log").read_text(encoding="utf-8")
+        assert f"{name} line 49" in log and log.count(f"{name} line") == 50
+        assert other not in log
+    assert root.handlers == before

@@ -133,6 +133,9 @@ def snakemake_command(config: Path, cores: int, *extra: str) -> list[str]:
         str(config),
         "--cores",
         str(cores),
+        # The rules run in this process's threads (also set by workflow/profiles/default;
+        # said here too so that a user's --workflow-profile cannot slow every job down).
+        "--force-use-threads",
         *extra,
     ]
 

@@ -2,6 +2,13 @@
 
 A script under ``scripts/`` calls :func:`run_rule` once. Whatever goes wrong, the user sees a
 short message on the terminal; the traceback, if there is one, goes only to the rule's log.
+
+The rules run inside Snakemake's own process, each job in a thread of its pool
+(:func:`run_adapter`, ``--force-use-threads``): a job then costs what its work costs, not a
+fresh interpreter importing pandas, pyarrow, scipy and matplotlib (1-2 s a job, most of a small
+review's run). So nothing here may touch process-wide state for one job alone: each job's log
+handler takes only its own thread's records, and a failure raises :class:`RuleFailed` for
+Snakemake to record rather than exiting the process.
 A full disk, a used-up quota, a read-only folder or a denied permission is the machine, not a
 bug: the message says which file and what to do (:func:`machine_fault`).
 """
@@ -10,16 +17,22 @@ from __future__ import annotations
 
 import errno
 import logging
+import runpy
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from evsynth.findings import InputError
 
 
 class StopReview(Exception):
     """An expected stop (such as validation errors): the message is all the user needs."""
+
+
+class RuleFailed(Exception):
+    """A job stopped; the reason has been printed on the terminal and written to its log."""
 
 
 #: OSError numbers that mean the machine refused a write (or a read), not a fault of evsynth.
@@ -41,43 +54,76 @@ class _QuietFileHandler(logging.FileHandler):
         pass
 
 
+def run_adapter(script: Path, job: Any) -> None:
+    """Run a ``scripts/`` adapter in this process with ``job`` as its ``snakemake`` object.
+
+    ``job`` carries what a Snakemake ``run:`` block sees (input, output, params, wildcards,
+    log, rule), the same names a ``script:`` gets, so an adapter reads the same either way.
+    """
+    runpy.run_path(str(script), init_globals={"snakemake": job}, run_name="__main__")
+
+
 def run_rule(smk: Any, step: Callable[[], object]) -> None:
-    """Route logging to the rule's log, run ``step``, and turn failures into one paragraph."""
+    """Route this job's logging to its log, run ``step``, turn failures into one paragraph."""
     log_path = smk.log[0] if smk.log else None
-    # delay: the log file is opened at the first record, inside the handler, so a read-only
-    # or full disk is reported by the message below rather than by a traceback here.
-    handlers = [_QuietFileHandler(log_path, delay=True, encoding="utf-8")] if log_path else None
-    logging.basicConfig(
-        handlers=handlers,
-        level=logging.INFO,
-        force=True,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
     where = ", ".join(f"{k}={v}" for k, v in dict(smk.wildcards.items()).items())
-    logging.info("rule %s (%s) starting", smk.rule, where)
-    try:
-        step()
-    except StopReview as exc:
-        logging.error("%s", exc)
-        _fail(str(exc))
-    except InputError as exc:
-        logging.error("%s", exc)
-        lines = "\n".join(f"  - {f.one_line()}" for f in exc.findings[:5])
-        _fail(f"evsynth: cannot continue ({where}):\n{lines}")
-    except Exception as exc:  # noqa: BLE001 - last resort: no traceback on the terminal
-        logging.exception("unexpected failure")
-        machine = machine_fault(
-            exc, _paths(getattr(smk, "input", ())), _paths(getattr(smk, "output", ()))
-        )
-        if machine is not None:
-            _fail(f"evsynth: {machine} (rule '{smk.rule}', {where}; details in {log_path})")
-        _fail(
-            f"evsynth: internal error in rule '{smk.rule}' ({where}): "
-            f"{type(exc).__name__}: {exc}\nThis is a bug in evsynth, not in your data; the "
-            f"details are in {log_path}. Please report it with that file."
-        )
-    logging.info("rule %s (%s) done", smk.rule, where)
+    with _job_log(log_path) as log:
+        log.info("rule %s (%s) starting", smk.rule, where)
+        try:
+            step()
+        except StopReview as exc:
+            log.error("%s", exc)
+            _fail(str(exc))
+        except InputError as exc:
+            log.error("%s", exc)
+            lines = "\n".join(f"  - {f.one_line()}" for f in exc.findings[:5])
+            _fail(f"evsynth: cannot continue ({where}):\n{lines}")
+        except Exception as exc:  # noqa: BLE001 - last resort: no traceback on the terminal
+            log.exception("unexpected failure")
+            machine = machine_fault(
+                exc, _paths(getattr(smk, "input", ())), _paths(getattr(smk, "output", ()))
+            )
+            if machine is not None:
+                _fail(f"evsynth: {machine} (rule '{smk.rule}', {where}; details in {log_path})")
+            _fail(
+                f"evsynth: internal error in rule '{smk.rule}' ({where}): "
+                f"{type(exc).__name__}: {exc}\nThis is a bug in evsynth, not in your data; the "
+                f"details are in {log_path}. Please report it with that file."
+            )
+        log.info("rule %s (%s) done", smk.rule, where)
     progress(smk)
+
+
+class _job_log:  # noqa: N801 - used as a context manager, named like one
+    """This thread's records, from the ``evsynth`` loggers and the root logger alike, to the
+    job's log file, for as long as the job runs.
+
+    The handler sits on the root logger, shared by every job running at the same time, so it
+    keeps only records made in its own thread (a stage may log from any module).
+    """
+
+    def __init__(self, log_path: str | None) -> None:
+        self.handler: logging.Handler | None = None
+        if log_path:
+            # delay: the file is opened at the first record, inside the handler, so a
+            # read-only or full disk is reported by the stop message rather than a traceback.
+            self.handler = _QuietFileHandler(log_path, delay=True, encoding="utf-8")
+            self.handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            thread = threading.get_ident()
+            self.handler.addFilter(lambda record: record.thread == thread)
+
+    def __enter__(self) -> logging.Logger:
+        root = logging.getLogger()
+        if self.handler is not None:
+            root.addHandler(self.handler)
+        if root.level > logging.INFO or root.level == logging.NOTSET:
+            root.setLevel(logging.INFO)
+        return logging.getLogger("evsynth.rule")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handler is not None:
+            logging.getLogger().removeHandler(self.handler)
+            self.handler.close()
 
 
 def progress(smk: Any) -> None:
@@ -153,6 +199,6 @@ def _is_within(path: Path, folders: Iterable[Path]) -> bool:
     return False
 
 
-def _fail(message: str) -> None:
-    print(message, file=sys.stderr)
-    sys.exit(1)
+def _fail(message: str) -> NoReturn:
+    print(message, file=sys.stderr, flush=True)
+    raise RuleFailed(message)

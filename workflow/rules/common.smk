@@ -2,11 +2,13 @@
 import itertools
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from evsynth.codebook import crosstab_fields as codebook_crosstab_fields
 from evsynth.intake import input_files as intake_input_files
 from evsynth.integrity import CHECKSUMS_DIR, Job, remove_unvouched
 from evsynth.narrative import narrative_files as package_narrative_files
+from evsynth.runner import RuleFailed, run_adapter
 
 REVIEWS = sorted(config["reviews"])
 REPORTS_DIR = Path(workflow.basedir).parent / "reports"
@@ -17,6 +19,25 @@ wildcard_constraints:
 
 def review_config(review):
     return config["reviews"][review]
+
+
+# --- Running a step ----------------------------------------------------------------------------
+# Each rule runs its adapter, scripts/<name>.py, inside this process (a `run:` block, in a
+# thread with --force-use-threads, set by workflow/profiles/default and by `make run`): one
+# interpreter imports the package once, instead of one per job (see evsynth.runner).
+SCRIPTS = Path(workflow.basedir).parent / "scripts"
+
+
+def adapter(name, input, output, params, wildcards, log, rule):
+    job = SimpleNamespace(
+        input=input, output=output, params=params, wildcards=wildcards, log=log, rule=rule
+    )
+    try:
+        run_adapter(SCRIPTS / f"{name}.py", job)
+    except RuleFailed:
+        # The reason is on the terminal already; this only tells Snakemake the job failed,
+        # raised afresh so that its trace names this file rather than the package's insides.
+        raise RuleFailed(f"evsynth stopped '{rule}' (the reason is above)") from None
 
 
 # --- Rerun honesty -----------------------------------------------------------------------------

@@ -57,5 +57,5 @@ rule outcomes:
         "logs/outcomes/{review}.log",
     benchmark:
         "benchmarks/outcomes/{review}.tsv"
-    script:
-        "../../scripts/outcomes.py"
+    run:
+        adapter("outcomes", input, output, params, wildcards, log, rule)

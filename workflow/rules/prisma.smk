@@ -18,5 +18,5 @@ rule prisma:
         checksums=checksum_record("prisma"),
     log:
         "logs/prisma/{review}.log",
-    script:
-        "../../scripts/prisma.py"
+    run:
+        adapter("prisma", input, output, params, wildcards, log, rule)

@@ -26,8 +26,8 @@ rule provenance:
         checksums=checksum_record("provenance"),
     log:
         "logs/provenance/{review}.log",
-    script:
-        "../../scripts/provenance.py"
+    run:
+        adapter("provenance", input, output, params, wildcards, log, rule)
 
 
 rule datapackage:
@@ -44,5 +44,5 @@ rule datapackage:
         checksums=checksum_record("datapackage"),
     log:
         "logs/datapackage/{review}.log",
-    script:
-        "../../scripts/datapackage.py"
+    run:
+        adapter("datapackage", input, output, params, wildcards, log, rule)

@@ -57,5 +57,5 @@ rule render:
         "logs/render/{review}_{format}.log",
     benchmark:
         "benchmarks/render/{review}_{format}.tsv"
-    script:
-        "../../scripts/render.py"
+    run:
+        adapter("render", input, output, params, wildcards, log, rule)

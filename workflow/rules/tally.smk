@@ -33,8 +33,8 @@ rule tally:
         "logs/tally/{review}.log",
     benchmark:
         "benchmarks/tally/{review}.tsv"
-    script:
-        "../../scripts/tally.py"
+    run:
+        adapter("tally", input, output, params, wildcards, log, rule)
 
 
 rule crosstab:
@@ -52,8 +52,8 @@ rule crosstab:
         checksums=checksum_record("crosstab"),
     log:
         "logs/crosstab/{review}_{field}.log",
-    script:
-        "../../scripts/crosstab.py"
+    run:
+        adapter("crosstab", input, output, params, wildcards, log, rule)
 
 
 rule agreement:
@@ -75,5 +75,5 @@ rule agreement:
         checksums=checksum_record("agreement"),
     log:
         "logs/agreement/{review}.log",
-    script:
-        "../../scripts/agreement.py"
+    run:
+        adapter("agreement", input, output, params, wildcards, log, rule)

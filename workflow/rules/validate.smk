@@ -42,8 +42,8 @@ rule validate:
         "logs/validate/{review}.log",
     benchmark:
         "benchmarks/validate/{review}.tsv"
-    script:
-        "../../scripts/validate.py"
+    run:
+        adapter("validate", input, output, params, wildcards, log, rule)
 
 
 rule validation_gate:
@@ -57,8 +57,8 @@ rule validation_gate:
         checksums=checksum_record("validation_gate"),
     log:
         "logs/validation_gate/{review}.log",
-    script:
-        "../../scripts/validation_gate.py"
+    run:
+        adapter("validation_gate", input, output, params, wildcards, log, rule)
 
 
 # The narrative is checked apart from the sheets, so that editing prose re-renders the report
@@ -76,5 +76,5 @@ rule check_narrative:
         checksums=checksum_record("check_narrative"),
     log:
         "logs/check_narrative/{review}.log",
-    script:
-        "../../scripts/check_narrative.py"
+    run:
+        adapter("check_narrative", input, output, params, wildcards, log, rule)

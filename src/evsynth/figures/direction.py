@@ -31,11 +31,13 @@ from evsynth.figures.style import (
     DIRECTION_COLOURS,
     DIRECTION_LABELS,
     STYLE,
+    one_at_a_time,
     placeholder,
     save,
 )
 
 
+@one_at_a_time
 def direction_chart(direction: pd.DataFrame, path: Path) -> tuple[Path, Path]:
     """Stacked bars: studies per outcome by direction of effect, with the sign-test p."""
     if direction.empty:
@@ -154,6 +156,7 @@ def _quality_patch(x, y, w, h, quality: str, **extra):
     )
 
 
+@one_at_a_time
 def effect_direction_plot(
     cells: pd.DataFrame,
     studies: pd.DataFrame,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from evsynth.contract import EFFECT_MEASURES
 from evsynth.figures.layout import MAX_FOREST_STUDIES, largest_studies, p_text, text_width_in
-from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, placeholder, save
+from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, one_at_a_time, placeholder, save
 
 #: Candidate ticks for ratio axes (log scale), labelled as plain numbers, roundest first
 #: (see :func:`ratio_ticks`).
@@ -59,6 +59,7 @@ def ratio_ticks(lo: float, hi: float, width_in: float, min_gap_in: float = 0.42)
     return sorted(chosen)
 
 
+@one_at_a_time
 def forest_plot(
     weighted: pd.DataFrame,
     pooled: pd.DataFrame,

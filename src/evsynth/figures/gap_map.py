@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from evsynth.figures.layout import column_headers, fit_text, inch_canvas, text_width_in
-from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, placeholder, save
+from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, one_at_a_time, placeholder, save
 
 #: Net direction scale of the gap map: harm (vermillion) through neutral to benefit (blue), the
 #: Okabe–Ito pair used for harm and benefit everywhere else.
@@ -28,6 +28,7 @@ NET_DIRECTION_CMAP = matplotlib.colors.LinearSegmentedColormap.from_list(
 NO_VOTES_COLOUR = "#A6A6A6"
 
 
+@one_at_a_time
 def gap_map_plot(
     gap: pd.DataFrame, themes: pd.DataFrame, outcome_labels: dict[str, str], path: Path
 ) -> tuple[Path, Path]:

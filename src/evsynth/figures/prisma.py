@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.patches import FancyBboxPatch
 
-from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, save
+from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, one_at_a_time, save
 
 LEFT, RIGHT = (0.05, 4.2), (4.9, 9.95)  # box x-extents, in axis units (0..10)
 LINE = 0.3  # height of a text line, in axis units, at the figure height below
@@ -54,6 +54,7 @@ def _wrap(text: str, width: int) -> list[str]:
     return [line for part in text.split("\n") for line in textwrap.wrap(part, width) or [""]]
 
 
+@one_at_a_time
 def prisma_diagram(n: dict[str, int], reasons: pd.DataFrame, path: Path) -> tuple[Path, Path]:
     """Draw the flow from ``n``, the records per screening stage, and ``reasons``, the
     screening rows of the full-text exclusions (``reason`` and ``count``), in their order."""

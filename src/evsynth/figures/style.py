@@ -8,9 +8,33 @@ colour-blindness (Okabe & Ito 2008); direction is carried by marker shape as wel
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import matplotlib.pyplot as plt
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+# The workflow's jobs run as threads of one process (evsynth.runner), and pyplot is not
+# thread-safe: its figure registry and the rcParams that rc_context swaps are process-wide, so
+# two plots drawn at once could take each other's style. One figure is drawn at a time.
+_DRAWING = threading.RLock()
+
+
+def one_at_a_time(draw: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Draw under the process-wide figure lock (see ``_DRAWING``)."""
+
+    @functools.wraps(draw)
+    def locked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _DRAWING:
+            return draw(*args, **kwargs)
+
+    return locked
+
 
 OKABE_ITO = {
     "orange": "#E69F00",
@@ -72,6 +96,7 @@ def save(fig: plt.Figure, stem: Path, tight: bool = True) -> tuple[Path, Path]:
     return png, svg
 
 
+@one_at_a_time
 def placeholder(stem: Path, message: str) -> tuple[Path, Path]:
     """A small figure that says why there is nothing to plot (rule outputs must exist)."""
     with plt.rc_context(STYLE):

@@ -8,9 +8,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, placeholder, save
+from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, one_at_a_time, placeholder, save
 
 
+@one_at_a_time
 def theme_chart(themes: pd.DataFrame, n_studies: int, path: Path) -> tuple[Path, Path]:
     """Horizontal bars: studies per theme, in tree order, children indented under parents."""
     if themes.empty:
