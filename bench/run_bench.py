@@ -6,6 +6,7 @@ Usage (from the project root; ``make bench`` runs it after installing the ``benc
     .venv/bin/python bench/run_bench.py --sizes 1000,10000   # smaller sizes only
     .venv/bin/python bench/run_bench.py --figures            # also time the figures
     .venv/bin/python bench/run_bench.py --only meta          # only evsynth against PyMARE
+    .venv/bin/python bench/run_bench.py --no-snakemake       # without the run through Snakemake
 
 For each size a synthetic review (``bench/synthetic.py``; 10 code rows and 2 outcome rows per
 study by default) is written to a temporary folder, and every stage runs in a fresh Python
@@ -16,8 +17,12 @@ own. A stage's time is measured inside its process around the call (interpreter 
 imports excluded, reported apart); its memory is the process's peak resident set size
 (``getrusage(RUSAGE_SELF).ru_maxrss``, which includes the interpreter and the imported
 libraries). The same processes time a bare ``pandas.read_csv`` of the three sheets, evsynth's
-validation of the studies sheet alone and ``frictionless`` validating that sheet against an
-equivalent Table Schema. Finally 1,000 random meta-analyses are pooled by evsynth's ``reml`` and
+validation of the studies sheet alone and ``frictionless`` validating that sheet against the
+same Table Schema, the registry's (``evsynth.registry.sheet_schema``). The same review then runs
+through the real workflow as one command (``python -m snakemake`` on workflow/Snakefile, its
+targets the validation, the tallies and the outcome tables, not the report), timed from launch
+to exit with start-up, its memory the peak RSS of that process (its jobs run as threads in it).
+Finally 1,000 random meta-analyses are pooled by evsynth's ``reml`` and
 ``dersimonian_laird`` (one call per group) and ``reml_many`` and ``dersimonian_laird_many``
 (one call for all groups, as the outcomes stage pools), and by PyMARE's estimators.
 
