@@ -569,7 +569,10 @@ def run_snakemake(folder: Path, timeout: float) -> dict:
 
     def stop() -> None:
         timed_out.append(True)
-        os.killpg(process.pid, signal.SIGKILL)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it ended as the timer fired
+            pass
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -839,7 +842,8 @@ def report(results: dict[int, dict[str, dict]], meta: dict | None, args) -> None
                     _s(snake.get("peak_mb")),
                 ]
             )
-        checks.append((n, ratio, snake_ratio, peak))
+        unmeasured = [s for s in OURS if "failed" in runs.get(s, {})]
+        checks.append((n, ratio, snake_ratio, peak, unmeasured, snake.get("failed")))
     print_table(
         "Stage wall time (s); Snakemake = the same review through the workflow, one command",
         [
@@ -1010,7 +1014,7 @@ def report(results: dict[int, dict[str, dict]], meta: dict | None, args) -> None
     # --- Targets ---
     if checks:
         print("\nTargets (at the largest size run; stated for 100,000 studies)")
-        n, ratio, snake_ratio, peak = checks[-1]
+        n, ratio, snake_ratio, peak, unmeasured, snake_failed = checks[-1]
         at = f"{n:,} studies"
         print(
             f"  [{_verdict(None if ratio is None else ratio <= TARGET_READ_RATIO)}] "
@@ -1019,10 +1023,15 @@ def report(results: dict[int, dict[str, dict]], meta: dict | None, args) -> None
         )
         if not args.no_snakemake:
             # A failed or stopped run is a miss, not "n/a": the figure is the workflow's own.
+            met = snake_ratio is not None and snake_ratio <= TARGET_SNAKEMAKE_RATIO
+            figure = (
+                f"failed ({snake_failed}; its last lines are above)"
+                if snake_failed
+                else f"{_x(snake_ratio)} a bare read_csv, start-up included"
+            )
             print(
-                f"  [{_verdict(snake_ratio is not None and snake_ratio <= TARGET_SNAKEMAKE_RATIO)}]"
-                f" sheets to tallies and outcomes through Snakemake {_x(snake_ratio)} a bare "
-                f"read_csv, start-up included (target <= {TARGET_SNAKEMAKE_RATIO:g}x), {at}"
+                f"  [{_verdict(met)}] sheets to tallies and outcomes through Snakemake {figure} "
+                f"(target <= {TARGET_SNAKEMAKE_RATIO:g}x), {at}"
             )
     else:
         print("\nTargets")
@@ -1063,6 +1072,7 @@ def report(results: dict[int, dict[str, dict]], meta: dict | None, args) -> None
         f"  [{_verdict(None if peak is None else peak < TARGET_PEAK_MB)}] peak memory "
         f"{_s(peak)} MB, the largest of every stage and the Snakemake run (target < "
         f"{TARGET_PEAK_MB:,.0f} MB), {at}"
+        + (f"; not measured, as they failed: {', '.join(unmeasured)}" if unmeasured else "")
     )
     if n != 100_000:
         print(
