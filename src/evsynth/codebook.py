@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,7 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 CORE_STUDY_COLUMNS: tuple[str, ...] = SHEET_COLUMNS["studies"]
 
 
+@cache  # the package's own file: parsed once per process (55 ms a time, every codebook load)
 def _schema() -> dict:
     text = resources.files("evsynth").joinpath("schemas/codebook.schema.yaml").read_text("utf-8")
     return yaml.safe_load(text)
