@@ -63,13 +63,54 @@ class Outcome:
     benefit: str  # "decrease" or "increase"
 
 
+#: The display levels every appraisal judgement maps to (robvis's traffic-light colours), fixed
+#: by the contract; several judgements of a tool may share one.
+APPRAISAL_LEVELS: tuple[str, ...] = ("good", "fair", "poor", "unclear")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One point of an appraisal tool's scale, e.g. ``some_concerns`` -> Some concerns, fair."""
+
+    code: str
+    label: str
+    level: str  # one of APPRAISAL_LEVELS
+
+
+@dataclass(frozen=True)
+class AppraisalTool:
+    """A critical-appraisal or risk-of-bias tool as the codebook's ``appraisal:`` declares it."""
+
+    code: str
+    label: str
+    designs: tuple[str, ...]  # the design codes the tool fits
+    domains: dict[str, str]  # domain code -> label, in the codebook's order
+    judgements: dict[str, Judgement]  # ordered best to worst, as the codebook lists them
+
+
+@dataclass(frozen=True)
+class Design:
+    """A code of the ``design`` vocabulary with what the synthesis needs to know of it.
+
+    Defaults (contract): ``rct`` is randomised and no other design is; every design votes in
+    the effect-direction count unless the codebook marks it ``votes: false``.
+    """
+
+    code: str
+    label: str
+    randomised: bool
+    votes: bool
+
+
 @dataclass(frozen=True)
 class Codebook:
     review: str
-    vocabularies: dict[str, dict[str, str]]
+    vocabularies: dict[str, dict[str, str]]  # code -> label, the design vocabulary's too
     fields: dict[str, StudyField]
     themes: tuple[Theme, ...]  # depth-first, in the codebook's order
     outcomes: dict[str, Outcome]
+    appraisal: dict[str, AppraisalTool] = field(default_factory=dict)
+    designs: dict[str, Design] = field(default_factory=dict)
 
     @cached_property
     def theme_by_code(self) -> dict[str, Theme]:
