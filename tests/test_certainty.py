@@ -8,11 +8,9 @@ calling the module's own helpers or tables.
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 
 from evsynth.certainty import (
     Signal,
@@ -21,7 +19,6 @@ from evsynth.certainty import (
     compare_signals,
     default_start,
     effect_statement,
-    egger_test,
     grade_certainty,
     imprecision_signal,
     inconsistency_signal_direction,
@@ -344,45 +341,6 @@ def test_imprecision_signal_not_assessed_and_bad_input():
         imprecision_signal("difference", 0.5, 0.1)
     with pytest.raises(ValueError, match="scale must be one of"):
         imprecision_signal("log", 0.5, 1.1)
-
-
-def test_egger_test_matches_scipy_linregress():
-    """Egger et al. 1997: OLS of y/se on 1/se, intercept t test with k - 2 df. Checked against
-    scipy.stats.linregress, an independent implementation."""
-    yi = [-0.89, -1.59, -1.35, -1.44, -0.22, -0.79, -1.62, 0.01, -0.47, -1.37, -0.34, 0.45]
-    sei = [0.57, 0.44, 0.64, 0.14, 0.23, 0.06, 0.47, 0.06, 0.24, 0.27, 0.11, 0.53]
-    x = [1 / s for s in sei]
-    z = [y / s for y, s in zip(yi, sei, strict=True)]
-    ref = sps.linregress(x, z)
-    t = ref.intercept / ref.intercept_stderr
-    p = 2 * sps.t.sf(abs(t), len(yi) - 2)
-    got = egger_test(yi, sei)
-    assert got.k == 12
-    assert got.intercept == pytest.approx(ref.intercept, rel=1e-10)
-    assert got.se == pytest.approx(ref.intercept_stderr, rel=1e-10)
-    assert got.p == pytest.approx(p, rel=1e-10)
-
-
-def test_egger_test_known_intercept_and_bad_input():
-    """Standardised effects z = b0 + 0.3 * precision + e, with residuals e orthogonal to
-    (1, precision), so least squares returns b0 exactly: 0 (a symmetric funnel, p = 1) and 2."""
-    precision = [1.0, 2.0, 3.0, 4.0, 5.0]
-    e = [1.0, -2.0, 0.0, 2.0, -1.0]  # sum 0, sum of precision * e = 0
-    sei = [1 / x for x in precision]
-    for b0 in (0.0, 2.0):
-        yi = [(b0 + 0.3 * x + r) / x for x, r in zip(precision, e, strict=True)]
-        got = egger_test(yi, sei)
-        assert got.intercept == pytest.approx(b0, abs=1e-12)
-        if b0 == 0.0:
-            assert got.p == pytest.approx(1.0)
-    # A perfect line leaves no residual variance: no p value rather than p = 0.
-    assert math.isnan(egger_test([0.3] * 3, [0.1, 0.2, 0.4]).p)
-    with pytest.raises(ValueError, match="at least 3 studies"):
-        egger_test([0.1, 0.2], [0.1, 0.2])
-    with pytest.raises(ValueError, match="standard error > 0"):
-        egger_test([0.1, 0.2, 0.3], [0.1, 0.0, 0.2])
-    with pytest.raises(ValueError, match="different precision"):
-        egger_test([0.1, 0.2, 0.3], [0.2, 0.2, 0.2])
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from evsynth.stats import (
     PooledEstimate,
     cohen_kappa_binary,
     dersimonian_laird,
+    egger_test,
     hartung_knapp,
     random_effects,
     reml,
@@ -758,3 +759,75 @@ def test_batched_sorted_integer_groups_equal_any_other_labelling() -> None:
     assert list(fast.k) == [len(y) for y, _ in groups]
     for i in range(4):
         _assert_same_fit(fast[i], named[i])
+
+
+# ---------------------------------------------------------------------------------------
+# Egger's regression test (small-study effects)
+# ---------------------------------------------------------------------------------------
+
+# metafor 3.8-1 (Debian r-cran-metafor), Egger's classic test on dat.bcg:
+#   Rscript -e 'library(metafor); dat <- escalc(measure="RR", ai=tpos, bi=tneg, ci=cpos,
+#     di=cneg, data=dat.bcg); res <- rma(yi, vi, data=dat);
+#     r <- regtest(res, model="lm", predictor="sei"); print(r); print(coef(summary(r$fit)))'
+# printed:
+#   Test for Funnel Plot Asymmetry: t = -1.4013, df = 11, p = 0.1887
+#   Xsei  Estimate -2.1120421209  Std. Error 1.5072213284  t -1.4012820023  Pr(>|t|) 0.1887069951
+# metafor's coefficient of sei in yi ~ sei (weights 1/vi) is Egger's intercept of yi/sei on
+# 1/sei (divide the model through by sei). metafor's default regtest (model="rma") is a
+# different test and is not matched here.
+EGGER_BCG_METAFOR = [
+    ("intercept", "-2.1120421209"),
+    ("se", "1.5072213284"),
+    ("p", "0.1887069951"),
+]
+
+
+@pytest.mark.parametrize(("field", "printed"), EGGER_BCG_METAFOR)
+def test_egger_test_bcg_matches_metafor_regtest_lm_sei(field: str, printed: str) -> None:
+    got = egger_test(YI, np.sqrt(VI))
+    assert got.k == 13
+    assert _printed(getattr(got, field), printed)
+
+
+def test_egger_test_bcg_t_statistic_matches_metafor() -> None:
+    got = egger_test(YI, np.sqrt(VI))
+    assert _printed(got.intercept / got.se, "-1.4013")  # "t = -1.4013, df = 11"
+
+
+def test_egger_test_matches_scipy_linregress():
+    """Egger et al. 1997: OLS of y/se on 1/se, intercept t test with k - 2 df. Checked against
+    scipy.stats.linregress, an independent implementation."""
+    yi = [-0.89, -1.59, -1.35, -1.44, -0.22, -0.79, -1.62, 0.01, -0.47, -1.37, -0.34, 0.45]
+    sei = [0.57, 0.44, 0.64, 0.14, 0.23, 0.06, 0.47, 0.06, 0.24, 0.27, 0.11, 0.53]
+    x = [1 / s for s in sei]
+    z = [y / s for y, s in zip(yi, sei, strict=True)]
+    ref = sps.linregress(x, z)
+    t = ref.intercept / ref.intercept_stderr
+    p = 2 * sps.t.sf(abs(t), len(yi) - 2)
+    got = egger_test(yi, sei)
+    assert got.k == 12
+    assert got.intercept == pytest.approx(ref.intercept, rel=1e-10)
+    assert got.se == pytest.approx(ref.intercept_stderr, rel=1e-10)
+    assert got.p == pytest.approx(p, rel=1e-10)
+
+
+def test_egger_test_known_intercept_and_bad_input():
+    """Standardised effects z = b0 + 0.3 * precision + e, with residuals e orthogonal to
+    (1, precision), so least squares returns b0 exactly: 0 (a symmetric funnel, p = 1) and 2."""
+    precision = [1.0, 2.0, 3.0, 4.0, 5.0]
+    e = [1.0, -2.0, 0.0, 2.0, -1.0]  # sum 0, sum of precision * e = 0
+    sei = [1 / x for x in precision]
+    for b0 in (0.0, 2.0):
+        yi = [(b0 + 0.3 * x + r) / x for x, r in zip(precision, e, strict=True)]
+        got = egger_test(yi, sei)
+        assert got.intercept == pytest.approx(b0, abs=1e-12)
+        if b0 == 0.0:
+            assert got.p == pytest.approx(1.0)
+    # A perfect line leaves no residual variance: no p value rather than p = 0.
+    assert math.isnan(egger_test([0.3] * 3, [0.1, 0.2, 0.4]).p)
+    with pytest.raises(ValueError, match="at least 3 studies"):
+        egger_test([0.1, 0.2], [0.1, 0.2])
+    with pytest.raises(ValueError, match="standard error > 0"):
+        egger_test([0.1, 0.2, 0.3], [0.1, 0.0, 0.2])
+    with pytest.raises(ValueError, match="different precision"):
+        egger_test([0.1, 0.2, 0.3], [0.2, 0.2, 0.2])

@@ -21,7 +21,8 @@ Sources (cited again where each rule is used):
   systematic reviews of interventions, J Clin Epidemiol 2020;119:126-135.
 * Cochrane Handbook for Systematic Reviews of Interventions v6: 10.10.2 (I²), 13.3.5.4
   (funnel plot asymmetry tests need at least 10 studies), 14.2 (GRADE in Cochrane reviews).
-* Egger et al., Bias in meta-analysis detected by a simple, graphical test, BMJ 1997;315:629.
+* Egger et al., Bias in meta-analysis detected by a simple, graphical test, BMJ 1997;315:629
+  (the test itself is :func:`evsynth.stats.egger_test`; the rule that reads it is here).
 * Thomson & Thomas, The effect direction plot, Res Synth Methods 2013;4:95-101 (70% rule).
 * Lewin et al., Applying GRADE-CERQual to qualitative evidence synthesis findings (paper 2 and
   the series introduction), Implement Sci 2018;13(Suppl 1):2 and :10.
@@ -33,8 +34,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
-
-from scipy import stats as sps
 
 # ---------------------------------------------------------------------------------------
 # Vocabularies
@@ -404,51 +403,6 @@ def imprecision_signal(
 #: Egger et al. (1997) read p < 0.10 as asymmetry because the test has little power.
 EGGER_MIN_K = 10
 EGGER_ALPHA = 0.10
-
-
-class EggerTest(NamedTuple):
-    """Egger's regression test: intercept of the standardised effect on precision."""
-
-    intercept: float
-    se: float
-    p: float
-    k: int
-
-
-def egger_test(yi: Sequence[float], sei: Sequence[float]) -> EggerTest:
-    """Egger's regression test for funnel-plot asymmetry (Egger et al., BMJ 1997;315:629):
-    ordinary least squares of ``yi / sei`` on ``1 / sei``; the intercept's two-sided t test
-    with k - 2 degrees of freedom. ``yi`` on the analysis scale (log for ratios).
-
-    A pure estimator kept here until ``stats`` takes it; it needs k >= 3 to have a p value.
-    """
-    if len(yi) != len(sei):
-        raise ValueError(f"yi and sei differ in length ({len(yi)} and {len(sei)})")
-    k = len(yi)
-    if k < 3:
-        raise ValueError(f"Egger's test needs at least 3 studies; got {k}")
-    for y, s in zip(yi, sei, strict=True):
-        if not (math.isfinite(y) and math.isfinite(s) and s > 0):
-            raise ValueError(
-                f"each effect must be finite with a standard error > 0; got {y!r}, {s!r}"
-            )
-    x = [1.0 / s for s in sei]
-    z = [y / s for y, s in zip(yi, sei, strict=True)]
-    mx, mz = sum(x) / k, sum(z) / k
-    sxx = sum((xi - mx) ** 2 for xi in x)
-    if sxx == 0:
-        raise ValueError("Egger's test needs studies of different precision (all SEs are equal)")
-    slope = sum((xi - mx) * (zi - mz) for xi, zi in zip(x, z, strict=True)) / sxx
-    intercept = mz - slope * mx
-    rss = sum((zi - intercept - slope * xi) ** 2 for xi, zi in zip(x, z, strict=True))
-    # A perfect line (residuals at rounding level) has no residual variance: no test, not
-    # a spurious p = 0 from dividing by a rounding error.
-    if rss <= 1e-24 * sum(zi * zi for zi in z):
-        return EggerTest(intercept, 0.0, math.nan, k)
-    sigma2 = rss / (k - 2)
-    se = math.sqrt(sigma2 * (1.0 / k + mx**2 / sxx))
-    p = float(2 * sps.t.sf(abs(intercept / se), k - 2))
-    return EggerTest(intercept, se, p, k)
 
 
 def publication_bias_signal(k: int, egger_p: float | None) -> Signal:

@@ -38,11 +38,13 @@ from scipy import optimize, special
 from scipy import stats as sps
 
 __all__ = [
+    "EggerTest",
     "PooledEstimate",
     "PooledEstimates",
     "cohen_kappa_binary",
     "dersimonian_laird",
     "dersimonian_laird_many",
+    "egger_test",
     "hartung_knapp",
     "random_effects",
     "random_effects_many",
@@ -1100,3 +1102,59 @@ def random_effects_many(
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(_METHODS)}")
     base = reml_many(yi, vi, group) if key == "REML" else dersimonian_laird_many(yi, vi, group)
     return _group_hartung_knapp(base, yi, vi, group) if hartung_knapp else base
+
+
+# ---------------------------------------------------------------------------------------
+# Small-study effects
+# ---------------------------------------------------------------------------------------
+
+
+class EggerTest(NamedTuple):
+    """Egger's regression test: intercept of the standardised effect on precision, its
+    standard error, the two-sided p value (t, k - 2 df) and the number of studies."""
+
+    intercept: float
+    se: float
+    p: float
+    k: int
+
+
+def egger_test(yi: ArrayLike, sei: ArrayLike) -> EggerTest:
+    """Egger's regression test for funnel-plot asymmetry (Egger et al., BMJ 1997;315:629):
+    ordinary least squares of ``yi / sei`` on ``1 / sei``; the intercept's two-sided t test
+    with k - 2 degrees of freedom. ``yi`` on the analysis scale (log for ratios).
+
+    This is metafor's ``regtest(res, model="lm", predictor="sei")``: its weighted regression
+    of ``yi`` on ``sei`` (weights ``1/vi``) divided through by ``sei`` is Egger's regression,
+    and Egger's intercept is metafor's coefficient of ``sei`` (same t, df and p; metafor's
+    default, ``model="rma"``, is a different test). Needs k >= 3 for a p value.
+    """
+    y_all = np.asarray(yi, dtype=np.float64).ravel()
+    s_all = np.asarray(sei, dtype=np.float64).ravel()
+    if len(y_all) != len(s_all):
+        raise ValueError(f"yi and sei differ in length ({len(y_all)} and {len(s_all)})")
+    k = len(y_all)
+    if k < 3:
+        raise ValueError(f"Egger's test needs at least 3 studies; got {k}")
+    for y, s in zip(y_all.tolist(), s_all.tolist(), strict=True):
+        if not (math.isfinite(y) and math.isfinite(s) and s > 0):
+            raise ValueError(
+                f"each effect must be finite with a standard error > 0; got {y!r}, {s!r}"
+            )
+    x = 1.0 / s_all
+    z = y_all / s_all
+    mx, mz = float(x.mean()), float(z.mean())
+    sxx = float(((x - mx) ** 2).sum())
+    if sxx == 0:
+        raise ValueError("Egger's test needs studies of different precision (all SEs are equal)")
+    slope = float(((x - mx) * (z - mz)).sum()) / sxx
+    intercept = mz - slope * mx
+    rss = float(((z - intercept - slope * x) ** 2).sum())
+    # A perfect line (residuals at rounding level) has no residual variance: no test, not
+    # a spurious p = 0 from dividing by a rounding error.
+    if rss <= 1e-24 * float((z * z).sum()):
+        return EggerTest(intercept, 0.0, math.nan, k)
+    sigma2 = rss / (k - 2)
+    se = math.sqrt(sigma2 * (1.0 / k + mx**2 / sxx))
+    p = float(2 * sps.t.sf(abs(intercept / se), k - 2))
+    return EggerTest(intercept, se, p, k)
