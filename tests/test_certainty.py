@@ -472,8 +472,8 @@ def test_methodological_limitations_signal():
 
 X, Y = "the programme", "re-offending"
 
-#: GRADE guidance 26 (Santesso et al., J Clin Epidemiol 2020;119:126-135), Table 3
-#: "Suggested statements for conveying the size and certainty of an effect", as used here:
+#: GRADE guidance 26 (Santesso et al., J Clin Epidemiol 2020;119:126-135), the table of
+#: suggested statements (see GUIDANCE_26 below for every cell), as used here:
 #: high certainty "X reduces Y" / "X results in little to no difference in Y"; moderate
 #: "X likely reduces Y" / "X likely results in little to no difference in Y"; low "X may
 #: reduce Y" / "X may result in little to no difference in Y"; very low, whatever the size,
@@ -558,7 +558,77 @@ STATEMENT_TABLE = [
     "certainty, direction, size, expected", STATEMENT_TABLE, ids=lambda v: str(v)[:20]
 )
 def test_effect_statement_matches_grade_guidance_26(certainty, direction, size, expected):
-    """Each cell of GRADE guidance 26's Table 3 (Santesso et al. 2020) word for word."""
+    """Worked sentences in GRADE guidance 26's wording (Santesso et al. 2020), word for word."""
+    assert effect_statement(certainty, direction, size, Y, X) == expected
+
+
+#: GRADE guidance 26 (Santesso et al., J Clin Epidemiol 2020;119:126-135), the paper's table
+#: of suggested statements by certainty and size of effect, first-listed wording of each cell,
+#: as reproduced cell by cell in CDC's ACIP GRADE handbook, chapter 11, Table 16 ("Suggested
+#: narrative statements for phrasing conclusions", reference 1 = Santesso 2020) and in the
+#: Cochrane Handbook v6, Table 15.6.b. "X" is the intervention, "outcome" the outcome; the
+#: guidance writes "reduce/increase" and "reduction/increase": both are spelled out here.
+#: Moderate certainty offers "likely" or "probably"; evsynth uses "likely" throughout.
+#: Very low certainty has one statement whatever the size.
+GUIDANCE_26 = {
+    # (certainty, size): (statement for a reduction, statement for an increase)
+    ("high", "large"): (
+        "X results in a large reduction in outcome",
+        "X results in a large increase in outcome",
+    ),
+    ("high", "important"): ("X reduces outcome", "X increases outcome"),
+    ("high", "small"): ("X reduces outcome slightly", "X increases outcome slightly"),
+    ("high", "little_or_none"): (
+        "X results in little to no difference in outcome",
+        "X results in little to no difference in outcome",
+    ),
+    ("moderate", "large"): (
+        "X likely results in a large reduction in outcome",
+        "X likely results in a large increase in outcome",
+    ),
+    ("moderate", "important"): ("X likely reduces outcome", "X likely increases outcome"),
+    ("moderate", "small"): (
+        "X likely reduces outcome slightly",
+        "X likely increases outcome slightly",
+    ),
+    ("moderate", "little_or_none"): (
+        "X likely results in little to no difference in outcome",
+        "X likely results in little to no difference in outcome",
+    ),
+    ("low", "large"): (
+        "X may result in a large reduction in outcome",
+        "X may result in a large increase in outcome",
+    ),
+    ("low", "important"): ("X may reduce outcome", "X may increase outcome"),
+    ("low", "small"): ("X may reduce outcome slightly", "X may increase outcome slightly"),
+    ("low", "little_or_none"): (
+        "X may result in little to no difference in outcome",
+        "X may result in little to no difference in outcome",
+    ),
+    **{
+        ("very_low", size): (
+            "The evidence is very uncertain about the effect of X on outcome",
+            "The evidence is very uncertain about the effect of X on outcome",
+        )
+        for size in ("large", "important", "small", "little_or_none")
+    },
+}
+
+
+def test_guidance_26_table_is_complete():
+    """4 certainties x 4 sizes: every cell of the guidance's table is checked below."""
+    assert len(GUIDANCE_26) == 16
+
+
+@pytest.mark.parametrize("cell", sorted(GUIDANCE_26), ids=lambda c: "-".join(c))
+@pytest.mark.parametrize("direction", ["reduces", "increases"])
+def test_effect_statement_every_cell_of_guidance_26(cell, direction):
+    """Each certainty x size cell of GRADE guidance 26's table, both directions, word for word
+    (X and outcome filled in, first letter capitalised, one full stop)."""
+    certainty, size = cell
+    template = GUIDANCE_26[cell][0 if direction == "reduces" else 1]
+    filled = template.replace("X", X).replace("outcome", Y)
+    expected = filled[0].upper() + filled[1:] + "."
     assert effect_statement(certainty, direction, size, Y, X) == expected
 
 

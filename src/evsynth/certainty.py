@@ -556,7 +556,8 @@ def compare_signals(
 # Plain-language statements
 # ---------------------------------------------------------------------------------------
 
-# GRADE guidance 26 (Santesso et al. 2020), Table 3's suggested statements, one hedge per
+# GRADE guidance 26 (Santesso et al. 2020), its table of suggested statements (reproduced in
+# the ACIP GRADE handbook, Table 16, and the Cochrane Handbook, Table 15.6.b), one hedge per
 # certainty: high states, moderate says "likely", low says "may", very low says only that
 # the evidence is very uncertain, whatever the size.
 _VERB = {  # direction -> (third person singular, plural / after "may", noun)
@@ -580,7 +581,8 @@ def effect_statement(
     plural: bool = False,
 ) -> str:
     """One sentence in the wording of GRADE guidance 26 (Santesso et al., J Clin Epidemiol
-    2020;119:126-135, Table 3), with no added caveats.
+    2020;119:126-135, the table of suggested statements), with no added caveats. Moderate
+    certainty takes the guidance's "likely" (it offers "probably" as well).
 
     ``size``: ``large`` ("results in a large reduction in"), ``important`` ("reduces"),
     ``small`` ("reduces ... slightly") or ``little_or_none`` ("results in little to no
