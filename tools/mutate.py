@@ -385,8 +385,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "no_codes_inverted",
         "validate",
-        'uncoded = (studies["study_id"] != "") & ~studies["study_id"].isin(codes["study_id"])',
-        'uncoded = (studies["study_id"] != "") & studies["study_id"].isin(codes["study_id"])',
+        'uncoded = (studies["study_id"] != "") & ~_is_in(studies["study_id"], codes["study_id"])',
+        'uncoded = (studies["study_id"] != "") & _is_in(studies["study_id"], codes["study_id"])',
         VALIDATE,
     ),
     _m(
