@@ -449,3 +449,73 @@ def test_plots_of_a_large_review_stay_a_readable_size(tmp_path, monkeypatch):
     assert panels["k"].max() > 30  # so the forest plot had to leave studies out
     width, height = Image.open(tmp_path / "figures" / "forest.png").size
     assert height / width < 1.4 * len(panels)  # at most 30 studies per panel
+
+
+def test_effect_direction_plot_leaves_out_non_voting_studies_and_says_so(tmp_path, monkeypatch):
+    """Studies whose design does not vote are not drawn; a line under the plot says how many,
+    of which designs (labels drawn literally), and where they are listed."""
+    from dataclasses import replace
+
+    from evsynth import figures as figures_module
+    from evsynth.codebook import Design
+    from evsynth.outcomes import not_shown_note, per_study_directions, split_votes
+
+    monkeypatch.setitem(figures_module.STYLE, "svg.fonttype", "none")  # text readable in SVG
+    studies = pd.DataFrame(
+        {
+            "study_id": ["T1", "T2", "QUAL9", "REV7"],
+            "year": "2020",
+            "quality": "high",
+            "design": ["rct", "rct", "qualitative", "review"],
+        }
+    )
+    outcomes = pd.DataFrame(
+        {
+            "study_id": ["T1", "T2", "QUAL9", "REV7"],
+            "outcome": "x",
+            "direction": ["benefit", "harm", "harm", "harm"],
+            "n": [100, 200, 20, np.nan],
+        }
+    )
+    designs = {
+        "rct": Design("rct", "Randomised controlled trial", True, True),
+        "qualitative": Design("qualitative", "Qualitative $tudy_x", False, False),
+        "review": Design("review", "Systematic review", False, False),
+    }
+    from evsynth.codebook import Codebook, Outcome
+
+    codebook = Codebook(
+        review="v",
+        vocabularies={"design": {c: d.label for c, d in designs.items()}},
+        fields={},
+        themes=(),
+        outcomes={"x": Outcome("x", "Outcome x", "decrease")},
+        designs=designs,
+    )
+    votes, left_out = split_votes(per_study_directions(outcomes), studies, codebook)
+    direction = direction_summary(outcomes, codebook, per_study=votes, left_out=left_out)
+    note = not_shown_note(left_out, codebook)
+    assert note == (
+        "Not shown and not counted: 2 studies whose design does not vote "
+        "(Qualitative $tudy_x; Systematic review), listed in the direction table."
+    )
+    _, svg = effect_direction_plot(
+        effect_direction_cells(outcomes, votes),
+        studies,
+        direction,
+        {"x": "Outcome x"},
+        tmp_path / "edp",
+        not_shown=note,
+    )
+    import html
+
+    drawn = html.unescape(svg.read_text("utf-8"))
+    assert "T1 (2020)" in drawn and "T2 (2020)" in drawn
+    assert "QUAL9" not in drawn and "REV7" not in drawn
+    # The note, wrapped to the width: its lines drawn literally ("$" and "_" too).
+    assert "Not shown and not counted: 2 studies" in drawn and "direction table." in drawn
+    assert "(Qualitative $tudy_x; Systematic review)" in drawn
+    assert "k = 2" in drawn  # the voting studies only
+    # Every design votes: no note, the plot as before.
+    all_vote = replace(codebook, designs={c: replace(d, votes=True) for c, d in designs.items()})
+    assert split_votes(per_study_directions(outcomes), studies, all_vote)[1] is None

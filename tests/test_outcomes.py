@@ -202,3 +202,103 @@ def test_the_gap_map_counts_the_theme_studies_that_report_the_outcome(tiny_clean
     assert gaps.loc[("b", "reoffending"), cols].tolist() == [0, 0, 0, ""]
     assert gaps.loc[("a", "wellbeing"), cols].tolist() == [0, 0, 0, ""]
     assert gaps.loc[("b", "wellbeing"), cols].tolist() == [1, 1, 0, "S3"]
+
+
+# --- Who votes: designs marked votes: false (issue 12) ------------------------------------------
+
+
+def _voting_review():
+    """Outcome x: trials A1-A5 benefit, A6 harm; qualitative Q1-Q3 and review R1 harm.
+    Outcome y: only Q1 (benefit). Qualitative studies and reviews do not vote.
+
+    Voting studies on x: 5 benefit, 1 harm -> exact two-sided sign test
+    p = 2 * P(X <= 1 | n = 6, 1/2) = 2 * (1 + 6) / 64 = 0.21875 (all ten would give 5 vs 5,
+    p = 1). k = 6, pct_benefit = 5 / 6; left out: 4, designs qualitative;review.
+    """
+    import pandas as pd
+
+    from evsynth.codebook import Codebook, Design, Outcome
+
+    designs = {
+        "rct": Design("rct", "Randomised controlled trial", True, True),
+        "qualitative": Design("qualitative", "Qualitative study", False, False),
+        "review": Design("review", "Systematic review", False, False),
+    }
+    codebook = Codebook(
+        review="votes",
+        vocabularies={"design": {c: d.label for c, d in designs.items()}},
+        fields={},
+        themes=(),
+        outcomes={"x": Outcome("x", "Outcome x", "decrease"), "y": Outcome("y", "Y", "increase")},
+        designs=designs,
+    )
+    trials = [f"A{i}" for i in range(1, 7)]
+    others = ["Q1", "Q2", "Q3", "R1"]
+    studies = pd.DataFrame(
+        {
+            "study_id": trials + others,
+            "design": ["rct"] * 6 + ["qualitative"] * 3 + ["review"],
+            "quality": ["high", "high", "low", "low", "low", "low", "high", "low", "low", "low"],
+        }
+    )
+    outcomes = pd.DataFrame(
+        {
+            "study_id": trials + others + ["Q1"],
+            "outcome": ["x"] * 10 + ["y"],
+            "direction": ["benefit"] * 5 + ["harm"] + ["harm"] * 4 + ["benefit"],
+        }
+    )
+    return codebook, studies, outcomes
+
+
+def test_designs_that_do_not_vote_are_left_out_of_the_count_and_the_sign_test():
+    from evsynth.outcomes import LEFT_OUT_COLUMNS, split_votes
+
+    codebook, studies, outcomes = _voting_review()
+    votes, left_out = split_votes(per_study_directions(outcomes), studies, codebook)
+    table = direction_summary(outcomes, codebook, per_study=votes, left_out=left_out)
+    assert list(table.columns[-3:]) == LEFT_OUT_COLUMNS
+    x = table.set_index("outcome").loc["x"]
+    assert (x["k"], x["n_benefit"], x["n_harm"]) == (6, 5, 1)
+    assert x["sign_test_p"] == pytest.approx(0.21875)
+    assert x["pct_benefit"] == pytest.approx(500 / 6)
+    assert x["study_ids"] == "A1;A2;A3;A4;A5;A6"
+    assert x["excluded_not_voting"] == 4
+    assert x["excluded_designs"] == "qualitative;review"
+    assert x["excluded_study_ids"] == "Q1;Q2;Q3;R1"
+    # An outcome only non-voting studies report is listed, with nothing counted.
+    y = table.set_index("outcome").loc["y"]
+    assert (y["k"], y["n_benefit"], y["sign_test_p"]) == (0, 0, 1.0)
+    assert math.isnan(y["pct_benefit"]) and y["study_ids"] == ""
+    assert (y["excluded_not_voting"], y["excluded_study_ids"]) == (1, "Q1")
+
+
+def test_direction_by_quality_leaves_out_the_same_studies():
+    from evsynth.outcomes import split_votes
+
+    codebook, studies, outcomes = _voting_review()
+    votes, left_out = split_votes(per_study_directions(outcomes), studies, codebook)
+    with_quality = outcomes.merge(studies[["study_id", "quality"]], on="study_id")
+    table = direction_summary(with_quality, codebook, "quality", votes, left_out)
+    x = table[table["outcome"] == "x"].set_index("quality")
+    # high: A1, A2 vote; Q1 left out. low: A3-A6 vote (3 benefit, 1 harm); Q2, Q3, R1 left out.
+    assert (x.loc["high", "k"], x.loc["high", "excluded_study_ids"]) == (2, "Q1")
+    assert (x.loc["low", "n_benefit"], x.loc["low", "n_harm"]) == (3, 1)
+    assert x.loc["low", "excluded_designs"] == "qualitative;review"
+    assert x.loc["low", "sign_test_p"] == pytest.approx(0.625)  # 2 * (1 + 4) / 16
+
+
+def test_a_codebook_that_marks_no_design_keeps_the_old_table():
+    from dataclasses import replace
+
+    from evsynth.outcomes import DIRECTION_COLUMNS, split_votes
+
+    codebook, studies, outcomes = _voting_review()
+    designs = {c: replace(d, votes=True) for c, d in codebook.designs.items()}
+    codebook = replace(codebook, designs=designs)
+    per_study = per_study_directions(outcomes)
+    votes, left_out = split_votes(per_study, studies, codebook)
+    assert left_out is None and votes is per_study
+    table = direction_summary(outcomes, codebook, per_study=votes, left_out=left_out)
+    assert list(table.columns) == DIRECTION_COLUMNS
+    assert table.set_index("outcome").loc["x", "sign_test_p"] == pytest.approx(1.0)  # 5 vs 5

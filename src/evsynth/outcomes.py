@@ -4,6 +4,12 @@ Direction follows the Cochrane Handbook (ch. 12.2.2.3) and SWiM: studies are cou
 direction of their effect, never by statistical significance, and an exact two-sided sign
 test compares the studies showing benefit with those showing harm. ``no_effect``, ``mixed``
 and ``unclear`` are counted and reported but are not votes in the sign test.
+
+Who votes: studies whose design the codebook marks ``votes: false`` (qualitative studies and
+reviews, say) are left out of the count and the sign test; vote counting compares primary
+effect estimates (Cochrane Handbook 12.2.2.3), and a review's direction would count its own
+studies twice. ``direction.csv`` then says per outcome how many were left out and why
+(:data:`LEFT_OUT_COLUMNS`); a codebook that marks no design so gets exactly the old table.
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ DIRECTION_COLUMNS = [
     "benefit_ci_upper",
     "study_ids",
 ]
+#: Added after :data:`DIRECTION_COLUMNS` when the codebook marks a design ``votes: false``:
+#: the studies reporting the outcome whose design does not vote, their designs and their IDs.
+LEFT_OUT_COLUMNS = ["excluded_not_voting", "excluded_designs", "excluded_study_ids"]
 META_COLUMNS = [
     "outcome",
     "effect_measure",
@@ -95,44 +104,84 @@ def per_study_directions(outcomes: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def non_voting_designs(codebook: Codebook) -> dict[str, str]:
+    """The design codes the codebook marks ``votes: false``, with their labels."""
+    return {code: d.label for code, d in codebook.designs.items() if not d.votes}
+
+
+def split_votes(
+    per_study: pd.DataFrame, studies: pd.DataFrame, codebook: Codebook
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``per_study`` (:func:`per_study_directions`) split into the votes and the rows left
+    out because the study's design does not vote (with its ``design``). ``None`` for the
+    second when the codebook marks no design ``votes: false``: then nothing changes."""
+    silent = non_voting_designs(codebook)
+    if not silent:
+        return per_study, None
+    design = studies.drop_duplicates("study_id").set_index("study_id")["design"]
+    design = per_study["study_id"].map(design).fillna("").astype(str)
+    out = design.isin(list(silent)).to_numpy()
+    return per_study[~out], per_study[out].assign(design=design[out])
+
+
 def direction_summary(
     outcomes: pd.DataFrame,
     codebook: Codebook,
     by: str | None = None,
     per_study: pd.DataFrame | None = None,
+    left_out: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``outcomes/direction.csv``: per outcome, studies by direction and the sign test.
 
     ``pct_benefit`` is the share of all k studies showing benefit, with a Wilson 95% interval.
+    ``left_out`` (:func:`split_votes`): the studies whose design does not vote, already taken
+    out of ``per_study``; given, the table gains :data:`LEFT_OUT_COLUMNS`, and an outcome
+    only non-voting studies report is listed with k = 0 (its shares blank, sign test p 1).
     """
     per_study = per_study_directions(outcomes) if per_study is None else per_study
     keys = ["outcome"] + ([by] if by else [])
     if by:
-        per_study = per_study.merge(
-            outcomes[["study_id", by]].drop_duplicates("study_id"), on="study_id"
-        )
+        by_study = outcomes[["study_id", by]].drop_duplicates("study_id")
+        per_study = per_study.merge(by_study, on="study_id")
+        if left_out is not None:
+            left_out = left_out.merge(by_study, on="study_id")
+    groups = {_key(k): g for k, g in per_study.groupby(keys, sort=True)}
+    gone = {} if left_out is None else {_key(k): g for k, g in left_out.groupby(keys, sort=True)}
+    empty = per_study.iloc[:0]
     rows = []
-    for key, group in per_study.groupby(keys, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
+    for key in sorted(groups.keys() | gone.keys()):
+        group = groups.get(key, empty)
         counts = group["direction"].value_counts()
         n = {d: int(counts.get(d, 0)) for d in DIRECTION_ORDER}
         k = len(group)
         lo, hi = wilson_interval(n["benefit"], k)
-        rows.append(
-            {
-                **dict(zip(keys, key, strict=True)),
-                "k": k,
-                **{f"n_{d}": n[d] for d in DIRECTION_ORDER},
-                "sign_test_p": sign_test(n["benefit"], n["harm"]),
-                "label": codebook.outcomes[key[0]].label,
-                "pct_benefit": 100 * n["benefit"] / k,
-                "benefit_ci_lower": 100 * lo,
-                "benefit_ci_upper": 100 * hi,
-                "study_ids": ";".join(sorted(group["study_id"])),
+        row = {
+            **dict(zip(keys, key, strict=True)),
+            "k": k,
+            **{f"n_{d}": n[d] for d in DIRECTION_ORDER},
+            "sign_test_p": sign_test(n["benefit"], n["harm"]),
+            "label": codebook.outcomes[key[0]].label,
+            "pct_benefit": 100 * n["benefit"] / k if k else np.nan,
+            "benefit_ci_lower": 100 * lo,
+            "benefit_ci_upper": 100 * hi,
+            "study_ids": ";".join(sorted(group["study_id"])),
+        }
+        if left_out is not None:
+            out = gone.get(key, left_out.iloc[:0])
+            row |= {
+                "excluded_not_voting": len(out),
+                "excluded_designs": ";".join(sorted(set(out["design"]))),
+                "excluded_study_ids": ";".join(sorted(out["study_id"])),
             }
-        )
+        rows.append(row)
     columns = DIRECTION_COLUMNS[:1] + ([by] if by else []) + DIRECTION_COLUMNS[1:]
+    if left_out is not None:
+        columns += LEFT_OUT_COLUMNS
     return pd.DataFrame(rows, columns=columns)
+
+
+def _key(key: object) -> tuple:
+    return key if isinstance(key, tuple) else (key,)
 
 
 def effect_sizes(outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -245,6 +294,20 @@ def pooled_study_weights(effects: pd.DataFrame, pooled: pd.DataFrame) -> pd.Data
             method=pd.Series(dtype=object), weight=pd.Series(dtype=float)
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def not_shown_note(left_out: pd.DataFrame, codebook: Codebook) -> str:
+    """The effect-direction plot's line on the studies it leaves out (:func:`split_votes`):
+    how many, of which designs, and where they are listed."""
+    ids = sorted(set(left_out["study_id"]))
+    if not ids:
+        return ""
+    labels = non_voting_designs(codebook)
+    designs = [labels.get(d, d) for d in sorted(set(left_out["design"]))]
+    return (
+        f"Not shown and not counted: {len(ids)} stud{'y' if len(ids) == 1 else 'ies'} whose "
+        f"design does not vote ({'; '.join(designs)}), listed in the direction table."
+    )
 
 
 def effect_direction_cells(
@@ -388,11 +451,13 @@ def run_outcomes(
     studies = read_typed(studies_path)
     outcomes = read_typed(outcomes_path)
     with_quality = outcomes.merge(studies[["study_id", "quality"]], on="study_id", how="left")
-    votes = per_study_directions(outcomes)  # one direction per study and outcome, used 4 times
-    direction = direction_summary(outcomes, codebook, per_study=votes)
+    every = per_study_directions(outcomes)  # one direction per study and outcome
+    # The studies whose design votes, and those left out (None: the codebook leaves none out).
+    votes, left_out = split_votes(every, studies, codebook)
+    direction = direction_summary(outcomes, codebook, per_study=votes, left_out=left_out)
     write_table(direction, out.direction)
     write_table(
-        direction_summary(with_quality, codebook, by="quality", per_study=votes),
+        direction_summary(with_quality, codebook, by="quality", per_study=votes, left_out=left_out),
         out.direction_by_quality,
     )
     excluded = settings.sensitivity_exclude_quality
@@ -420,9 +485,11 @@ def run_outcomes(
         direction,
         outcome_labels,
         out.effect_direction_figure,
+        **({} if left_out is None else {"not_shown": not_shown_note(left_out, codebook)}),
     )
     codes = codes_forward(read_typed(codes_path), forward)
-    gaps = gap_map(codes, outcomes, codebook, votes)
+    # The gap map maps where evidence is, not a vote: every study with the outcome is in it.
+    gaps = gap_map(codes, outcomes, codebook, every)
     write_table(gaps, out.gap_map)
     themes = pd.DataFrame(
         [(t.code, t.label, t.level) for t in codebook.themes], columns=["code", "label", "level"]

@@ -25,6 +25,7 @@ from evsynth.figures.layout import (
     largest_studies,
     p_text,
     text_width_in,
+    wrap_text,
 )
 from evsynth.figures.style import (
     A4_WIDTH_IN,
@@ -163,6 +164,7 @@ def effect_direction_plot(
     direction: pd.DataFrame,
     outcome_labels: dict[str, str],
     path: Path,
+    not_shown: str = "",
 ) -> tuple[Path, Path]:
     """Effect-direction plot (Boon & Thomson, Res Synth Methods 2021;12:29–33).
 
@@ -171,9 +173,14 @@ def effect_direction_plot(
     direction (▲ benefit, ▼ harm, ◆ mixed, ○ no effect, ? unclear), its size the sample size
     band (< 50, 50–300, > 300). The last row is the exact sign test per outcome (benefit vs
     harm, from ``direction``). ``cells`` is :func:`evsynth.outcomes.effect_direction_cells`.
+
+    Studies whose design does not vote are not drawn at all (a row of theirs would read as a
+    vote); ``not_shown`` is the line under the plot that says so
+    (:func:`evsynth.outcomes.not_shown_note`).
     """
     if cells.empty:
-        return placeholder(path, "No outcome rows in this review: no effect-direction plot")
+        message = "No outcome rows in this review: no effect-direction plot"
+        return placeholder(path, f"{message}\n{not_shown}" if not_shown else message)
     cells, note = largest_studies(cells, MAX_PLOT_STUDIES)
     reported = set(cells["outcome"])
     order = [o for o in outcome_labels if o in reported] + sorted(reported - set(outcome_labels))
@@ -216,7 +223,10 @@ def effect_direction_plot(
         header_h = head_h + line_h + 0.14  # + the k line
         sign_h = 2 * line_h + 0.14
         legend_h = 4 * (fs + 4) / 72 + 0.22
-        note_h = 2 * line_h if note else 0.0
+        if not_shown:  # wrapped to the width (design labels are the codebook's, any length)
+            shown = wrap_text(fig, not_shown, A4_WIDTH_IN - 2 * margin, fs - 0.5, max_lines=4)
+            note = "\n".join(line for line in (note, shown) if line)
+        note_h = (note.count("\n") + 2) * line_h if note else 0.0
         height = header_h + len(rows) * row_h + sign_h + legend_h + note_h + 0.1
         plt.close(fig)
 
