@@ -2,11 +2,10 @@
 
 from pathlib import Path
 
+from evsynth.intake import SHEETS
 from evsynth.integrity import recorded_rule
 from evsynth.runner import run_rule
 from evsynth.validate import ValidationPaths, run_validate
-
-SHEETS = ("studies", "codes", "outcomes", "screening")
 
 run_rule(
     snakemake,

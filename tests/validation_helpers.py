@@ -2,8 +2,10 @@
 
 The fixture (tests/fixtures/validation/valid/) is a minimal but complete review: a codebook with
 every field type and a theme tree, and four studies with codes, outcomes and PRISMA counts that
-reconcile. A test copies it to a temporary folder and applies one mistake, as a user would make
-it: by editing a CSV file's text or bytes, or by writing a workbook with openpyxl.
+reconcile; tests/fixtures/validation/appraised/ adds its appraisal and findings sheets and a
+codebook with appraisal tools. A test copies it to a temporary folder and applies one mistake,
+as a user would make it: by editing a CSV file's text or bytes, or by writing a workbook with
+openpyxl.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import openpyxl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validation"
 VALID = FIXTURES / "valid"
-SHEET_NAMES = ("studies", "codes", "outcomes", "screening")
+#: The valid review with appraisal and findings sheets, and a codebook declaring tools.
+APPRAISED = FIXTURES / "appraised"
+SHEET_NAMES = ("studies", "codes", "outcomes", "screening", "appraisal", "findings")
 
 #: (severity, sheet, row, column, rule): a finding's location, as tests compare them.
 Where = tuple[str, str, "int | None", str, str]
@@ -31,6 +35,16 @@ def copy_review(tmp_path: Path) -> tuple[Path, Path]:
     shutil.copytree(VALID / "sheets", sheets)
     codebook = tmp_path / "codebook.yaml"
     shutil.copyfile(VALID / "codebook.yaml", codebook)
+    return sheets, codebook
+
+
+def copy_appraised_review(tmp_path: Path) -> tuple[Path, Path]:
+    """The valid review with its appraisal and findings sheets and a codebook that declares
+    two appraisal tools and gives the designs as mappings: (sheets folder, codebook path)."""
+    sheets, codebook = copy_review(tmp_path)
+    for name in ("appraisal", "findings"):
+        shutil.copyfile(APPRAISED / "sheets" / f"{name}.csv", sheets / f"{name}.csv")
+    shutil.copyfile(APPRAISED / "codebook.yaml", codebook)
     return sheets, codebook
 
 

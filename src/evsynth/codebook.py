@@ -425,12 +425,19 @@ def load_codebook(path: Path | str) -> Codebook:
 
     problems = _duplicate_theme_findings(data["themes"], path, document)
     problems += _field_clash_findings(data.get("fields") or {}, path, document)
+    problems += _appraisal_design_findings(
+        data.get("appraisal") or {}, data["vocabularies"]["design"], path, document
+    )
     if problems:
         raise InputError(problems)
     themes = tuple(_flatten_themes(data["themes"]))
+    designs = _designs(data["vocabularies"]["design"])
+    vocabularies = {k: dict(v) for k, v in data["vocabularies"].items()}
+    # Every caller reads the design vocabulary as code -> label, whichever form it was given in.
+    vocabularies["design"] = {code: design.label for code, design in designs.items()}
     return Codebook(
         review=data["review"],
-        vocabularies={k: dict(v) for k, v in data["vocabularies"].items()},
+        vocabularies=vocabularies,
         fields={
             name: StudyField(
                 name=name,
@@ -447,7 +454,73 @@ def load_codebook(path: Path | str) -> Codebook:
             code: Outcome(code, spec["label"], spec["benefit"])
             for code, spec in (data.get("outcomes") or {}).items()
         },
+        appraisal={
+            code: _appraisal_tool(code, spec)
+            for code, spec in (data.get("appraisal") or {}).items()
+        },
+        designs=designs,
     )
+
+
+#: Designs randomised unless the codebook says otherwise (contract §3): only the trial.
+RANDOMISED_BY_DEFAULT = frozenset({"rct"})
+
+
+def _designs(vocabulary: dict[str, Any]) -> dict[str, Design]:
+    """The design vocabulary, each code given as a bare label or as a mapping, with the
+    contract's defaults filled in (``rct`` randomised; every design votes)."""
+    out = {}
+    for code, spec in vocabulary.items():
+        given = spec if isinstance(spec, dict) else {"label": spec}
+        out[code] = Design(
+            code=code,
+            label=given["label"],
+            randomised=given.get("randomised", code in RANDOMISED_BY_DEFAULT),
+            votes=given.get("votes", True),
+        )
+    return out
+
+
+def _appraisal_tool(code: str, spec: dict[str, Any]) -> AppraisalTool:
+    return AppraisalTool(
+        code=code,
+        label=spec["label"],
+        designs=tuple(spec["designs"]),
+        domains=dict(spec["domains"]),
+        judgements={
+            name: Judgement(name, given["label"], given["level"])
+            for name, given in spec["judgements"].items()
+        },
+    )
+
+
+def _appraisal_design_findings(
+    tools: dict[str, Any], designs: dict[str, Any], path: Path, document: _Document
+) -> list[Finding]:
+    """A tool meant for a design the review does not have is a typo: the tool would then fit
+    no study, and every study it appraised would get a design warning."""
+    out = []
+    for tool, spec in tools.items():
+        for i, design in enumerate(spec["designs"]):
+            if design in designs:
+                continue
+            where = ["appraisal", tool, "designs", i]
+            line = document.line(where)
+            close = difflib.get_close_matches(design, list(designs), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            out.append(
+                Finding.error(
+                    SHEET,
+                    None,
+                    key_path(where),
+                    design,
+                    "codebook_appraisal_design",
+                    f"{path}{f' line {line}' if line else ''}: tool '{tool}' names design "
+                    f"'{design}', which is not a code of vocabularies.design "
+                    f"({', '.join(designs)}){hint}",
+                )
+            )
+    return out
 
 
 #: Study fields every review's themes are crossed with (data contract §4).

@@ -36,9 +36,12 @@ from evsynth.contract import SHEET_COLUMNS
 from evsynth.findings import Finding
 from evsynth.inputfile import RefusedFile, read_limited, size_text
 
-#: Sheets the contract defines, in the order they are validated; screening is optional.
-SHEETS: tuple[str, ...] = ("studies", "codes", "outcomes", "screening")
+#: Sheets the contract defines, in the order they are validated.
+SHEETS: tuple[str, ...] = ("studies", "codes", "outcomes", "screening", "appraisal", "findings")
 REQUIRED_SHEETS: tuple[str, ...] = ("studies", "codes", "outcomes")
+#: Sheets a review may leave out; one with only its header row (as the template gives it) is
+#: not provided either.
+OPTIONAL_SHEETS: tuple[str, ...] = tuple(s for s in SHEETS if s not in REQUIRED_SHEETS)
 #: Rows of a sheet start here: the header is row 1, as in a spreadsheet.
 FIRST_DATA_ROW = 2
 

@@ -77,13 +77,25 @@ def core_columns(sheet: str) -> tuple[str, ...]:
 
 def review_vocabularies(codebook: Codebook) -> dict[str, dict[str, str]]:
     """Every vocabulary a field may name, for this review: the fixed ones, the codebook's
-    (``design``, ``intervention_type``, ``themes``, ``outcomes``) and one per category field
-    of the codebook (``fields.<name>``)."""
+    (``design``, ``intervention_type``, ``themes``, ``outcomes``, ``appraisal_tools``,
+    ``appraisal_domains``, ``appraisal_judgements``) and one per category field of the
+    codebook (``fields.<name>``)."""
     out = {name: dict(codes) for name, codes in _document()["vocabularies"].items()}
     out["design"] = dict(codebook.vocabularies.get("design", {}))
     out["intervention_type"] = dict(codebook.vocabularies.get("intervention_type", {}))
     out["themes"] = {t.code: t.label for t in codebook.themes}
     out["outcomes"] = {o.code: o.label for o in codebook.outcomes.values()}
+    # A domain or judgement code is allowed if some tool has it; whether it is the row's own
+    # tool's is a rule of the appraisal sheet (evsynth.validate).
+    tools = codebook.appraisal.values()
+    out["appraisal_tools"] = {t.code: t.label for t in tools}
+    out["appraisal_domains"] = {}
+    out["appraisal_judgements"] = {}
+    for tool in tools:
+        for code, label in tool.domains.items():
+            out["appraisal_domains"].setdefault(code, label)
+        for code, judgement in tool.judgements.items():
+            out["appraisal_judgements"].setdefault(code, judgement.label)
     for f in codebook.fields.values():
         if f.type == "category":
             out[f"fields.{f.name}"] = dict(f.values)

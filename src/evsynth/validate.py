@@ -21,10 +21,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evsynth import registry
-from evsynth.codebook import Codebook, load_codebook
+from evsynth.certainty import CERQUAL_COMPONENTS, GRADE_DOMAINS
+from evsynth.codebook import AppraisalTool, Codebook, load_codebook
 from evsynth.contract import MULTI_SEPARATOR, RATIO_MEASURES, SPREADSHEET_ERROR_PATTERN
 from evsynth.findings import Finding, InputError, sort_key, sorted_findings, write_issues_csv
-from evsynth.intake import Intake, Sheet, joined, read_sheets, sha256_file
+from evsynth.intake import (
+    CELL_SEPARATOR,
+    OPTIONAL_SHEETS,
+    SHEETS,
+    Intake,
+    Sheet,
+    joined,
+    read_sheets,
+    sha256_file,
+)
 from evsynth.tables import write_table
 
 #: What a boolean cell may hold, in any case (the registry's trueValues and falseValues).
@@ -682,6 +692,229 @@ def _check_uncoded(studies: pd.DataFrame, codes: pd.DataFrame, col: _Collector) 
     )
 
 
+# --- Appraisal and findings --------------------------------------------------------------------
+
+
+def _pair_keys(first: pd.Series, second: pd.Series) -> pd.Series:
+    """``tool`` and ``domain`` (say) as one text key per row, for one hash lookup."""
+    return first.astype(str) + CELL_SEPARATOR + second.astype(str)
+
+
+def _tool_pairs(tools: Mapping[str, AppraisalTool], what: str) -> set[str]:
+    """Every ``tool<sep>code`` a tool allows: ``what`` is domains, judgements or designs."""
+    return {f"{t.code}{CELL_SEPARATOR}{code}" for t in tools.values() for code in getattr(t, what)}
+
+
+def _check_appraisal(
+    clean: pd.DataFrame, col: _Collector, codebook: Codebook, studies: pd.DataFrame | None
+) -> None:
+    """Each domain and judgement the row's own tool's; each appraised study judged on every
+    domain of the tool exactly once; the tool meant for the study's design (a warning).
+
+    A code that is no tool's at all is reported by the column check (vocabulary, with a
+    did-you-mean); here only a code of the review that belongs to another tool.
+    """
+    tools = codebook.appraisal
+    tool = clean["tool"]
+    known_tool = (tool.isin(list(tools)) & ~col.skip).to_numpy()
+    vocabularies = registry.review_vocabularies(codebook)
+    domain_ok = _is_in(_pair_keys(tool, clean["domain"]), _tool_pairs(tools, "domains"))
+    for column, what, vocabulary, rule, words in (
+        ("domain", "domains", "appraisal_domains", "appraisal_domain", "a domain of"),
+        (
+            "judgement",
+            "judgements",
+            "appraisal_judgements",
+            "appraisal_judgement",
+            "on the scale of",
+        ),
+    ):
+        values = clean[column]
+        fits = _is_in(_pair_keys(tool, values), _tool_pairs(tools, what))
+        other_tools = known_tool & values.isin(list(vocabularies[vocabulary])) & ~fits
+        if not other_tools.any():
+            continue
+        allowed = {code: ", ".join(getattr(t, what)) for code, t in tools.items()}
+        messages = (
+            "'" + values + f"' is not {words} tool '" + tool + f"'; its {what} are: "
+        ) + tool.map(allowed).fillna("")
+        col.cells(other_tools, column, values, rule, "", messages=messages)
+
+    # Rows that name a domain of a tool for a study of the studies sheet count as judging it
+    # (their judgement may still be wrong). Rows of an unknown study are reported as such.
+    known_study = (
+        _is_in(clean["study_id"], set(studies["study_id"]) - {""})
+        if studies is not None
+        else pd.Series(False, index=clean.index)
+    )
+    judged = clean[known_tool & domain_ok & known_study]
+    keys = ["study_id", "tool", "domain"]
+    repeated = judged.duplicated(keys, keep="first")
+    if repeated.any():
+        first_row = judged[~repeated].set_index(keys)[SOURCE_ROW]
+        again = judged[repeated]
+        rows = first_row.reindex(pd.MultiIndex.from_frame(again[keys])).to_numpy()
+        messages = pd.Series("", index=clean.index, dtype=object)
+        messages[again.index] = [
+            f"study '{s}' already has a judgement for {t} domain '{d}' at row {int(r)}; "
+            "judge each domain once per study"
+            for s, t, d, r in zip(
+                again["study_id"], again["tool"], again["domain"], rows, strict=True
+            )
+        ]
+        col.cells(
+            clean.index.isin(again.index),
+            "domain",
+            clean["domain"],
+            "appraisal_domain_repeated",
+            "",
+            messages=messages,
+        )
+
+    # Every domain of the tool, for each study it appraises: what is expected, less what is
+    # there, located at the study's first row with that tool.
+    appraised = judged.drop_duplicates(["study_id", "tool"], keep="first")
+    every_domain = pd.DataFrame(
+        [(t.code, d) for t in tools.values() for d in t.domains], columns=["tool", "domain"]
+    )
+    expected = appraised[["study_id", "tool", SOURCE_ROW]].merge(every_domain, on="tool")
+    there = judged[keys].drop_duplicates().assign(judged=True)
+    missing = expected.merge(there, on=keys, how="left")
+    missing = missing[missing["judged"].isna()].sort_values([SOURCE_ROW, "tool"], kind="stable")
+    for study, code, domain, row in zip(
+        missing["study_id"], missing["tool"], missing["domain"], missing[SOURCE_ROW], strict=True
+    ):
+        col.note(
+            Finding.error(
+                col.sheet.name,
+                int(row),
+                "domain",
+                domain,
+                "appraisal_domain_missing",
+                f"study '{study}' has no judgement for {code} domain '{domain}' "
+                f"({tools[code].domains[domain]}); judge every domain of the tool once for "
+                "each study it appraises",
+            )
+        )
+
+    if studies is None or appraised.empty:
+        return
+    design_of = studies.drop_duplicates("study_id").set_index("study_id")["design"]
+    design = appraised["study_id"].map(design_of).fillna("")
+    misfit = (design != "") & ~_is_in(
+        _pair_keys(appraised["tool"], design), _tool_pairs(tools, "designs")
+    )
+    labels = codebook.vocabularies.get("design", {})
+    for study, code, study_design, row in zip(
+        appraised["study_id"][misfit],
+        appraised["tool"][misfit],
+        design[misfit],
+        appraised[SOURCE_ROW][misfit],
+        strict=True,
+    ):
+        meant = ", ".join(tools[code].designs)
+        col.note(
+            Finding.warning(
+                col.sheet.name,
+                int(row),
+                "tool",
+                code,
+                "appraisal_design",
+                f"tool '{code}' is meant for {meant}, but study '{study}' is '{study_design}' "
+                f"({labels.get(study_design, study_design)}); check the tool or the study's "
+                "design",
+            )
+        )
+
+
+#: What each type of finding is judged on (evsynth.certainty's domains and components).
+GRADE_COLUMNS: tuple[str, ...] = GRADE_DOMAINS
+CERQUAL_COLUMNS: tuple[str, ...] = (*CERQUAL_COMPONENTS, "confidence")
+#: Per type: the columns it needs, and the columns only the other type takes.
+FINDING_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "effect": (("outcome", *GRADE_COLUMNS), ("theme", *CERQUAL_COLUMNS)),
+    "qualitative": (("theme", *CERQUAL_COLUMNS), ("outcome", "start", "upgrade", *GRADE_COLUMNS)),
+}
+_NEEDS = {
+    "outcome": "the outcome code (codebook) whose effect it states",
+    "theme": "the theme code (codebook) it belongs to",
+    "confidence": "the overall GRADE-CERQual confidence: high, moderate, low or very_low",
+    **{name: "a GRADE judgement: not_serious, serious or very_serious" for name in GRADE_COLUMNS},
+    **{
+        name: "a GRADE-CERQual concern: no_or_very_minor, minor, moderate or serious"
+        for name in CERQUAL_COMPONENTS
+    },
+}
+
+
+def _check_finding_studies(clean: pd.DataFrame, col: _Collector, study_ids: set[str]) -> None:
+    """Each study a finding rests on is in the studies sheet (every unknown one named)."""
+    parts = _explode_multi(clean["study_ids"])
+    unknown = parts[~_is_in(parts, study_ids).to_numpy()]
+    if unknown.empty:
+        return
+    listed = unknown.groupby(level=0).agg(list)
+    mask = clean.index.isin(listed.index)
+    messages = pd.Series("", index=clean.index, dtype=object)
+    messages[listed.index] = [
+        ("study " if len(ids) == 1 else "studies ")
+        + ", ".join(f"'{i}'" for i in ids)
+        + (" is" if len(ids) == 1 else " are")
+        + " not in the studies sheet"
+        for ids in listed
+    ]
+    values = pd.Series("", index=clean.index, dtype=object)
+    values[listed.index] = [ids[0] for ids in listed]
+    col.cells(mask, "study_ids", values, "reference", "", messages=messages)
+
+
+def _check_findings(clean: pd.DataFrame, col: _Collector) -> None:
+    """Unique IDs; each type with its own columns filled and the other type's blank; a
+    downgrade explained (a warning: GRADE asks for the reason of each)."""
+    ids = clean["finding_id"]
+    duplicated = (ids != "") & ids.duplicated(keep="first")
+    if duplicated.any():
+        first_row = clean[~duplicated].drop_duplicates("finding_id")
+        first_row = first_row.set_index("finding_id")[SOURCE_ROW]
+        messages = (
+            "finding_id '"
+            + ids
+            + "' is already used at row "
+            + ids.map(first_row).fillna(0).astype(int).astype(str)
+        )
+        col.cells(duplicated, "finding_id", ids, "unique", "", messages=messages)
+    for kind, (needed, other) in FINDING_COLUMNS.items():
+        rows = clean["type"] == kind
+        for name in needed:
+            col.cells(
+                rows & (clean[name] == ""),
+                name,
+                clean[name],
+                "finding_required",
+                f"an {kind} finding needs '{name}': {_NEEDS[name]}",
+            )
+        other_kind = next(k for k in FINDING_COLUMNS if k != kind)
+        for name in other:
+            col.cells(
+                rows & (clean[name] != ""),
+                name,
+                clean[name],
+                "finding_not_for_type",
+                f"'{name}' is for {other_kind} findings; leave it blank on an {kind} finding "
+                "(or correct 'type')",
+            )
+    downgraded = (clean[list(GRADE_COLUMNS)].isin(["serious", "very_serious"])).any(axis=1)
+    col.cells(
+        (clean["type"] == "effect") & downgraded & (clean["explanation"] == ""),
+        "explanation",
+        clean["explanation"],
+        "finding_explanation",
+        "this effect finding is rated down (a serious or very_serious domain) with no "
+        "explanation; say why in 'explanation', as a summary of findings table must",
+        severity="warning",
+    )
+
+
 # --- The stage ---------------------------------------------------------------------------------
 
 
@@ -699,9 +932,10 @@ def validate_review(
         return ValidationResult({}, findings, _summary(intake, {}, findings, codebook_path))
     specs = sheet_specs(codebook, current_year)
     findings = list(intake.findings)
-    screening = intake.sheets.get("screening")
-    if screening is not None and screening.frame.empty:
-        del intake.sheets["screening"]  # the template's header and nothing else: not provided
+    for name in OPTIONAL_SHEETS:
+        optional = intake.sheets.get(name)
+        if optional is not None and optional.frame.empty:
+            del intake.sheets[name]  # the template's header and nothing else: not provided
     studies = intake.sheets.get("studies")
     if studies is not None and studies.frame.empty:
         findings.append(
@@ -717,7 +951,7 @@ def validate_review(
         )
     clean: dict[str, pd.DataFrame] = {}
     collectors: dict[str, _Collector] = {}
-    for name in ("studies", "codes", "outcomes", "screening"):
+    for name in SHEETS:
         if name in intake.sheets:
             clean[name], collectors[name] = _check_sheet(intake.sheets[name], specs[name])
 
@@ -731,6 +965,15 @@ def validate_review(
             _check_uncoded(clean["studies"], clean["codes"], collectors["studies"])
         if "screening" in clean:
             _check_screening(clean["screening"], collectors["screening"], len(clean["studies"]))
+        if "appraisal" in clean:
+            _check_references(clean["appraisal"], collectors["appraisal"], study_ids)
+        if "findings" in clean:
+            _check_finding_studies(clean["findings"], collectors["findings"], study_ids)
+    if "appraisal" in clean:
+        designs = clean["studies"] if "studies" in clean else None
+        _check_appraisal(clean["appraisal"], collectors["appraisal"], codebook, designs)
+    if "findings" in clean:
+        _check_findings(clean["findings"], collectors["findings"])
     if "codes" in clean:
         _check_codes(clean["codes"], collectors["codes"])
     if "outcomes" in clean:
@@ -751,7 +994,7 @@ def _summary(
     codebook_path: Path | str,
 ) -> dict:
     sheets = {}
-    for name in ("studies", "codes", "outcomes", "screening"):
+    for name in SHEETS:
         if name not in intake.sheets and not any(f.sheet == name for f in findings):
             continue
         rows_read = len(intake.sheets[name].frame) if name in intake.sheets else 0
@@ -784,7 +1027,8 @@ def _summary(
 class ValidationPaths:
     """Every file the validate stage writes, as its rule names them: the findings, and each
     clean table (``clean``, by sheet) as CSV for reviewers and as typed Parquet (``typed``)
-    for the stages after it (:mod:`evsynth.handoff`)."""
+    for the stages after it (:mod:`evsynth.handoff`). A sheet's table is written when its
+    path is given (the workflow's rule names every sheet's)."""
 
     issues: Path
     summary: Path
@@ -804,7 +1048,7 @@ def write_validation(result: ValidationResult, paths: ValidationPaths) -> None:
         json.dumps(result.summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
     paths.report.write_text(validation_report(result), encoding="utf-8")
-    for name in ("studies", "codes", "outcomes", "screening"):
+    for name in [s for s in SHEETS if s in paths.clean]:
         # A sheet that is absent or unreadable still gets its (empty) table, with the header.
         specs = result.specs.get(name, [])
         columns = [s.name for s in specs] + [SOURCE_ROW]

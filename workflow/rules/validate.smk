@@ -29,11 +29,16 @@ rule validate:
         codes="results/{review}/clean/codes.csv",
         outcomes="results/{review}/clean/outcomes.csv",
         screening="results/{review}/clean/screening.csv",
+        # Optional sheets: a table with its header and no rows when the sheet is not given.
+        appraisal="results/{review}/clean/appraisal.csv",
+        findings="results/{review}/clean/findings.csv",
         # The same tables typed (evsynth.handoff), which every later step reads.
         studies_typed="results/{review}/clean/studies.parquet",
         codes_typed="results/{review}/clean/codes.parquet",
         outcomes_typed="results/{review}/clean/outcomes.parquet",
         screening_typed="results/{review}/clean/screening.parquet",
+        appraisal_typed="results/{review}/clean/appraisal.parquet",
+        findings_typed="results/{review}/clean/findings.parquet",
     params:
         sheets=lambda wc: review_config(wc.review)["sheets"],
         codebook=lambda wc: review_config(wc.review)["codebook"],
