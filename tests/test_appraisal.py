@@ -218,3 +218,161 @@ def test_a_repeated_judgement_is_refused_not_counted_twice():
     rows = pd.concat([appraisal_rows(), appraisal_rows().iloc[[4]]], ignore_index=True)
     with pytest.raises(ValueError, match="study 'S1' has more than one judgement"):
         by_study(rows, codebook())
+
+
+# --- The stage, end to end on files --------------------------------------------------------------
+
+
+def paths(folder: Path):
+    from evsynth.appraisal import AppraisalPaths
+
+    return AppraisalPaths(
+        by_study=folder / "appraisal/by_study.csv",
+        summary=folder / "appraisal/summary.csv",
+        traffic_light_figure=folder / "figures/appraisal_traffic_light",
+        summary_figure=folder / "figures/appraisal_summary",
+    )
+
+
+def stage_inputs(folder: Path, monkeypatch) -> tuple[Path, Path, Path]:
+    """The clean appraisal table (typed, as validation writes it), a weights CSV and a codebook
+    path. The codebook is built here, not parsed: the ``appraisal:`` block's parsing is another
+    change (the stage only calls load_codebook)."""
+    import evsynth.codebook
+    from evsynth.handoff import write_typed
+    from evsynth.tables import write_table
+
+    book = codebook()
+    monkeypatch.setattr(evsynth.codebook, "load_codebook", lambda path: book)
+    write_typed(appraisal_rows(), folder / "clean/appraisal.parquet", {})
+    write_table(weights_table(), folder / "outcomes/study_weights.csv")
+    return (
+        folder / "clean/appraisal.parquet",
+        folder / "codebook.yaml",
+        folder / "outcomes/study_weights.csv",
+    )
+
+
+def test_the_stage_writes_both_tables_and_both_figures(tmp_path: Path, monkeypatch):
+    from evsynth.appraisal import BY_STUDY_COLUMNS, SUMMARY_COLUMNS, run_appraisal
+
+    appraisal, book, weights = stage_inputs(tmp_path, monkeypatch)
+    out = paths(tmp_path)
+    run_appraisal(appraisal, book, weights, out)
+    judged = read_clean(out.by_study)
+    assert list(judged.columns) == BY_STUDY_COLUMNS
+    assert judged.loc[0, "weight"] == "0.55"  # S1: (0.5 + 0.6) / 2
+    table = read_clean(out.summary)
+    assert list(table.columns) == SUMMARY_COLUMNS
+    low = table[(table["domain"] == "d1") & (table["judgement"] == "low")].iloc[0]
+    assert (low["n_studies"], low["pct_studies"], low["pct_weight"]) == ("3", "60", "70")
+    assert low["study_ids"] == "S1;S2;S5"
+    for figure in (out.traffic_light_figure, out.summary_figure):
+        assert figure.with_suffix(".png").stat().st_size > 5000
+        assert figure.with_suffix(".svg").read_text("utf-8").rstrip().endswith("</svg>")
+    # Without weights: the same counts, the weighted share blank.
+    run_appraisal(appraisal, book, None, paths(tmp_path / "unweighted"))
+    plain = read_clean(paths(tmp_path / "unweighted").summary)
+    assert (plain["pct_weight"] == "").all()
+    assert list(plain["pct_studies"]) == list(table["pct_studies"])
+
+
+def test_two_renders_are_byte_identical(tmp_path: Path, monkeypatch):
+    from evsynth.appraisal import run_appraisal
+
+    appraisal, book, weights = stage_inputs(tmp_path, monkeypatch)
+    first, second = paths(tmp_path / "one"), paths(tmp_path / "two")
+    run_appraisal(appraisal, book, weights, first)
+    run_appraisal(appraisal, book, weights, second)
+    for a, b in [
+        (first.by_study, second.by_study),
+        (first.summary, second.summary),
+        *(
+            (stem_a.with_suffix(s), stem_b.with_suffix(s))
+            for stem_a, stem_b in [
+                (first.traffic_light_figure, second.traffic_light_figure),
+                (first.summary_figure, second.summary_figure),
+            ]
+            for s in (".png", ".svg")
+        ),
+    ]:
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+HOSTILE = {
+    "tool": "Tool $\\frac{a}{b}$ x_1",
+    "domain": "Cost in $ (a_b^c)",
+    "judgement": "$$",
+    "study": "S_$1^2$",
+}
+
+
+def test_labels_and_ids_are_drawn_literally(tmp_path: Path, monkeypatch):
+    import html
+    from dataclasses import replace
+
+    from evsynth import figures as figures_module
+    from evsynth.figures import appraisal_summary_plot, traffic_light_plot
+
+    monkeypatch.setitem(figures_module.STYLE, "svg.fonttype", "none")  # text readable in SVG
+    tool = rob2()
+    tool = replace(
+        tool,
+        label=HOSTILE["tool"],
+        domains={"d1": HOSTILE["domain"], "overall": "Overall"},
+        judgements={**tool.judgements, "high": Judgement("high", HOSTILE["judgement"], "poor")},
+    )
+    book = codebook(rob2=tool)
+    rows = appraisal_rows()
+    rows = rows[rows["tool"] == "rob2"].replace({"S3": HOSTILE["study"]})
+    judged = by_study(rows, book)
+    _, tl = traffic_light_plot(judged, book.appraisal, tmp_path / "tl")
+    _, sm = appraisal_summary_plot(summary(judged, book), tmp_path / "sm", weighted=False)
+    drawn = html.unescape(tl.read_text("utf-8"))
+    for text in (HOSTILE["tool"], HOSTILE["judgement"], HOSTILE["study"]):
+        assert f">{text}</text>" in drawn, text
+    # The column header wraps onto two lines, each drawn as typed.
+    assert ">Cost in $</text>" in drawn and ">(a_b^c)</text>" in drawn
+    drawn = html.unescape(sm.read_text("utf-8"))
+    assert HOSTILE["tool"] in drawn and f">{HOSTILE['domain']}</text>" in drawn
+    assert f"× {HOSTILE['judgement']}" in drawn
+
+
+def test_many_studies_stay_a_readable_size_and_say_what_is_shown(tmp_path: Path, monkeypatch):
+    import html
+
+    from PIL import Image
+
+    from evsynth import figures as figures_module
+    from evsynth.figures import A4_WIDTH_IN, traffic_light_plot
+
+    monkeypatch.setitem(figures_module.STYLE, "svg.fonttype", "none")
+    n = 400
+    rows = pd.DataFrame(
+        [
+            (f"S{i:04d}", "rob2", d, ["low", "high", "some_concerns"][i % 3], "")
+            for i in range(n)
+            for d in ("d1", "overall")
+        ],
+        columns=["study_id", "tool", "domain", "judgement", "support"],
+    )
+    weights = {f"S{i:04d}": float(i) for i in range(n)}  # the heaviest are S0320-S0399
+    judged = by_study(rows, codebook(rob2=rob2()), weights)
+    png, svg = traffic_light_plot(judged, {"rob2": rob2()}, tmp_path / "tl")
+    width, height = Image.open(png).size
+    assert width == round(A4_WIDTH_IN * 200)
+    assert height / 200 < 80 * 0.15 + 3  # 80 dense rows, not 400
+    drawn = html.unescape(svg.read_text("utf-8"))
+    assert ">S0399</text>" in drawn and ">S0320</text>" in drawn and ">S0319</text>" not in drawn
+    assert "Showing 80 of 400 studies" in drawn
+
+
+def test_no_appraisals_give_placeholders(tmp_path: Path):
+    from evsynth.figures import appraisal_summary_plot, traffic_light_plot
+
+    empty = by_study(appraisal_rows().iloc[:0], codebook())
+    assert empty.empty and list(summary(empty, codebook())["tool"]) == []
+    png, _ = traffic_light_plot(empty, codebook().appraisal, tmp_path / "tl")
+    assert png.exists()
+    png, _ = appraisal_summary_plot(summary(empty, codebook()), tmp_path / "sm", weighted=True)
+    assert png.exists()
