@@ -376,3 +376,41 @@ def test_no_appraisals_give_placeholders(tmp_path: Path):
     assert png.exists()
     png, _ = appraisal_summary_plot(summary(empty, codebook()), tmp_path / "sm", weighted=True)
     assert png.exists()
+
+
+def test_the_outcomes_stage_writes_the_weights_the_appraisal_stage_reads(tmp_path: Path):
+    """outcomes/study_weights.csv (written when its path is given): per main meta-analysis,
+    each study's share of the random-effects weight, summing to 1; read back, it gives w_s."""
+    from dataclasses import replace
+
+    from conftest import REPO
+    from evsynth.outcomes import STUDY_WEIGHT_COLUMNS, run_outcomes
+    from evsynth.validate import run_validate
+    from stage_paths import meta_settings, outcomes_paths, validation_paths
+
+    tiny = REPO / "tests/data/tiny"
+    clean = tmp_path / "clean"
+    run_validate(tiny / "sheets", tiny / "codebook.yaml", validation_paths(tmp_path, clean))
+    out = replace(
+        outcomes_paths(tmp_path / "outcomes", tmp_path / "figures"),
+        study_weights=tmp_path / "outcomes/study_weights.csv",
+    )
+    run_outcomes(
+        *(clean / f"{name}.parquet" for name in ("studies", "outcomes", "codes")),
+        tiny / "codebook.yaml",
+        meta_settings(),
+        "union",
+        out,
+    )
+    weights = read_clean(out.study_weights)
+    assert list(weights.columns) == STUDY_WEIGHT_COLUMNS
+    # Tiny pools one analysis: reoffending, risk ratio, T1 and T4.
+    assert list(weights["study_id"]) == ["T1", "T4"]
+    assert set(weights["outcome"]) == {"reoffending"} and set(weights["effect_measure"]) == {"rr"}
+    share = weights["weight"].astype(float)
+    assert share.sum() == pytest.approx(1.0) and (share > 0).all()
+    # T4's narrower CI (0.5-0.98 against 0.3-0.83) gives it the larger share.
+    assert share.iloc[1] > share.iloc[0]
+    assert study_weights(weights) == pytest.approx(
+        dict(zip(weights["study_id"], share, strict=True))
+    )

@@ -310,6 +310,11 @@ def not_shown_note(left_out: pd.DataFrame, codebook: Codebook) -> str:
     )
 
 
+#: ``outcomes/study_weights.csv``: one row per study and main meta-analysis, the study's share
+#: of that analysis's random-effects weight (the forest plot's weights; each analysis sums to 1).
+STUDY_WEIGHT_COLUMNS = ["study_id", "outcome", "effect_measure", "method", "weight"]
+
+
 def effect_direction_cells(
     outcomes: pd.DataFrame, per_study: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -430,6 +435,9 @@ class OutcomesPaths:
     forest_figure: Path
     effect_direction_figure: Path
     gap_map_figure: Path
+    #: ``outcomes/study_weights.csv`` (:data:`STUDY_WEIGHT_COLUMNS`), what the appraisal
+    #: stage weights by; written only when a path is given.
+    study_weights: Path | None = None
 
 
 def run_outcomes(
@@ -472,8 +480,11 @@ def run_outcomes(
     write_table(pooled, out.meta_analysis)
     outcome_labels = {code: o.label for code, o in codebook.outcomes.items()}
     direction_chart(direction, out.direction_figure)
+    weights = pooled_study_weights(effect_sizes(outcomes), pooled)
+    if out.study_weights is not None:
+        write_table(weights[STUDY_WEIGHT_COLUMNS], out.study_weights)
     forest_plot(
-        pooled_study_weights(effect_sizes(outcomes), pooled),
+        weights,
         pooled,
         out.forest_figure,
         benefit={code: o.benefit for code, o in codebook.outcomes.items()},
