@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -22,8 +23,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from evsynth.codebook import Codebook, load_codebook
 from evsynth.contract import DIRECTIONS, EFFECT_MEASURES, QUALITY, SCREENING_STAGES, SOURCE_TYPES
-from evsynth.intake import SHEETS
-from evsynth.template import LAST_ROW, write_template
+from evsynth.intake import OPTIONAL_SHEETS, SHEETS
+from evsynth.template import LAST_ROW, OUTCOME_TABLE, THEME_TABLE, tool_title, write_template
 from evsynth.validate import SOURCE_ROW, ColumnSpec, sheet_specs, validate_review
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,6 +156,10 @@ def test_every_category_column_is_validated(template: Path, codebook: Codebook) 
         for spec in columns:
             if spec.type not in {"category", "boolean"}:
                 continue
+            if spec.type == "category" and not spec.values:
+                # e.g. appraisal.tool when the codebook declares no tools: nothing to offer
+                assert validation_of(book[sheet], spec.name) is None, (sheet, spec.name)
+                continue
             dv = validation_of(book[sheet], spec.name)
             assert dv is not None and dv.type == "list", (sheet, spec.name)
             assert dv.allow_blank
@@ -253,7 +258,7 @@ def test_minimal_codebook_every_field_type(tmp_path: Path) -> None:
     assert year is not None and (year.formula1, year.formula2) == ("1900", "2020")
     assert dropdown(book, "studies", "funders") == ["public", "charity"]
     assert validation_of(book["outcomes"], "outcome") is None
-    assert table(book["instructions"], "Outcome codes (outcomes.outcome)")[1] == []
+    assert table(book["instructions"], OUTCOME_TABLE)[1] == []
     result = validate_review(tmp_path / "t.xlsx", path, current_year=2020)
     assert [f for f in result.findings if f.severity == "warning"] == []
 
@@ -291,11 +296,11 @@ def test_instructions_list_every_code(template: Path, codebook: Codebook) -> Non
         ("Codes for screening.stage", SCREENING_STAGES),
     ):
         assert table(ws, title) == (["code", "label"], list(vocabulary.items()))
-    assert table(ws, "Theme codes (codes.code)") == (
+    assert table(ws, THEME_TABLE) == (
         ["code", "label", "parent", "description"],
         [(t.code, t.label, t.parent or "", t.description) for t in codebook.themes],
     )
-    assert table(ws, "Outcome codes (outcomes.outcome)") == (
+    assert table(ws, OUTCOME_TABLE) == (
         ["code", "label", "benefit direction"],
         [(o.code, o.label, o.benefit) for o in codebook.outcomes.values()],
     )
@@ -356,8 +361,8 @@ def test_empty_template_validates_without_surprises(
         assert finding.rule in MISSING_DATA_RULES and finding.row is None, finding
         assert finding.value == "", finding
     specs = sheet_specs(codebook)
-    assert "screening" not in result.clean
-    for sheet in [s for s in SHEETS if s != "screening"]:
+    assert not set(OPTIONAL_SHEETS) & set(result.clean)  # header only: not provided
+    for sheet in [s for s in SHEETS if s not in OPTIONAL_SHEETS]:
         assert list(result.clean[sheet].columns) == [s.name for s in specs[sheet]] + [SOURCE_ROW]
         assert result.clean[sheet].empty
         assert result.summary["sheets"][sheet]["rows_read"] == 0
@@ -394,10 +399,15 @@ def typed(value: str, spec: ColumnSpec) -> object:
 
 
 def fill_template(template: Path, review: str, codebook: Codebook, out: Path) -> Path:
+    return fill_from(template, raw_dir(review), codebook, out)
+
+
+def fill_from(template: Path, folder: Path, codebook: Codebook, out: Path) -> Path:
+    """The template filled from the CSV sheets in ``folder``, typed as a person would."""
     book = openpyxl.load_workbook(template)
     specs = sheet_specs(codebook)
     for sheet in SHEETS:
-        csv = raw_dir(review) / f"{sheet}.csv"
+        csv = folder / f"{sheet}.csv"
         if not csv.is_file():
             del book[sheet]  # as the instructions say for an unused optional sheet
             continue
@@ -500,8 +510,8 @@ def test_codebook_text_never_becomes_a_formula(tmp_path: Path) -> None:
     assert formulas == []
     ws = book["instructions"]
     assert table(ws, "Codes for studies.design")[1] == [("rct", '=HYPERLINK("http://x","click")')]
-    assert table(ws, "Theme codes (codes.code)")[1] == [("a", "=1+1", "", "-2+3")]
-    assert table(ws, "Outcome codes (outcomes.outcome)")[1] == [
+    assert table(ws, THEME_TABLE)[1] == [("a", "=1+1", "", "-2+3")]
+    assert table(ws, OUTCOME_TABLE)[1] == [
         ("wellbeing", '=HYPERLINK("http://x","click")', "increase")
     ]
     assert table(ws, "Codes for studies.funders (@SUM(1+1))")[1] == [
@@ -530,3 +540,109 @@ def test_columns_and_dropdowns_come_from_the_table_registry(
                 assert dropdown(book, sheet, field["name"]) == constraints["enum"], field
     year = validation_of(book["studies"], "year")
     assert (year.formula1, year.formula2) == ("1900", str(YEAR))
+
+
+# --- Appraisal and findings sheets ---------------------------------------------------------------
+
+APPRAISED = ROOT / "tests/fixtures/validation/appraised"
+
+
+@pytest.fixture
+def appraised(tmp_path: Path) -> tuple[Path, Codebook]:
+    """The template of the test review whose codebook declares two appraisal tools."""
+    path = APPRAISED / "codebook.yaml"
+    return write_template(path, tmp_path / "appraised.xlsx"), load_codebook(path)
+
+
+def test_appraisal_and_findings_have_their_dropdowns(appraised) -> None:
+    template, codebook = appraised
+    book = openpyxl.load_workbook(template)
+    assert header(book["appraisal"]) == ["study_id", "tool", "domain", "judgement", "support"]
+    assert dropdown(book, "appraisal", "tool") == ["rob2", "casp"]
+    # Every tool's domains and scale, each code once (Excel cannot narrow a list by another
+    # cell without a formula; validation checks the row's own tool).
+    assert dropdown(book, "appraisal", "domain") == ["d1", "d2", "overall", "aims", "method"]
+    assert dropdown(book, "appraisal", "judgement") == [
+        "low",
+        "some_concerns",
+        "high",
+        "no_information",
+        "met",
+        "cant_tell",
+        "not_met",
+    ]
+    assert dropdown(book, "findings", "type") == ["effect", "qualitative"]
+    assert dropdown(book, "findings", "outcome") == list(codebook.outcomes)
+    assert dropdown(book, "findings", "theme") == [t.code for t in codebook.themes]
+    assert dropdown(book, "findings", "start") == ["high", "low"]
+    for name in ("risk_of_bias", "inconsistency", "indirectness", "imprecision"):
+        assert dropdown(book, "findings", name) == ["not_serious", "serious", "very_serious"]
+    for name in ("methodological_limitations", "coherence", "adequacy", "relevance"):
+        assert dropdown(book, "findings", name) == [
+            "no_or_very_minor",
+            "minor",
+            "moderate",
+            "serious",
+        ]
+    assert dropdown(book, "findings", "confidence") == ["high", "moderate", "low", "very_low"]
+    upgrade = validation_of(book["findings"], "upgrade")
+    assert upgrade is not None
+    assert (upgrade.type, upgrade.operator, upgrade.formula1, upgrade.formula2) == (
+        "whole",
+        "between",
+        "0",
+        "2",
+    )
+    findings = book["findings"]
+    assert validation_of(findings, "study_ids") is None  # free text: several study IDs
+    # Text format, so Excel keeps an ID such as '1.10' or '007' as typed.
+    assert findings.column_dimensions[column_letter(findings, "study_ids")].number_format == "@"
+
+
+def test_instructions_list_each_tool_with_its_domains_and_scale(appraised) -> None:
+    template, codebook = appraised
+    ws = openpyxl.load_workbook(template)["instructions"]
+    rob2 = codebook.appraisal["rob2"]
+    assert tool_title(rob2) == (
+        "Appraisal tool rob2: RoB 2 (randomised trials) (appraisal.tool; for designs rct)"
+    )
+    assert table(ws, tool_title(rob2)) == (
+        ["part", "code", "label", "display level"],
+        [
+            ("domain", "d1", "Randomisation process", ""),
+            ("domain", "d2", "Missing outcome data", ""),
+            ("domain", "overall", "Overall", ""),
+            ("judgement", "low", "Low risk", "good"),
+            ("judgement", "some_concerns", "Some concerns", "fair"),
+            ("judgement", "high", "High risk", "poor"),
+            ("judgement", "no_information", "No information", "unclear"),
+        ],
+    )
+    grade = (
+        "Codes for findings.risk_of_bias, findings.inconsistency, findings.indirectness, "
+        "findings.imprecision, findings.publication_bias"
+    )
+    assert table(ws, grade)[1] == [
+        ("not_serious", "Not serious"),
+        ("serious", "Serious"),
+        ("very_serious", "Very serious"),
+    ]
+
+
+def test_round_trip_of_appraisal_and_findings(appraised, tmp_path: Path) -> None:
+    """Filled as a person types into Excel (upgrade as a number), validation gives the same
+    clean tables as the CSV sheets."""
+    template, codebook = appraised
+    folder = tmp_path / "sheets"
+    shutil.copytree(ROOT / "tests/fixtures/validation/valid/sheets", folder)
+    for name in ("appraisal", "findings"):
+        shutil.copyfile(APPRAISED / "sheets" / f"{name}.csv", folder / f"{name}.csv")
+    filled = fill_from(template, folder, codebook, tmp_path / "filled.xlsx")
+    from_xlsx = validate_review(filled, APPRAISED / "codebook.yaml")
+    from_csv = validate_review(folder, APPRAISED / "codebook.yaml")
+    assert from_csv.findings == [] and from_xlsx.findings == [], from_xlsx.findings[:5]
+    for sheet in ("appraisal", "findings"):
+        assert len(from_xlsx.clean[sheet]) > 0
+        pd.testing.assert_frame_equal(from_xlsx.clean[sheet], from_csv.clean[sheet])
+    cell = openpyxl.load_workbook(filled)["findings"]
+    assert cell.cell(row=3, column=header(cell).index("upgrade") + 1).value == 1

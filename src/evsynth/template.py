@@ -3,11 +3,12 @@
 :func:`write_template` writes one ``.xlsx`` workbook with
 
 - an ``instructions`` worksheet first: how to fill the workbook, what each column takes, and
-  tables of every code and label the sheets may use (vocabularies, theme tree, outcomes);
-- one worksheet per contract sheet (studies, codes, outcomes, screening) whose header row is
-  exactly the columns of the table registry (``schemas/tables.yaml``) resolved for the codebook,
-  in its order, as :func:`evsynth.validate.sheet_specs` reads them for validation, so the
-  template and the checks cannot disagree;
+  tables of every code and label the sheets may use (vocabularies, theme tree, outcomes,
+  appraisal tools);
+- one worksheet per contract sheet (studies, codes, outcomes, screening, appraisal, findings)
+  whose header row is exactly the columns of the table registry (``schemas/tables.yaml``)
+  resolved for the codebook, in its order, as :func:`evsynth.validate.sheet_specs` reads them
+  for validation, so the template and the checks cannot disagree;
 - drop-down lists for single-valued category and boolean columns, pointing at ranges on a hidden
   ``lists`` worksheet (Excel limits an inline list to 255 characters), an input message on
   multi-valued category columns, and whole/decimal checks on number columns.
@@ -35,7 +36,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.xml.functions import tostring
 
 from evsynth import registry
-from evsynth.codebook import Codebook, load_codebook
+from evsynth.codebook import AppraisalTool, Codebook, load_codebook
 from evsynth.contract import MULTI_SEPARATOR
 from evsynth.validate import ColumnSpec, sheet_specs
 
@@ -286,6 +287,12 @@ def _steps(specs: Mapping[str, list[ColumnSpec]]) -> list[str]:
         "outcomes: estimate, ci_lower and ci_upper go together (all three or none), with an "
         "effect_measure; ratio measures (or, rr, hr) are entered on the ratio scale.",
         "If the review reports no screening counts, delete the screening worksheet.",
+        "appraisal: one row per study, tool and domain; judge every domain of the tool once for "
+        "each study it appraises (the tools, their domains and scales are listed below). "
+        "findings: one row per review finding; an effect finding (type effect) takes outcome "
+        "and the five GRADE domains, a qualitative finding (type qualitative) takes theme, the "
+        "four GRADE-CERQual components and confidence; leave the other type's columns blank. "
+        "Both sheets are optional: leave them empty or delete them.",
         "Leave this sheet and the hidden 'lists' sheet as they are: the pipeline ignores them.",
         "Save as .xlsx and give the file as the review's 'sheets' in config/config.yaml.",
     ]
@@ -307,38 +314,80 @@ def _write_instructions(
         ("sheet", "column", "required", "what to enter"),
         _column_rows(codebook, specs),
     )
-    for key, spec in _vocabulary_specs(specs):
-        title = f"Codes for {key}" + _field_label(codebook, spec)
+    for keys, spec in _vocabulary_specs(specs):
+        title = f"Codes for {', '.join(keys)}" + _field_label(codebook, spec)
         row = _table(ws, row + 1, title, ("code", "label"), spec.values.items())
     row = _table(
         ws,
         row + 1,
-        "Theme codes (codes.code)",
+        THEME_TABLE,
         ("code", "label", "parent", "description"),
         ((t.code, t.label, t.parent or "", t.description) for t in codebook.themes),
     )
     for offset, theme in enumerate(codebook.themes, start=row - len(codebook.themes)):
         ws.cell(row=offset, column=1).alignment = Alignment(indent=theme.level - 1)
-    _table(
+    row = _table(
         ws,
         row + 1,
-        "Outcome codes (outcomes.outcome)",
+        OUTCOME_TABLE,
         ("code", "label", "benefit direction"),
         ((o.code, o.label, o.benefit) for o in codebook.outcomes.values()),
     )
+    for tool in codebook.appraisal.values():
+        row = _table(
+            ws,
+            row + 1,
+            tool_title(tool),
+            ("part", "code", "label", "display level"),
+            [
+                *(("domain", code, label, "") for code, label in tool.domains.items()),
+                *(("judgement", j.code, j.label, j.level) for j in tool.judgements.values()),
+            ],
+        )
     for letter, width in zip("ABCD", (30, 45, 22, 70), strict=True):
         ws.column_dimensions[letter].width = width
 
 
-def _vocabulary_specs(specs: Mapping[str, list[ColumnSpec]]) -> list[tuple[str, ColumnSpec]]:
-    """Category columns with their own vocabulary table (themes and outcomes get richer ones)."""
-    own_tables = {_list_key("codes", "code"), _list_key("outcomes", "outcome")}
-    return [
-        (_list_key(sheet, spec.name), spec)
-        for sheet, columns in specs.items()
-        for spec in columns
-        if spec.type == "category" and spec.values and _list_key(sheet, spec.name) not in own_tables
-    ]
+#: Codes with a richer table of their own than code and label: themes, outcomes and each
+#: appraisal tool (its domains and its scale, which the drop-downs merge over every tool).
+THEME_TABLE = "Theme codes (codes.code, findings.theme)"
+OUTCOME_TABLE = "Outcome codes (outcomes.outcome, findings.outcome)"
+OWN_TABLES = frozenset(
+    {
+        "codes.code",
+        "outcomes.outcome",
+        "findings.theme",
+        "findings.outcome",
+        "appraisal.tool",
+        "appraisal.domain",
+        "appraisal.judgement",
+    }
+)
+
+
+def tool_title(tool: AppraisalTool) -> str:
+    """The instructions' heading of one appraisal tool's table."""
+    return (
+        f"Appraisal tool {tool.code}: {tool.label} (appraisal.tool; for designs "
+        f"{', '.join(tool.designs)})"
+    )
+
+
+def _vocabulary_specs(
+    specs: Mapping[str, list[ColumnSpec]],
+) -> list[tuple[list[str], ColumnSpec]]:
+    """Category columns with a code table, as (``sheet.column`` keys, spec). The findings
+    sheet's columns that share a scale (the five GRADE domains, the four CERQual components)
+    share one table."""
+    tables: dict[tuple, tuple[list[str], ColumnSpec]] = {}
+    for sheet, columns in specs.items():
+        for spec in columns:
+            key = _list_key(sheet, spec.name)
+            if spec.type != "category" or not spec.values or key in OWN_TABLES:
+                continue
+            same = (sheet, tuple(spec.values.items())) if sheet == "findings" else (key,)
+            tables.setdefault(same, ([], spec))[0].append(key)
+    return list(tables.values())
 
 
 def _field_label(codebook: Codebook, spec: ColumnSpec) -> str:
