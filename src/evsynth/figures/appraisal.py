@@ -19,17 +19,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 
 from evsynth.codebook import APPRAISAL_LEVELS, AppraisalTool
-from evsynth.figures.layout import (
-    MAX_PLOT_STUDIES,
-    column_headers,
-    fit_text,
-    inch_canvas,
-    text_width_in,
-    wrap_text,
-)
+from evsynth.figures.layout import MAX_PLOT_STUDIES, inch_canvas
 from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, one_at_a_time, placeholder, save
 
 LEVEL_COLOURS = {
@@ -41,6 +35,46 @@ LEVEL_COLOURS = {
 LEVEL_SYMBOLS = {"good": "+", "fair": "−", "poor": "×", "unclear": "?"}
 LEVEL_HATCHES = {"good": "", "fair": "...", "poor": "///", "unclear": "xx"}
 assert set(LEVEL_COLOURS) == set(APPRAISAL_LEVELS)  # the contract's four levels, no more
+
+
+def text_width_in(fig: plt.Figure, texts, fontsize: float, weight: str = "normal") -> float:
+    """The widest of ``texts`` in inches, measured by the renderer directly: the appraisal
+    plots measure every domain label and study ID, and making a Text artist for each (as
+    :func:`evsynth.figures.layout.text_width_in` does) took seconds on the example reviews."""
+    renderer = fig.canvas.get_renderer()
+    prop = FontProperties(family=STYLE["font.family"], size=fontsize, weight=weight)
+    widest = 0.0
+    for text in texts:
+        w, _, _ = renderer.get_text_width_height_descent(str(text), prop, ismath=False)
+        widest = max(widest, w / fig.dpi)
+    return widest
+
+
+def fit_text(
+    fig: plt.Figure, text: str, width_in: float, fontsize: float, weight: str = "normal"
+) -> str:
+    """``text`` cut with an ellipsis to fit ``width_in`` (bisection on its length)."""
+    text = str(text)
+    if text_width_in(fig, [text], fontsize, weight) <= width_in:
+        return text
+    lo, hi = 0, len(text)  # text[:lo] + "…" fits; text[:hi] + "…" does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        fits = text_width_in(fig, [text[:mid].rstrip() + "…"], fontsize, weight) <= width_in
+        lo, hi = (mid, hi) if fits else (lo, mid)
+    return text[:lo].rstrip() + "…"
+
+
+def wrap_two(fig: plt.Figure, text: str, width_in: float, fontsize: float) -> str:
+    """Greedy word wrap to at most two lines of ``width_in``; the second cut to fit."""
+    words = str(text).split()
+    first: list[str] = []
+    while words and text_width_in(fig, [" ".join([*first, words[0]])], fontsize) <= width_in:
+        first.append(words.pop(0))
+    if not first:  # one very long word: cut it on one line
+        return fit_text(fig, str(text), width_in, fontsize)
+    rest = " ".join(words)
+    return " ".join(first) + ("\n" + fit_text(fig, rest, width_in, fontsize) if rest else "")
 
 
 def _circle(ax, x: float, y: float, level: str, size: float, fs: float) -> None:
@@ -110,8 +144,9 @@ class _Panel:
     label_w: float
     col_w: float
     headers: list[str]
-    turned: bool
     head_h: float
+    key: str  # "code: label" per domain, under the legend (robvis's caption)
+    key_h: float
     title: str
     title_h: float
     legend: list[list[tuple[str, str, float]]]
@@ -126,13 +161,23 @@ def _measure(fig: plt.Figure, tool: AppraisalTool, rows: pd.DataFrame, margin: f
     width = A4_WIDTH_IN - 2 * margin
     label_w = min(max(text_width_in(fig, [*ids, "Study"], fs, "bold") + 0.15, 0.6), 1.8)
     col_w = min((width - label_w) / len(tool.domains), 1.1)
-    headers, turned, head_h = column_headers(fig, list(tool.domains.values()), col_w, fs)
-    title = wrap_text(fig, tool.label, width, fs + 1, 2, "bold")
+    # Columns are headed by the domain codes and a key gives each label, as robvis does: the
+    # labels of some tools are whole questions (MMAT), too long to head a column.
+    headers = [fit_text(fig, code, col_w - 0.04, fs, "bold") for code in tool.domains]
+    head_h = fs * 1.25 / 72
+    key = "\n".join(
+        wrap_two(fig, f"{code}: {label}", width - 0.3, fs - 0.5)
+        for code, label in tool.domains.items()
+    )
+    key_h = (key.count("\n") + 1) * (fs - 0.5) * 1.3 / 72 + 0.08
+    title = fit_text(fig, tool.label, width, fs + 1, "bold")
     title_h = (title.count("\n") + 1) * (fs + 1) * 1.3 / 72 + 0.06
     legend = _legend_lines(fig, tool, width, fs - 0.5)
-    note = wrap_text(fig, note, width, fs - 0.5, 3) if note else ""
+    note = wrap_two(fig, note, width - 0.3, fs - 0.5) if note else ""
     note_h = (note.count("\n") + 1) * fs * 1.25 / 72 + 0.04 if note else 0.0
-    height = title_h + head_h + 0.1 + len(ids) * row_h + 0.1 + len(legend) * 0.2 + note_h + 0.2
+    height = (
+        title_h + head_h + 0.1 + len(ids) * row_h + 0.1 + len(legend) * 0.2 + key_h + note_h + 0.2
+    )
     return _Panel(
         tool=tool,
         levels=rows.set_index(["study_id", "domain"])["level"],
@@ -143,8 +188,9 @@ def _measure(fig: plt.Figure, tool: AppraisalTool, rows: pd.DataFrame, margin: f
         label_w=label_w,
         col_w=col_w,
         headers=headers,
-        turned=turned,
         head_h=head_h,
+        key=key,
+        key_h=key_h,
         title=title,
         title_h=title_h,
         legend=legend,
@@ -169,7 +215,6 @@ def _draw_panel(fig: plt.Figure, ax, p: _Panel, top: float, margin: float) -> No
             ha="center",
             va="bottom",
             linespacing=1.1,
-            rotation=90 if p.turned else 0,
         )
     ax.plot([margin, right], [y_top, y_top], color="black", linewidth=0.8)
     size = (p.row_h * 72 * 0.85) ** 2  # circle diameter 85% of the row, in points²
@@ -196,8 +241,10 @@ def _draw_panel(fig: plt.Figure, ax, p: _Panel, top: float, margin: float) -> No
             _circle(ax, x + 0.08, yl, level, (0.16 * 72) ** 2 * 0.8, fs - 1.5)
             ax.text(x + 0.22, yl, label, fontsize=fs - 0.5, va="center")
             x += w
+    y_key = y - 0.1 - len(p.legend) * 0.2 + 0.06
+    ax.text(margin, y_key, p.key, fontsize=fs - 0.5, va="top", linespacing=1.3, color="#333333")
     if p.note:
-        y_note = y - 0.1 - len(p.legend) * 0.2
+        y_note = y_key - p.key_h
         ax.text(margin, y_note, p.note, fontsize=fs - 0.5, va="top", style="italic")
 
 
@@ -238,7 +285,7 @@ def appraisal_summary_plot(summary: pd.DataFrame, path: Path, weighted: bool) ->
         return placeholder(path, "No study appraisals in this review")
     tools = list(dict.fromkeys(summary["tool"]))
     n_domains = [summary.loc[summary["tool"] == t, "domain"].nunique() for t in tools]
-    heights = [0.35 * n + 0.9 for n in n_domains]
+    heights = [0.35 * n + 1.1 for n in n_domains]
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
             len(tools),
@@ -247,6 +294,7 @@ def appraisal_summary_plot(summary: pd.DataFrame, path: Path, weighted: bool) ->
             gridspec_kw={"height_ratios": heights},
             squeeze=False,
         )
+        titles = []
         for ax, tool in zip(axes[:, 0], tools, strict=True):
             rows = summary[summary["tool"] == tool]
             by_weight = weighted and rows["pct_weight"].notna().any()
@@ -270,15 +318,14 @@ def appraisal_summary_plot(summary: pd.DataFrame, path: Path, weighted: bool) ->
                 left += values
                 label = fit_text(fig, str(at["judgement_label"].iloc[0]), 1.8, 7.5)
                 handles.append(Patch(label=f"{LEVEL_SYMBOLS[level]} {label}", **style))
-            ticks = [fit_text(fig, str(labels[d]), 2.3, 8.0) for d in domains]
+            ticks = [wrap_two(fig, str(labels[d]), 2.6, 8.0) for d in domains]
             ax.set_yticks(y, ticks)
             for tick, domain in zip(ax.get_yticklabels(), domains, strict=True):
                 if domain == "overall":  # robvis sets the overall judgement apart
                     tick.set_fontweight("bold")
             n = int(rows["n_appraised"].max())
             basis = "meta-analysis weight" if by_weight else f"{n} stud{'y' if n == 1 else 'ies'}"
-            title = f"{rows['tool_label'].iloc[0]}: share of {basis}"
-            ax.set_title(fit_text(fig, title, A4_WIDTH_IN - 0.2, 10, "bold"), loc="left")
+            titles.append((ax, str(rows["tool_label"].iloc[0]), f"Share of {basis}"))
             ax.set_xlim(0, 100)
             ax.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
             ax.tick_params(axis="y", length=0)
@@ -290,5 +337,11 @@ def appraisal_summary_plot(summary: pd.DataFrame, path: Path, weighted: bool) ->
                 frameon=False,
                 fontsize=7.5,
             )
+        fig.tight_layout()
+        # Titles fit the bars' width once laid out, so the figure stays A4-wide.
+        for ax, label, basis in titles:
+            width = ax.get_position().width * A4_WIDTH_IN
+            label = fit_text(fig, label, width, 10, "bold")
+            ax.set_title(f"{label}\n{fit_text(fig, basis, width, 9)}", loc="left")
         fig.tight_layout()
         return save(fig, path)
