@@ -8,27 +8,39 @@ rule) of every error it causes, as tests/test_validate.py does for the other she
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
+import tempfile
 from pathlib import Path
 
+import frictionless
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evsynth import registry
 from evsynth.certainty import CERQUAL_COMPONENTS, CONCERNS, DOWNGRADE, GRADE_DOMAINS, LEVEL_SCORE
 from evsynth.codebook import APPRAISAL_LEVELS, load_codebook
+from evsynth.datapackage import build_datapackage
 from evsynth.findings import InputError, read_issues_csv
 from evsynth.handoff import read_typed
 from evsynth.intake import SHEETS
 from evsynth.validate import SOURCE_ROW, ValidationPaths, run_validate, validate_review
+from test_validation_properties import COLUMN_RULES, any_text, registry_value
 from validation_helpers import (
+    APPRAISED,
+    NEW_SHEETS,
     append_row,
     copy_appraised_review,
     copy_review,
     delete_row,
     edit_codebook,
     error_locations,
+    read_rows,
     set_cell,
     set_cells,
     where,
@@ -506,3 +518,93 @@ def test_the_workbook_without_the_new_sheets_still_validates(tmp_path):
     sheets, codebook = copy_review(tmp_path)
     book = workbook_from_folder(sheets, tmp_path / "r.xlsx")
     assert validate_review(book, codebook).findings == []
+
+
+# --- Any input: findings, never a traceback ------------------------------------------------------
+
+PROPERTY = settings(
+    max_examples=int(os.environ.get("EVSYNTH_PROPERTY_EXAMPLES", "20")),
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+APPRAISED_ROWS = {name: read_rows(APPRAISED / "sheets", name) for name in NEW_SHEETS}
+
+
+def write_sheet(folder: Path, sheet: str, rows: list[list[str]]) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    (folder / f"{sheet}.csv").write_bytes(buffer.getvalue().encode("utf-8"))
+
+
+@PROPERTY
+@given(
+    sheet=st.sampled_from(NEW_SHEETS),
+    cells=st.lists(
+        st.tuples(st.integers(0, 13), st.integers(0, 18), any_text), min_size=1, max_size=4
+    ),
+)
+def test_any_text_in_any_cell_of_the_new_sheets(sheet, cells):
+    rows = [list(r) for r in APPRAISED_ROWS[sheet]]
+    for row, column, text in cells:
+        rows[row % len(rows)][column % len(rows[0])] = text
+    with tempfile.TemporaryDirectory() as tmp:
+        sheets, codebook = copy_appraised_review(Path(tmp))
+        write_sheet(sheets, sheet, rows)
+        out = Path(tmp) / "out"
+        result = run_validate(sheets, codebook, validation_paths(out))
+        assert result.summary["passed"] == (not result.errors)
+        assert read_issues_csv(out / "validation/issues.csv") == result.findings
+        for name in SHEETS:
+            assert (out / f"clean/{name}.csv").is_file()
+            assert (out / f"clean/{name}.parquet").is_file()
+        for frame in result.clean.values():
+            assert not frame.drop(columns=SOURCE_ROW).isna().any().any()
+
+
+@PROPERTY
+@given(data=st.data(), sheet=st.sampled_from(NEW_SHEETS), row=st.integers(1, 12))
+def test_any_value_the_registry_declares_valid_passes_the_column_checks(data, sheet, row):
+    """Whatever the registry declares valid for a column of the new sheets, resolved for the
+    codebook, validation takes without a finding about that cell's own value."""
+    codebook = load_codebook(APPRAISED / "codebook.yaml")
+    fields = registry.sheet_schema(sheet, codebook, 2030)["fields"]
+    field = data.draw(st.sampled_from(fields), label="field")
+    value = data.draw(registry_value(field, registry.review_vocabularies(codebook)), label="value")
+    rows = [list(r) for r in APPRAISED_ROWS[sheet]]
+    index = row % (len(rows) - 1) + 1
+    rows[index][rows[0].index(field["name"])] = value
+    with tempfile.TemporaryDirectory() as tmp:
+        sheets, path = copy_appraised_review(Path(tmp))
+        write_sheet(sheets, sheet, rows)
+        result = validate_review(sheets, path, current_year=2030)
+        about_cell = [
+            f
+            for f in result.findings
+            if (f.sheet, f.row, f.column) == (sheet, index + 1, field["name"])
+            and f.rule in COLUMN_RULES
+        ]
+        assert about_cell == []
+
+
+def test_frictionless_validates_the_clean_tables_against_the_registry(tmp_path):
+    sheets, codebook = copy_appraised_review(tmp_path)
+    out = tmp_path / "out"
+    run_validate(sheets, codebook, validation_paths(out))
+    tables = [out / "clean/appraisal.csv", out / "clean/findings.csv"]
+    package = build_datapackage("fixture", "fixture", out, tables, load_codebook(codebook))
+    (out / "datapackage.json").write_text(json.dumps(package), "utf-8")
+    report = frictionless.validate(str(out / "datapackage.json"))
+    assert report.valid, report.flatten(["resourcePath", "rowNumber", "fieldName", "note"])[:5]
+    # Not decorative: a judgement off every scale fails, located.
+    path = out / "clean/appraisal.csv"
+    path.write_text(path.read_text("utf-8").replace(",some_concerns,", ",amber,", 1), "utf-8")
+    package = build_datapackage("fixture", "fixture", out, tables, load_codebook(codebook))
+    (out / "datapackage.json").write_text(json.dumps(package), "utf-8")
+    report = frictionless.validate(str(out / "datapackage.json"))
+    assert not report.valid
+    [(field, error)] = {tuple(e) for e in report.flatten(["fieldName", "type"])}
+    assert (field, error) == ("judgement", "constraint-error")

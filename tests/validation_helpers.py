@@ -23,7 +23,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "validation"
 VALID = FIXTURES / "valid"
 #: The valid review with appraisal and findings sheets, and a codebook declaring tools.
 APPRAISED = FIXTURES / "appraised"
-SHEET_NAMES = ("studies", "codes", "outcomes", "screening", "appraisal", "findings")
+#: The valid fixture's sheets; the appraised one adds NEW_SHEETS.
+SHEET_NAMES = ("studies", "codes", "outcomes", "screening")
+NEW_SHEETS = ("appraisal", "findings")
 
 #: (severity, sheet, row, column, rule): a finding's location, as tests compare them.
 Where = tuple[str, str, "int | None", str, str]
@@ -42,7 +44,7 @@ def copy_appraised_review(tmp_path: Path) -> tuple[Path, Path]:
     """The valid review with its appraisal and findings sheets and a codebook that declares
     two appraisal tools and gives the designs as mappings: (sheets folder, codebook path)."""
     sheets, codebook = copy_review(tmp_path)
-    for name in ("appraisal", "findings"):
+    for name in NEW_SHEETS:
         shutil.copyfile(APPRAISED / "sheets" / f"{name}.csv", sheets / f"{name}.csv")
     shutil.copyfile(APPRAISED / "codebook.yaml", codebook)
     return sheets, codebook
@@ -232,7 +234,8 @@ def workbook_from_folder(
     """Write the CSV sheets in ``folder`` as one workbook (one worksheet per sheet)."""
     book = openpyxl.Workbook()
     book.remove(book.active)
-    for name in sheets or [n for n in SHEET_NAMES if (folder / f"{n}.csv").exists()]:
+    every = (*SHEET_NAMES, *NEW_SHEETS)
+    for name in sheets or [n for n in every if (folder / f"{n}.csv").exists()]:
         worksheet = book.create_sheet(name)
         for record in read_rows(folder, name):
             worksheet.append([as_excel_value(v) if numbers else (v or None) for v in record])
