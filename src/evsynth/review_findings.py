@@ -25,6 +25,7 @@ written into the table (``effect_direction``, ``effect_size``) so the lead can s
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ from evsynth.stats import egger_test, random_effects_many, random_effects_weight
 from evsynth.tables import read_clean, write_table
 
 SHEET = "findings"
+
+#: The sign test for a pair of counts, computed once (scipy's binomtest costs ~3 ms a call and
+#: findings repeat the same small counts).
+_sign_test = functools.lru_cache(maxsize=4096)(sign_test)
 ID_SEPARATOR = ";"
 
 SUMMARY_OF_FINDINGS_COLUMNS = [
@@ -328,31 +333,72 @@ def effect_direction_and_size(
 @dataclass(frozen=True)
 class _Pool:
     measure: str
-    sizes: pd.DataFrame  # effect_sizes rows of the finding's studies for that measure
+    study_ids: list[str]  # sorted
+    yi: np.ndarray
+    vi: np.ndarray
 
 
-def _pool_plan(sizes: pd.DataFrame, ids: Sequence[str]) -> _Pool | None:
-    """The effect measure in which every one of the finding's studies (k >= 2) gives an
-    estimate, first in alphabetical order when several do; None when none does."""
-    if len(ids) < 2 or sizes.empty:
-        return None
-    wanted = set(ids)
-    for measure, group in sizes.groupby("effect_measure", sort=True):
-        if set(group["study_id"]) == wanted and len(group) == len(wanted):
-            return _Pool(str(measure), group.sort_values("study_id"))
-    return None
+@dataclass(frozen=True)
+class _OutcomeData:
+    """The outcomes table as lookups by (outcome, study), built once: each finding then costs
+    a few dictionary look-ups per study, however large the table (3,000 findings over 200,000
+    outcome rows: seconds, not minutes)."""
 
+    direction: dict[tuple[str, str], str]  # per_study_directions, one per study and outcome
+    n: dict[tuple[str, str], int]  # each study's largest n for the outcome
+    sizes: dict[tuple[str, str], dict[str, tuple[float, float]]]  # measure -> (yi, vi)
 
-def _participants(rows: pd.DataFrame) -> tuple[int | None, int]:
-    """Sum over studies of each study's largest ``n`` for the outcome, and how many studies
-    reported one (``None`` when none did)."""
-    if rows.empty or "n" not in rows:
-        return None, 0
-    n = pd.to_numeric(rows["n"], errors="coerce")
-    per_study = n.groupby(rows["study_id"]).max().dropna()
-    if per_study.empty:
-        return None, 0
-    return int(per_study.sum()), int(len(per_study))
+    @classmethod
+    def build(cls, outcomes: pd.DataFrame) -> _OutcomeData:
+        if outcomes.empty:
+            return cls({}, {}, {})
+        votes = per_study_directions(outcomes)
+        # .tolist() first: iterating Arrow-backed text column by column is ~10x slower.
+        direction = dict(
+            zip(
+                zip(votes["outcome"].tolist(), votes["study_id"].tolist(), strict=True),
+                votes["direction"].tolist(),
+                strict=True,
+            )
+        )
+        n_all = pd.to_numeric(outcomes["n"], errors="coerce") if "n" in outcomes else None
+        n: dict[tuple[str, str], int] = {}
+        if n_all is not None:
+            largest = n_all.groupby([outcomes["outcome"], outcomes["study_id"]]).max().dropna()
+            n = {(str(o), str(sid)): int(v) for (o, sid), v in largest.items()}
+        sized = effect_sizes(outcomes)
+        sizes: dict[tuple[str, str], dict[str, tuple[float, float]]] = {}
+        for o, sid, measure, y, v in zip(
+            sized["outcome"].tolist(),
+            sized["study_id"].tolist(),
+            sized["effect_measure"].tolist(),
+            sized["yi"].to_numpy(float).tolist(),
+            sized["vi"].to_numpy(float).tolist(),
+            strict=True,
+        ):
+            sizes.setdefault((o, sid), {})[measure] = (y, v)
+        return cls(direction, n, sizes)
+
+    def pool_plan(self, outcome: str, ids: Sequence[str]) -> _Pool | None:
+        """The effect measure in which every one of the finding's studies (k >= 2) gives an
+        estimate, first in alphabetical order when several do; None when none does."""
+        if len(ids) < 2:
+            return None
+        given = [self.sizes.get((outcome, sid), {}) for sid in ids]
+        common = set(given[0]).intersection(*given[1:])
+        if not common:
+            return None
+        measure = min(common)
+        order = sorted(range(len(ids)), key=lambda i: ids[i])
+        yi = np.array([given[i][measure][0] for i in order])
+        vi = np.array([given[i][measure][1] for i in order])
+        return _Pool(measure, [ids[i] for i in order], yi, vi)
+
+    def participants(self, outcome: str, ids: Sequence[str]) -> tuple[int | None, int]:
+        """Sum over the studies of each one's largest ``n`` for the outcome, and how many
+        studies reported one (``None`` when none did)."""
+        known = [self.n[(outcome, sid)] for sid in ids if (outcome, sid) in self.n]
+        return (sum(known) if known else None), len(known)
 
 
 def _judged(finding: pd.Series, columns: Sequence[str]) -> dict[str, str]:
@@ -433,8 +479,8 @@ def _effect_rows(
     intervention_label: str,
 ) -> tuple[list[dict], list[dict], list[Finding]]:
     design_of = dict(zip(studies["study_id"], studies["design"], strict=True))
-    sizes_all = effect_sizes(outcomes) if not outcomes.empty else outcomes.assign(yi=[], vi=[])
-    prepared = []  # (finding, row, ids, outcome rows, pool plan)
+    data = _OutcomeData.build(outcomes)
+    prepared = []  # (finding, row, ids, outcome, pool plan)
     for _, finding in findings.iterrows():
         row = _row_of(finding)
         ids = split_ids(finding["study_ids"])
@@ -452,30 +498,26 @@ def _effect_rows(
                     )
                 ]
             )
-        mine = outcomes[(outcomes["outcome"] == outcome) & outcomes["study_id"].isin(ids)]
-        sizes = sizes_all[
-            (sizes_all["outcome"] == outcome) & sizes_all["study_id"].isin(ids)
-        ].reset_index(drop=True)
-        prepared.append((finding, row, ids, outcome, mine, _pool_plan(sizes, ids)))
+        prepared.append((finding, row, ids, outcome, data.pool_plan(outcome, ids)))
 
     # Every pooled finding in one batched call, as the outcomes stage pools (finding i is
     # group i): bounded time however many findings share an outcome.
-    pooled = [(i, p[5]) for i, p in enumerate(prepared) if p[5] is not None]
+    pooled = [(i, p[4]) for i, p in enumerate(prepared) if p[4] is not None]
     fits: dict[int, object] = {}
     if pooled:
-        yi = np.concatenate([plan.sizes["yi"].to_numpy(float) for _, plan in pooled])
-        vi = np.concatenate([plan.sizes["vi"].to_numpy(float) for _, plan in pooled])
-        group = np.repeat(np.arange(len(pooled)), [len(plan.sizes) for _, plan in pooled])
+        yi = np.concatenate([plan.yi for _, plan in pooled])
+        vi = np.concatenate([plan.vi for _, plan in pooled])
+        group = np.repeat(np.arange(len(pooled)), [len(plan.yi) for _, plan in pooled])
         many = random_effects_many(
             yi, vi, group, method=settings.method, hartung_knapp=settings.hartung_knapp
         )
         fits = {i: many[j] for j, (i, _) in enumerate(pooled)}
 
     sof, signal_rows, warnings = [], [], []
-    for i, (finding, row, ids, outcome, mine, plan) in enumerate(prepared):
+    for i, (finding, row, ids, outcome, plan) in enumerate(prepared):
         fid = str(finding["finding_id"])
         for sid in ids:
-            if sid not in set(mine["study_id"]):
+            if (outcome, sid) not in data.direction:
                 warnings.append(
                     Finding.warning(
                         SHEET,
@@ -489,10 +531,11 @@ def _effect_rows(
                 )
         flags = {sid: design_flags(codebook, design_of.get(sid, "")) for sid in ids}
         voting_ids = [sid for sid in ids if flags[sid][1]]
-        per_study = per_study_directions(mine[mine["study_id"].isin(voting_ids)])
-        counts = per_study["direction"].value_counts()
-        n = {d: int(counts.get(d, 0)) for d in ("benefit", "harm", "no_effect", "mixed", "unclear")}
-        participants, participants_k = _participants(mine)
+        n = dict.fromkeys(("benefit", "harm", "no_effect", "mixed", "unclear"), 0)
+        for sid in voting_ids:
+            if (outcome, sid) in data.direction:
+                n[data.direction[(outcome, sid)]] += 1
+        participants, participants_k = data.participants(outcome, ids)
         fit = fits.get(i)
         record: dict[str, object] = {
             "finding_id": fid,
@@ -503,7 +546,7 @@ def _effect_rows(
             "participants_k": participants_k,
             **{f"n_{d}": v for d, v in n.items()},
             "n_not_voting": len(ids) - len(voting_ids),
-            "sign_test_p": sign_test(n["benefit"], n["harm"]),
+            "sign_test_p": _sign_test(n["benefit"], n["harm"]),
         }
         weights = None
         egger_p = None
@@ -523,12 +566,10 @@ def _effect_rows(
                 "pi_upper": back(fit.pi_upper),
                 "i2": fit.i2,
             }
-            w = random_effects_weights(plan.sizes["vi"].to_numpy(float), fit.tau2)
-            weights = dict(zip(plan.sizes["study_id"], w.tolist(), strict=True))
+            w = random_effects_weights(plan.vi, fit.tau2)
+            weights = dict(zip(plan.study_ids, w.tolist(), strict=True))
             if fit.k >= cert.EGGER_MIN_K:
-                egger_p = egger_test(
-                    plan.sizes["yi"].to_numpy(float), np.sqrt(plan.sizes["vi"].to_numpy(float))
-                ).p
+                egger_p = egger_test(plan.yi, np.sqrt(plan.vi)).p
         else:
             record |= {"synthesis": "vote_count"}
 
