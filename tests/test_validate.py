@@ -561,9 +561,17 @@ def test_integers_are_normalised_and_huge_ones_do_not_crash(tmp_path):
         ("warning", "studies", 2, "sessions", "integer_normalised"),
         ("warning", "outcomes", 2, "n", "integer_normalised"),
     ]
+    # Beyond a 64-bit integer (what the typed hand-off stores): an error at the cell, and the
+    # stage still writes every output instead of stopping with a traceback.
     set_cell("screening", 2, "count", "9" * 40)(sheets, codebook)
-    result = validate_review(sheets, codebook)
-    assert {f.rule for f in result.errors} == {"screening_reconcile"}
+    set_cell("outcomes", 2, "n", "9223372036854775808")(sheets, codebook)
+    result = run_validate(sheets, codebook, validation_paths(tmp_path / "v", tmp_path / "c"))
+    assert error_locations(result) == {
+        E("screening", 2, "count", "range"),
+        E("outcomes", 2, "n", "range"),
+    }
+    set_cell("outcomes", 2, "n", "9223372036854775807")(sheets, codebook)
+    assert E("outcomes", 2, "n", "range") not in error_locations(validate_review(sheets, codebook))
 
 
 def test_a_ragged_row_keeps_its_study_id_for_references(tmp_path):

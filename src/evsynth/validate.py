@@ -182,6 +182,9 @@ _INTEGER = r"[+-]?[0-9]+(?:\.0*)?"
 _NON_CANONICAL_INTEGER = re.compile(r"\x00(?:\+|-?0[0-9])|\.[0-9]*\x00")
 
 
+#: The largest whole number a clean table holds (a 64-bit integer in the typed hand-off).
+MAX_INTEGER_TEXT = str(2**63 - 1)
+
 _SPREADSHEET_ERROR = re.compile(SPREADSHEET_ERROR_PATTERN)
 #: Cheap test on the whole column first: every error value holds one of these.
 _ERROR_MARKS = re.compile(r"#[A-Z]|Err:")
@@ -279,7 +282,22 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
                 "'007'); read as plain whole numbers",
             )
             values = values.where(~ok, canonical)
-        _check_range(col, spec, values, ok)
+        # The typed hand-off stores whole numbers as 64-bit integers: one beyond them would
+        # stop the stage with a traceback instead of a finding at its cell.
+        digits = values.where(ok, "").str.lstrip("-")
+        huge = ok & (
+            (digits.str.len() > len(MAX_INTEGER_TEXT))
+            | ((digits.str.len() == len(MAX_INTEGER_TEXT)) & (digits > MAX_INTEGER_TEXT))
+        )
+        col.cells(
+            huge,
+            spec.name,
+            values,
+            "range",
+            f"'{{value}}' is too large: a whole number here is at most {MAX_INTEGER_TEXT} either "
+            "way",
+        )
+        _check_range(col, spec, values, ok & ~huge)
     elif spec.type == "number":
         numbers = pd.to_numeric(values.where(present), errors="coerce")
         finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
