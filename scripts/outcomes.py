@@ -28,6 +28,7 @@ run_rule(
                 direction_by_quality=Path(snakemake.output.direction_by_quality),
                 meta_analysis=Path(snakemake.output.meta_analysis),
                 gap_map=Path(snakemake.output.gap_map),
+                study_weights=Path(snakemake.output.study_weights),
                 direction_figure=figure("direction"),
                 forest_figure=figure("forest"),
                 effect_direction_figure=figure("effect_direction"),

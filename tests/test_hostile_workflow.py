@@ -156,7 +156,12 @@ def test_editing_outcomes_reruns_only_what_reads_outcomes(copy: Path):
             "Theme B is here",
             {"tally", "crosstab", "agreement", "outcomes"},
         ),
-        ("studies", "A trial. Synthetic", "A trial! Synthetic", {"tally", "crosstab", "outcomes"}),
+        (
+            "studies",
+            "A trial. Synthetic",
+            "A trial! Synthetic",
+            {"tally", "crosstab", "outcomes", "appraisal", "findings"},
+        ),
     ],
 )
 def test_editing_one_sheet_plans_only_what_reads_it(

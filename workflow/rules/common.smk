@@ -98,8 +98,9 @@ def passed_marker():
 def read_by_content():
     """The results that later steps read as `ancient` (above), for every review."""
     patterns = [getattr(rules.validate.output, f"{sheet}_typed")
-                for sheet in ("studies", "codes", "outcomes", "screening")]
+                for sheet in ("studies", "codes", "outcomes", "screening", "appraisal", "findings")]
     patterns.append(rules.validation_gate.output.passed)
+    patterns.append(rules.outcomes.output.study_weights)
     return frozenset(Path(str(p).format(review=r)) for p in patterns for r in REVIEWS)
 
 
@@ -115,8 +116,8 @@ def checksum_record(rule_name):
 
 def recorded_rules():
     return [rules.validate, rules.validation_gate, rules.check_narrative, rules.tally,
-            rules.crosstab, rules.agreement, rules.outcomes, rules.prisma, rules.render,
-            rules.provenance, rules.datapackage]
+            rules.crosstab, rules.agreement, rules.outcomes, rules.prisma, rules.appraisal,
+            rules.findings, rules.render, rules.provenance, rules.datapackage]
 
 
 def review_jobs(review):
@@ -217,6 +218,8 @@ def result_tables(wildcards):
         rules.validate.output.codes,
         rules.validate.output.outcomes,
         rules.validate.output.screening,
+        rules.validate.output.appraisal,
+        rules.validate.output.findings,
         rules.check_narrative.output.issues,
         rules.tally.output.themes,
         rules.tally.output.cooccurrence,
@@ -227,6 +230,13 @@ def result_tables(wildcards):
         rules.outcomes.output.direction_by_quality,
         rules.outcomes.output.meta_analysis,
         rules.outcomes.output.gap_map,
+        rules.outcomes.output.study_weights,
+        rules.appraisal.output.by_study,
+        rules.appraisal.output.summary,
+        rules.findings.output.summary_of_findings,
+        rules.findings.output.qualitative_findings,
+        rules.findings.output.signals,
+        rules.findings.output.warnings,
     ]
     tables = [t.format(review=wildcards.review) for t in tables]
     tables += [

@@ -25,6 +25,7 @@ rule outcomes:
             subcategory="{review}",
         ),
         gap_map="results/{review}/outcomes/gap_map.csv",
+        study_weights="results/{review}/outcomes/study_weights.csv",
         direction_png="results/{review}/figures/direction.png",
         direction_svg="results/{review}/figures/direction.svg",
         forest_png="results/{review}/figures/forest.png",
