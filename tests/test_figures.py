@@ -519,3 +519,17 @@ def test_effect_direction_plot_leaves_out_non_voting_studies_and_says_so(tmp_pat
     # Every design votes: no note, the plot as before.
     all_vote = replace(codebook, designs={c: replace(d, votes=True) for c, d in designs.items()})
     assert split_votes(per_study_directions(outcomes), studies, all_vote)[1] is None
+
+
+def test_the_unclear_marker_is_a_question_mark_in_the_house_style():
+    """The house style draws text literally (no mathtext), so matplotlib's "$?$" marker came
+    out as the three characters "$?$": wider than tall. A "?" is taller than wide."""
+    import matplotlib.pyplot as plt
+    from matplotlib.markers import MarkerStyle
+
+    from evsynth.figures.direction import DIRECTION_MARKERS
+    from evsynth.figures.style import STYLE
+
+    with plt.rc_context(STYLE):
+        extent = MarkerStyle(DIRECTION_MARKERS["unclear"]).get_path().get_extents()
+    assert extent.height > 1.2 * extent.width

@@ -13,8 +13,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.path import Path as MatplotlibPath
+from matplotlib.textpath import TextPath
 
 from evsynth.contract import QUALITY
 from evsynth.figures.layout import (
@@ -78,8 +81,26 @@ def direction_chart(direction: pd.DataFrame, path: Path) -> tuple[Path, Path]:
 
 # --- Effect-direction plot (Boon & Thomson 2021) ---------------------------------------------
 
+
+def _glyph_marker(character: str) -> MatplotlibPath:
+    """A character as a marker path, centred on its point.
+
+    Not matplotlib's "$?$" marker: that is mathtext, and the house style turns mathtext off
+    (sheet text prints literally), so it drew the characters "$?$".
+    """
+    glyph = TextPath((0, 0), character, prop=FontProperties(family="DejaVu Sans", weight="bold"))
+    low, high = glyph.vertices.min(axis=0), glyph.vertices.max(axis=0)
+    return MatplotlibPath(glyph.vertices - (low + high) / 2, glyph.codes)
+
+
 #: Marker per direction: shape carries the meaning, colour repeats it (colour-blind safe).
-DIRECTION_MARKERS = {"benefit": "^", "harm": "v", "mixed": "D", "no_effect": "o", "unclear": "$?$"}
+DIRECTION_MARKERS = {
+    "benefit": "^",
+    "harm": "v",
+    "mixed": "D",
+    "no_effect": "o",
+    "unclear": _glyph_marker("?"),
+}
 QUALITY_ORDER = ("high", "moderate", "low", "not_appraised")
 QUALITY_LABELS = QUALITY
 #: Row shading by study quality: darker for higher quality (Boon & Thomson 2021); rows not
