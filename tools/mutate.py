@@ -378,8 +378,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "duplicate_id_flags_the_first",
         "validate",
-        '(ids != "") & ids.duplicated(keep="first")',
-        '(ids != "") & ids.duplicated(keep="last")',
+        'ids.duplicated(keep="first")\n    if duplicated.any():\n        first_row = clean.groupby',
+        'ids.duplicated(keep="last")\n    if duplicated.any():\n        first_row = clean.groupby',
         VALIDATE,
     ),
     _m(
