@@ -4,13 +4,7 @@ from pathlib import Path
 
 from evsynth.appraisal import AppraisalPaths, run_appraisal
 from evsynth.integrity import recorded_rule
-from evsynth.runner import run_rule
-
-
-def figure(name: str) -> Path:
-    """A figure's declared SVG without its suffix: the plot writes the .png beside it."""
-    return Path(snakemake.output[f"{name}_svg"]).with_suffix("")
-
+from evsynth.runner import figure_stem, run_rule
 
 run_rule(
     snakemake,
@@ -23,8 +17,8 @@ run_rule(
             out=AppraisalPaths(
                 by_study=Path(snakemake.output.by_study),
                 summary=Path(snakemake.output.summary),
-                traffic_light_figure=figure("traffic_light"),
-                summary_figure=figure("summary"),
+                traffic_light_figure=figure_stem(snakemake, "traffic_light"),
+                summary_figure=figure_stem(snakemake, "summary"),
             ),
         ),
     ),

@@ -4,13 +4,7 @@ from pathlib import Path
 
 from evsynth.integrity import recorded_rule
 from evsynth.outcomes import MetaAnalysisSettings, OutcomesPaths, run_outcomes
-from evsynth.runner import run_rule
-
-
-def figure(name: str) -> Path:
-    """A figure's declared SVG without its suffix: the plot writes the .png beside it."""
-    return Path(snakemake.output[f"{name}_svg"]).with_suffix("")
-
+from evsynth.runner import figure_stem, run_rule
 
 run_rule(
     snakemake,
@@ -29,10 +23,10 @@ run_rule(
                 meta_analysis=Path(snakemake.output.meta_analysis),
                 gap_map=Path(snakemake.output.gap_map),
                 study_weights=Path(snakemake.output.study_weights),
-                direction_figure=figure("direction"),
-                forest_figure=figure("forest"),
-                effect_direction_figure=figure("effect_direction"),
-                gap_map_figure=figure("gap_map"),
+                direction_figure=figure_stem(snakemake, "direction"),
+                forest_figure=figure_stem(snakemake, "forest"),
+                effect_direction_figure=figure_stem(snakemake, "effect_direction"),
+                gap_map_figure=figure_stem(snakemake, "gap_map"),
             ),
         ),
     ),

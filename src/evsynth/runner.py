@@ -63,6 +63,12 @@ def run_adapter(script: Path, job: Any) -> None:
     runpy.run_path(str(script), init_globals={"snakemake": job}, run_name="__main__")
 
 
+def figure_stem(smk: Any, name: str) -> Path:
+    """Figure ``name``'s declared SVG (output ``<name>_svg``) without its suffix: a stage
+    writes the .png and the .svg there."""
+    return Path(str(smk.output[f"{name}_svg"])).with_suffix("")
+
+
 def run_rule(smk: Any, step: Callable[[], object]) -> None:
     """Route this job's logging to its log, run ``step``, turn failures into one paragraph."""
     log_path = smk.log[0] if smk.log else None
