@@ -15,6 +15,7 @@ run_rule(
             report_format=snakemake.params.report_format,
             codebook_path=Path(snakemake.params.codebook),
             issues_path=Path(snakemake.output.issues),
+            findings_path=Path(snakemake.input.findings),
         ),
     ),
 )

@@ -26,6 +26,10 @@ run_rule(
                 meta_analysis=Path(snakemake.input.meta_analysis),
                 agreement=Path(snakemake.input.agreement),
                 validation_summary=Path(snakemake.input.validation),
+                summary_of_findings=Path(snakemake.input.summary_of_findings),
+                qualitative_findings=Path(snakemake.input.qualitative_findings),
+                findings_warnings=Path(snakemake.input.findings_warnings),
+                appraisal_summary=Path(snakemake.input.appraisal_summary),
             ),
             reports_dir=Path(snakemake.params.reports_dir),
             out=RenderPaths(

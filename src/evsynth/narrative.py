@@ -18,7 +18,12 @@ names (listed in the README) are:
 ``{{benefit:OUTCOME}}``        of those, studies showing benefit
 ``{{sign_p:OUTCOME}}``         the sign test's p value for OUTCOME
 ``{{pooled:OUTCOME:MEASURE}}`` pooled estimate with 95% CI, e.g. ``0.74 (95% CI 0.61 to 0.90)``
+``{{certainty:FINDING}}``      the finding's GRADE certainty or CERQual confidence (``low``)
+``{{statement:FINDING}}``      the finding's plain-language statement
+``{{studies:FINDING}}``        the finding's study IDs, e.g. ``FA03, FA07 and FA15``
 =============================  =========================================================
+
+FINDING is a ``finding_id`` of the review's findings sheet.
 
 An unknown name is a validation finding (file and line), never a blank in the report.
 What markup the prose may hold (no raw HTML; includes only from the narrative folder) is
@@ -32,6 +37,7 @@ sees them (:meth:`evsynth.findings.Finding.location`).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 from evsynth.codebook import Codebook
@@ -45,7 +51,8 @@ from evsynth.narrative_markup import (
 )
 
 SHEET = "narrative"
-LIVE_FIGURE = re.compile(r"\{\{\s*([a-z_]+)((?::[A-Za-z0-9_.]+)*)\s*\}\}")
+# Codes hold letters, digits, "_" and "."; finding IDs may also hold "-".
+LIVE_FIGURE = re.compile(r"\{\{\s*([a-z_]+)((?::[A-Za-z0-9_.-]+)*)\s*\}\}")
 #: Anything that looks like a live figure, valid or not (so typos are caught, not printed).
 #: One unambiguous repetition, so a long run of spaces cannot make it backtrack (linear time).
 LOOKS_LIKE_FIGURE = re.compile(r"\{\{(?!<)([^{}]*)\}\}")
@@ -67,6 +74,7 @@ SIMPLE_FIGURES = (
 )
 THEME_FIGURES = ("n", "pct", "label")
 OUTCOME_FIGURES = ("k", "benefit", "sign_p")
+FINDING_FIGURES = ("certainty", "statement", "studies")
 
 #: Narrative files per report format: section name -> required?
 SECTIONS: dict[str, dict[str, bool]] = {
@@ -89,8 +97,12 @@ SECTIONS: dict[str, dict[str, bool]] = {
 THEME_SECTION_PREFIX = "theme-"
 
 
-def figure_name_problem(kind: str, args: list[str], codebook: Codebook) -> str | None:
-    """Why ``{{kind:args}}`` is not a live figure this review has, or ``None`` if it is."""
+def figure_name_problem(
+    kind: str, args: list[str], codebook: Codebook, finding_ids: Collection[str] = ()
+) -> str | None:
+    """Why ``{{kind:args}}`` is not a live figure this review has, or ``None`` if it is.
+
+    ``finding_ids``: the review's findings (the ``finding_id`` column of its findings sheet)."""
     if kind in SIMPLE_FIGURES:
         return None if not args else f"'{kind}' takes no code"
     if kind in THEME_FIGURES:
@@ -107,6 +119,12 @@ def figure_name_problem(kind: str, args: list[str], codebook: Codebook) -> str |
         if args[0] not in codebook.outcomes:
             return f"'{args[0]}' is not an outcome code"
         return None if args[1] in EFFECT_MEASURES else f"'{args[1]}' is not an effect measure"
+    if kind in FINDING_FIGURES:
+        if len(args) != 1:
+            return f"'{kind}' needs one finding ID, as in {{{{{kind}:FINDING}}}}"
+        if args[0] in finding_ids:
+            return None
+        return f"'{args[0]}' is not a finding_id of the review's findings sheet"
     return f"unknown live figure '{kind}'"
 
 
@@ -120,8 +138,15 @@ def narrative_files(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.md"))} if folder.is_dir() else {}
 
 
-def check_narrative(folder: Path | None, report_format: str, codebook: Codebook) -> list[Finding]:
-    """Findings for a narrative folder: missing required sections, unknown files and names."""
+def check_narrative(
+    folder: Path | None,
+    report_format: str,
+    codebook: Codebook,
+    finding_ids: Collection[str] = (),
+) -> list[Finding]:
+    """Findings for a narrative folder: missing required sections, unknown files and names
+    (``finding_ids``: the findings the review's findings sheet names, for ``{{certainty:ID}}``
+    and its kin)."""
     if folder is None:
         return []
     if not folder.is_dir():
@@ -177,11 +202,13 @@ def check_narrative(folder: Path | None, report_format: str, codebook: Codebook)
                     f"not a section of the {report_format}; not shown",
                 )
             )
-        findings += _check_text(path, folder, codebook)
+        findings += _check_text(path, folder, codebook, frozenset(finding_ids))
     return findings
 
 
-def _check_text(path: Path, folder: Path, codebook: Codebook) -> list[Finding]:
+def _check_text(
+    path: Path, folder: Path, codebook: Codebook, finding_ids: frozenset[str]
+) -> list[Finding]:
     if outside_folder(path, folder):  # a symlink: its target is not read, let alone shown
         return [
             Finding.error(
@@ -219,7 +246,7 @@ def _check_text(path: Path, folder: Path, codebook: Codebook) -> list[Finding]:
         for match in LOOKS_LIKE_FIGURE.finditer(line):
             exact = LIVE_FIGURE.fullmatch(match.group(0))
             problem = (
-                figure_name_problem(*split_name(exact), codebook)
+                figure_name_problem(*split_name(exact), codebook, finding_ids)
                 if exact
                 else f"'{match.group(0)}' is not a live figure name"
             )
@@ -253,14 +280,27 @@ def fill(text: str, figures: dict[str, str]) -> str:
 
 
 def run_check_narrative(
-    folder: Path | None, report_format: str, codebook_path: Path, issues_path: Path
+    folder: Path | None,
+    report_format: str,
+    codebook_path: Path,
+    issues_path: Path,
+    findings_path: Path | None = None,
 ) -> None:
-    """Write the narrative's findings (possibly none); the render step stops on errors."""
+    """Write the narrative's findings (possibly none); the render step stops on errors.
+
+    ``findings_path``: the typed clean findings table (``clean/findings.parquet``), whose
+    ``finding_id`` values the finding live figures may name; None: no finding may be named."""
     from evsynth.codebook import load_codebook
     from evsynth.findings import InputError, write_issues_csv
+    from evsynth.handoff import read_typed
 
+    finding_ids: frozenset[str] = frozenset()
+    if findings_path is not None:
+        findings_table = read_typed(findings_path)
+        if "finding_id" in findings_table.columns:
+            finding_ids = frozenset(findings_table["finding_id"].dropna().astype(str))
     try:
-        findings = check_narrative(folder, report_format, load_codebook(codebook_path))
+        findings = check_narrative(folder, report_format, load_codebook(codebook_path), finding_ids)
     except InputError as exc:  # the codebook's own findings are reported by validation
         findings = exc.findings
     write_issues_csv(findings, issues_path)

@@ -15,11 +15,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from evsynth import registry
 from evsynth.codebook import Codebook, load_codebook
-from evsynth.contract import EFFECT_MEASURES, QUALITY
+from evsynth.contract import EFFECT_MEASURES, QUALITY, RATIO_MEASURES
 from evsynth.escape import markdown_text as md
 from evsynth.handoff import read_typed
-from evsynth.narrative import SECTIONS, THEME_SECTION_PREFIX, fill, narrative_files
+from evsynth.narrative import (
+    FINDING_FIGURES,
+    SECTIONS,
+    THEME_SECTION_PREFIX,
+    fill,
+    narrative_files,
+)
 from evsynth.narrative_markup import expand_includes
 from evsynth.outcomes import MetaAnalysisSettings, sensitivity_label
 from evsynth.tables import read_results
@@ -30,6 +37,11 @@ FORMAT_LABELS = {
 }
 FIGURE_WIDTH = "100%"
 SOURCE_SHORT = {"academic": "Academic", "grey": "Grey"}
+#: GRADE's certainty levels as its summary-of-findings tables print them (GRADE handbook 5.1;
+#: GRADEpro): a filled circle-plus per level, an empty circle for each level below high.
+CERTAINTY_LABELS = registry.vocabulary("certainty")
+CERTAINTY_SYMBOLS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very_low": "⊕◯◯◯"}
+ID_SEPARATOR = ";"
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,17 @@ class ReportInputs:
     meta_analysis: Path
     agreement: Path
     validation_summary: Path
+    # The findings and appraisal stages' tables (issue 12). None: the caller has no such stage
+    # (a review is then reported as one without findings or appraisal); the workflow always
+    # names them, and a review without those sheets gets them with a header and no rows.
+    summary_of_findings: Path | None = None
+    qualitative_findings: Path | None = None
+    findings_warnings: Path | None = None
+    appraisal_summary: Path | None = None
+
+
+def _optional_table(path: Path | None, table: str) -> pd.DataFrame:
+    return read_results(path, table) if path is not None else pd.DataFrame()
 
 
 @dataclass
@@ -60,6 +83,10 @@ class ReviewResults:
     meta: pd.DataFrame
     agreement: pd.DataFrame
     validation: dict
+    summary_of_findings: pd.DataFrame
+    qualitative_findings: pd.DataFrame
+    findings_warnings: pd.DataFrame
+    appraisal_summary: pd.DataFrame
 
     @classmethod
     def load(cls, paths: ReportInputs) -> ReviewResults:
@@ -75,6 +102,14 @@ class ReviewResults:
             meta=read_results(paths.meta_analysis, "outcomes/meta_analysis"),
             agreement=read_results(paths.agreement, "tallies/agreement"),
             validation=json.loads(paths.validation_summary.read_text("utf-8")),
+            summary_of_findings=_optional_table(
+                paths.summary_of_findings, "findings/summary_of_findings"
+            ),
+            qualitative_findings=_optional_table(
+                paths.qualitative_findings, "findings/qualitative_findings"
+            ),
+            findings_warnings=_optional_table(paths.findings_warnings, "findings/warnings"),
+            appraisal_summary=_optional_table(paths.appraisal_summary, "appraisal/summary"),
         )
 
     def characteristic(self, name: str) -> pd.DataFrame:
@@ -112,6 +147,89 @@ def pooled_text(row: pd.Series) -> str:
     return (
         f"{number(row['estimate'])} (95% CI {number(row['ci_lower'])} to {number(row['ci_upper'])})"
     )
+
+
+def is_missing(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def study_list(ids: str) -> str:
+    """A ``;``-separated ID list as prose, escaped: "FA03, FA07 and FA15"."""
+    items = [md(i.strip()) for i in str(ids).split(ID_SEPARATOR) if i.strip()]
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def certainty_word(level: str) -> str:
+    """``very_low`` -> "very low" (for prose; the tables print the label, "Very low")."""
+    return CERTAINTY_LABELS.get(level, level).lower()
+
+
+def certainty_cell(level: str) -> str:
+    """The GRADE symbols and the level's label, e.g. "⊕⊕⊕◯ Moderate"."""
+    return f"{CERTAINTY_SYMBOLS.get(level, '')} {md(CERTAINTY_LABELS.get(level, level))}".strip()
+
+
+def no_effect_value(measure: str) -> float:
+    return 1.0 if measure in RATIO_MEASURES else 0.0
+
+
+def prediction_crosses_no_effect(row: pd.Series) -> bool:
+    """Whether the finding's 95% prediction interval (as the findings table gives it) holds
+    the value of no effect: a new setting may then see no difference (issue 12)."""
+    if is_missing(row["pi_lower"]) or is_missing(row["pi_upper"]):
+        return False
+    null = no_effect_value(row["effect_measure"])
+    return bool(row["pi_lower"] < null < row["pi_upper"])
+
+
+def votes_text(row: pd.Series) -> str:
+    """A vote count as the findings table gives it: "benefit 4, harm 0 (no effect 1, mixed 1,
+    unclear 1); sign test p = 0.125"."""
+    others = [
+        f"{name} {int(row[column])}"
+        for name, column in (
+            ("no effect", "n_no_effect"),
+            ("mixed", "n_mixed"),
+            ("unclear", "n_unclear"),
+        )
+        if not is_missing(row[column]) and int(row[column])
+    ]
+    text = f"benefit {int(row['n_benefit'])}, harm {int(row['n_harm'])}"
+    if others:
+        text += f" ({', '.join(others)})"
+    if not is_missing(row["sign_test_p"]):
+        text += f"; sign test p = {p_value(row['sign_test_p'])}"
+    if not is_missing(row["n_not_voting"]) and int(row["n_not_voting"]):
+        text += f"; {int(row['n_not_voting'])} not counted (design does not vote)"
+    return text
+
+
+def effect_cell(row: pd.Series) -> str:
+    """The finding's effect, as the summary-of-findings table gives it: the pooled estimate
+    with its 95% CI and prediction interval, or the direction counts with the sign test."""
+    if row["synthesis"] != "meta_analysis":
+        return "Direction of effect: " + votes_text(row)
+    text = (
+        f"{md(str(row['effect_measure']).upper())} {number(row['estimate'])} (95% CI "
+        f"{number(row['ci_lower'])} to {number(row['ci_upper'])})"
+    )
+    if not is_missing(row["pi_lower"]) and not is_missing(row["pi_upper"]):
+        text += f"; 95% PI {number(row['pi_lower'])} to {number(row['pi_upper'])}"
+    return text
+
+
+def participants_text(row: pd.Series) -> str:
+    """The studies and participants: "5 (2,526)", or "7 (857 in 5)" where only some studies
+    gave their n."""
+    k = int(row["k"])
+    if is_missing(row["participants"]) or is_missing(row["participants_k"]):
+        return str(k)
+    n, n_k = int(row["participants"]), int(row["participants_k"])
+    if n_k == 0:
+        return f"{k} (n not reported)"
+    return f"{k} ({n:,})" if n_k == k else f"{k} ({n:,} in {n_k})"
 
 
 def pipe_table(
@@ -178,6 +296,28 @@ def live_figures(res: ReviewResults) -> dict[str, str]:
             figures[f"pooled:{code}:{measure}"] = "not pooled (fewer than two estimates)"
     for _, row in main_analyses(res.meta).iterrows():
         figures[f"pooled:{row['outcome']}:{row['effect_measure']}"] = pooled_text(row)
+    figures.update(finding_figures(res))
+    return figures
+
+
+def finding_figures(res: ReviewResults) -> dict[str, str]:
+    """``{{certainty:ID}}``, ``{{statement:ID}}`` and ``{{studies:ID}}`` for every finding:
+    the certainty (GRADE) or confidence (GRADE-CERQual) in words, the plain-language
+    statement, and the study IDs as prose, each from the findings tables."""
+    figures = {}
+    tables = (
+        (res.summary_of_findings, "certainty"),
+        (res.qualitative_findings, "confidence"),
+    )
+    for table, level_column in tables:
+        for _, row in table.iterrows():
+            fid = row["finding_id"]
+            values = {
+                "certainty": certainty_word(row[level_column]),
+                "statement": md(row["plain_language"]),
+                "studies": study_list(row["study_ids"]),
+            }
+            figures.update({f"{kind}:{fid}": values[kind] for kind in FINDING_FIGURES})
     return figures
 
 
@@ -333,10 +473,211 @@ def key_findings(res: ReviewResults, narrative: dict[str, str]) -> str:
                     f"{md(top.label)}: records per sub-theme",
                 )
             )
+        out.append(theme_findings(res, top.code))
         text = narrative.get(f"{THEME_SECTION_PREFIX}{top.code}", "")
         if text:
             out.append(text)
     return "\n".join(out)
+
+
+def theme_findings(res: ReviewResults, top_code: str) -> str:
+    """The qualitative findings whose theme is ``top_code`` or below it, each with its
+    GRADE-CERQual confidence and its studies ("" when there are none)."""
+    table = res.qualitative_findings
+    if table.empty:
+        return ""
+    lineage = res.codebook.lineage
+    rows = [r for _, r in table.iterrows() if top_code in lineage.get(r["theme"], (r["theme"],))]
+    if not rows:
+        return ""
+    items = [
+        f"- {md(r['statement'])} *{md(CERTAINTY_LABELS.get(r['confidence'], r['confidence']))} "
+        f"confidence; {study_word(int(r['k']))}: {study_list(r['study_ids'])}.*"
+        for r in rows
+    ]
+    return "**Review findings (GRADE-CERQual)**\n\n" + "\n".join(items) + "\n"
+
+
+def study_word(k: int) -> str:
+    return f"{k} study" if k == 1 else f"{k} studies"
+
+
+def summary_of_findings(res: ReviewResults) -> str:
+    """The review's findings with how sure we can be of each: a GRADE summary-of-findings
+    table for effect findings (explanations as lettered notes under it, as GRADE tables give
+    them) and a GRADE-CERQual summary of qualitative findings. "" without findings."""
+    sof, qual = res.summary_of_findings, res.qualitative_findings
+    if sof.empty and qual.empty:
+        return ""
+    out = [
+        "## Summary of findings {#summary-of-findings}\n",
+        "Each finding is the review team's, with the studies it rests on. Certainty in effect "
+        "findings is rated with GRADE (⊕⊕⊕⊕ high, ⊕⊕⊕◯ moderate, ⊕⊕◯◯ low, ⊕◯◯◯ very low); "
+        "confidence in qualitative findings with GRADE-CERQual. The ratings are the review "
+        "team's judgements; the checks the pipeline ran beside them are in "
+        "`findings/signals.csv`.\n",
+    ]
+    if len(sof):
+        out.append("### Effect findings (GRADE) {#sof-effects}\n")
+        rows, notes = [], []
+        for i, (_, r) in enumerate(sof.iterrows()):
+            letter = note_letter(i)
+            rows.append(
+                [
+                    md(r["label"]),
+                    participants_text(r),
+                    effect_cell(r),
+                    f"{certainty_cell(r['certainty'])}^{letter}^",
+                    md(r["plain_language"]),
+                    md(", ".join(split_ids(r["study_ids"]))),
+                ]
+            )
+            notes.append(
+                f"{letter}. **{md(r['label'])}** ({md(r['finding_id'])}). *The finding:* "
+                f"{md(r['statement'])} *Certainty:* {md(r['explanation'])}"
+            )
+        out.append(
+            pipe_table(
+                [
+                    "Outcome",
+                    "Studies (participants)",
+                    "Effect",
+                    "Certainty",
+                    "What the evidence says",
+                    "Study IDs",
+                ],
+                rows,
+                [13, 11, 21, 12, 26, 17],
+                caption="Summary of findings: effect findings, each over its own studies "
+                "(CI confidence interval, PI prediction interval)",
+            )
+        )
+        out.append("\n".join(notes) + "\n")
+    if len(qual):
+        out.append("### Qualitative findings (GRADE-CERQual) {#sof-qualitative}\n")
+        rows = [
+            [
+                md(r["statement"]),
+                md(CERTAINTY_LABELS.get(r["confidence"], r["confidence"])),
+                md(r["explanation"]),
+                md(", ".join(split_ids(r["study_ids"]))),
+            ]
+            for _, r in qual.iterrows()
+        ]
+        out.append(
+            pipe_table(
+                ["Finding", "Confidence", "Explanation", "Study IDs"],
+                rows,
+                [33, 14, 37, 16],
+                caption="Summary of qualitative findings (GRADE-CERQual)",
+            )
+        )
+    return "\n".join(out)
+
+
+def split_ids(ids: str) -> list[str]:
+    return [i.strip() for i in str(ids).split(ID_SEPARATOR) if i.strip()]
+
+
+def note_letter(i: int) -> str:
+    """a, b, ..., z, aa, ab, ... (the note markers of a summary-of-findings table)."""
+    letters = ""
+    i += 1
+    while i:
+        i, rest = divmod(i - 1, 26)
+        letters = chr(ord("a") + rest) + letters
+    return letters
+
+
+def key_message_findings(res: ReviewResults) -> str:
+    """The briefing's key messages open with the effect findings: the plain-language
+    statement, its certainty, the effect, and a pooled estimate's prediction interval where
+    it holds no effect (a reader must not take the average for every setting)."""
+    sof = res.summary_of_findings
+    if sof.empty:
+        return ""
+    items = []
+    for _, r in sof.iterrows():
+        # Several findings may share an outcome (one per subgroup): the count tells them apart.
+        text = (
+            f"- **{md(r['label'])}** ({study_word(int(r['k']))}; "
+            f"**{certainty_word(r['certainty'])} certainty** "
+            f"{CERTAINTY_SYMBOLS.get(r['certainty'], '')}): {md(r['plain_language'])} "
+        )
+        if r["synthesis"] == "meta_analysis":
+            text += f"Pooled {effect_cell(r)}"
+            if prediction_crosses_no_effect(r):
+                text += (
+                    ": the prediction interval crosses no effect, so in a new setting the "
+                    "intervention may make no difference"
+                )
+            text += ". "
+        else:
+            text += f"Direction of effect: {votes_text(r)}. "
+        text += f"Studies: {study_list(r['study_ids'])}."
+        items.append(text)
+    return (
+        "\n".join(items)
+        + "\n\nCertainty (GRADE): ⊕⊕⊕⊕ high to ⊕◯◯◯ very low; the reasons are in the "
+        "summary of findings.\n"
+    )
+
+
+def appraisal_section(res: ReviewResults) -> str:
+    """The studies' appraisal as robvis draws it: the traffic-light and summary plots, with
+    which tools appraised how many studies (from ``appraisal/summary.csv``). "" without it."""
+    table = res.appraisal_summary
+    if table.empty:
+        return ""
+    tools = table.drop_duplicates("tool")  # n_appraised is given on every row of a tool
+    listed = "; ".join(
+        f"{md(r['tool_label'])}: {study_word(int(r['n_appraised']))}" for _, r in tools.iterrows()
+    )
+    return "\n".join(
+        [
+            "## Quality of the evidence {#appraisal}\n",
+            f"Each study was appraised with the tool that fits its design ({listed}). "
+            "The judgements per study and domain, with the reviewers' support for each, are "
+            "in `appraisal/by_study.csv`.\n",
+            figure(
+                "figures/appraisal_traffic_light.svg",
+                "Appraisal of each study (traffic-light plot, as robvis draws it), one panel "
+                "per appraisal tool: a row per study, a column per domain; colour and symbol "
+                "give the judgement, with the key and the domains' names under each panel.",
+                "Grids of studies (rows) by appraisal domains (columns), one per appraisal "
+                "tool, with a coloured circle holding a plus, minus, cross or question mark "
+                "for each judgement.",
+                "fig-appraisal-traffic-light",
+            ),
+            figure(
+                "figures/appraisal_summary.svg",
+                "Appraisal summary per domain, one panel per tool: the share of the studies "
+                "at each judgement, weighted by meta-analysis weight where the studies carry "
+                "one (the panel's title says which).",
+                "Stacked horizontal bars, one per appraisal domain, showing the share of "
+                "studies or of meta-analysis weight at each judgement, one panel per tool.",
+                "fig-appraisal-summary",
+            ),
+        ]
+    )
+
+
+def findings_warnings_line(res: ReviewResults) -> str:
+    """The method audit's line on the findings stage's warnings, or "" without findings."""
+    if res.summary_of_findings.empty and res.qualitative_findings.empty:
+        return ""
+    n = len(res.findings_warnings)
+    if n == 0:
+        return (
+            "**Findings checks.** Every check the pipeline ran beside the review team's "
+            "certainty and confidence ratings agreed with them (`findings/signals.csv`).\n"
+        )
+    return (
+        f"**Findings checks.** {n} warning{'s' if n != 1 else ''} from the findings stage: "
+        "where a check the pipeline ran disagrees with the review team's rating, or a "
+        "rating is at odds with the guidance. The ratings shown are the team's; each "
+        "warning names its finding in `findings/warnings.csv`.\n"
+    )
 
 
 def excluded_quality_phrase(excluded: tuple[str, ...]) -> str:
@@ -581,6 +922,9 @@ def method_audit(res: ReviewResults, analysis: MetaAnalysisSettings) -> str:
             f"{overall['pct_agreement']:.1f}% (Cohen's κ = {number(kappa)}). "
             "Per-code figures are in `tallies/agreement.csv`.\n"
         )
+    warnings = findings_warnings_line(res)
+    if warnings:
+        out.append(warnings)
     return "\n".join(out)
 
 
@@ -608,6 +952,9 @@ def build_partials(
             "limitations.md": limitations(res),
             "evidence-base.md": evidence_base(figures),
             "at-a-glance.md": at_a_glance(),
+            "summary-of-findings.md": summary_of_findings(res),
+            "key-message-findings.md": key_message_findings(res),
+            "appraisal.md": appraisal_section(res),
             "further-reading.md": further_reading(narrative),
             "included-studies.md": included_studies(res),
             "method-audit.md": method_audit(res, analysis),

@@ -14,6 +14,10 @@ rule render:
         screening=rules.validate.output.screening_typed,
         direction=rules.outcomes.output.direction,
         meta_analysis=rules.outcomes.output.meta_analysis,
+        summary_of_findings=rules.findings.output.summary_of_findings,
+        qualitative_findings=rules.findings.output.qualitative_findings,
+        findings_warnings=rules.findings.output.warnings,
+        appraisal_summary=rules.appraisal.output.summary,
         # Every figure file, each copied beside the report's sources by its name.
         figures=[
             rules.tally.output.figure_png,
@@ -28,6 +32,10 @@ rule render:
             rules.outcomes.output.gap_map_svg,
             rules.prisma.output.png,
             rules.prisma.output.svg,
+            rules.appraisal.output.traffic_light_png,
+            rules.appraisal.output.traffic_light_svg,
+            rules.appraisal.output.summary_png,
+            rules.appraisal.output.summary_svg,
         ],
         codebook=codebook_file,
         narrative=narrative_files,

@@ -72,6 +72,9 @@ rule check_narrative:
     input:
         narrative=narrative_files,
         codebook=codebook_file,
+        # The finding IDs the narrative's {{certainty:ID}} and its kin may name.
+        findings=clean("findings"),
+        sheets=source_sheets("findings"),
     output:
         issues="results/{review}/validation/narrative_issues.csv",
     params:
