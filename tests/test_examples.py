@@ -18,9 +18,11 @@ pytestmark = pytest.mark.workflow
 SUMMARY_HEADINGS = [
     "Why we did this review",
     "What we did",
+    "Summary of findings",
     "Key findings",
     "Our commitments",
     "Outcome evidence at a glance",
+    "Quality of the evidence",
     "Limitations",
     "Included studies",
     "Method and audit",
@@ -29,9 +31,11 @@ BRIEFING_HEADINGS = [
     "Key messages",
     "Context",
     "What the evidence tells us",
+    "Summary of findings",
     "Implications for practice and for leaders",
     "Reflective questions",
     "Evidence at a glance",
+    "Quality of the evidence",
     "Further reading",
     "Included studies",
     "Method and audit",
@@ -53,6 +57,12 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def words(text: str) -> str:
     return " ".join(text.split())
+
+
+def flat(text: str) -> str:
+    """Text without white space or hyphens (Typst hyphenates prose and table cells: "uncer-
+    tain", and soft hyphens in "Re\u00adoffending"), for finding a sentence in PDF text."""
+    return "".join(text.split()).replace("-", "").replace("\u00ad", "")
 
 
 def pdf_words(path: Path) -> str:
@@ -79,6 +89,27 @@ def test_summary_of_evidence_pdf(examples: Path):
     # The appendix lists every included record.
     for study in rows(base / "clean/studies.csv"):
         assert study["study_id"] in text
+    # The review's findings: every qualitative finding with its CERQual confidence and its
+    # studies, and the live figures citing them ({{certainty:ID}}, {{studies:ID}}).
+    assert flat("Qualitative findings (GRADE-CERQual)") in flat(text)
+    squeezed = flat(text)
+    for finding in rows(base / "findings/qualitative_findings.csv"):
+        assert flat(finding["statement"]) in squeezed, finding["finding_id"]
+        assert flat(finding["study_ids"].replace(";", ", ")) in squeezed
+    trust = next(
+        r
+        for r in rows(base / "findings/qualitative_findings.csv")
+        if r["finding_id"] == "trust-and-racism"
+    )
+    ids = trust["study_ids"].split(";")
+    assert (
+        flat(
+            f"we have {trust['confidence']} confidence in the one on trust and racism, drawn "
+            f"from {', '.join(ids[:-1])} and {ids[-1]}."
+        )
+        in squeezed
+    )
+    assert flat("Appraisal of each study (traffic-light plot") in squeezed
     reader = PdfReader(base / "report/summary-of-evidence.pdf")
     assert reader.metadata.title.startswith("Culturally responsive interventions")
     assert reader.outline, "the PDF has bookmarks"
@@ -102,6 +133,23 @@ def test_strategic_briefing_pdf(examples: Path):
     )
     assert live in text  # {{pooled:reoffending:rr}} in the key messages
     assert "FA32" in text
+    # The key messages lead with the findings; the pooled re-offending finding's prediction
+    # interval crosses no effect, and the message says so.
+    key = flat(text.split("Key messages", 1)[1].split("Context", 1)[0])
+    sof = {r["finding_id"]: r for r in rows(base / "findings/summary_of_findings.csv")}
+    every = sof["reoffending-all"]
+    assert float(every["pi_lower"]) < 1 < float(every["pi_upper"])
+    assert flat(every["plain_language"]) in key
+    assert flat("the prediction interval crosses no effect") in key
+    assert key.index(flat(every["plain_language"])) < key.index(flat("In this illustrative"))
+    assert flat("Across all of them our certainty is very low") in key  # {{certainty:...}}
+    # The summary-of-findings table: GRADE's symbols with the certainty, and the study IDs.
+    table = flat(text.split("Effect findings (GRADE)", 1)[1])
+    assert flat("⊕◯◯◯ Very low") in table and flat("⊕⊕⊕◯ Moderate") in table
+    for finding in sof.values():
+        assert flat(finding["study_ids"].replace(";", ", ")) in table
+    assert "Findings checks. 1 warning from the findings stage" in text
+    assert "findings/warnings.csv" in text
 
 
 @pytest.mark.parametrize(

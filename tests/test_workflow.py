@@ -113,6 +113,9 @@ def test_pdf_has_the_notice_the_live_numbers_and_the_studies(tiny_run: Path):
     ]:
         assert heading in flat, heading
     assert "Illustrative study 4 (2018)" in flat
+    # No findings or appraisal sheet: those sections are left out, not shown empty.
+    for absent in ("Summary of findings", "Quality of the evidence", "Findings checks"):
+        assert absent not in flat, absent
     assert len(PdfReader(tiny_run / "results/tiny/report/summary-of-evidence.pdf").pages) >= 3
 
 

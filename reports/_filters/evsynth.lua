@@ -132,14 +132,75 @@ function Figure(fig)
 end
 
 -- Typst: short tables stay on one page with their caption; long ones split across pages
--- (the template repeats their header row).
+-- (the template repeats their header row). Long means many rows, or cells of prose (the
+-- findings' statements and explanations) whose wrapped lines would not fit on one page: an
+-- unbreakable block taller than the page runs off its foot.
 local SHORT_TABLE_ROWS = 25
+local PAGE_LINES = 55   -- wrapped table lines that fit on an A4 page beside a heading
+local LINE_CHARS = 95   -- characters of table text across the full text width
+
+local function column_shares(tbl)
+  local shares, n = {}, #tbl.colspecs
+  for i, spec in ipairs(tbl.colspecs) do
+    local width = spec[2]
+    shares[i] = (type(width) == "number" and width > 0) and width or 1 / n
+  end
+  return shares
+end
+
+-- Lines the table takes once its cells wrap: per row, its tallest cell, plus one for padding.
+local function wrapped_lines(tbl)
+  local shares = column_shares(tbl)
+  local lines = 0
+  local function add(rows)
+    for _, row in ipairs(rows) do
+      local tallest = 1
+      for i, cell in ipairs(row.cells) do
+        local chars = utf8.len(pandoc.utils.stringify(cell.contents)) or 0
+        local per_line = math.max(1, math.floor(LINE_CHARS * (shares[i] or 1)))
+        tallest = math.max(tallest, math.ceil(chars / per_line))
+      end
+      lines = lines + tallest + 1
+    end
+  end
+  add(tbl.head.rows)
+  for _, body in ipairs(tbl.bodies) do add(body.body) end
+  return lines
+end
+
+local function is_short(tbl)
+  local rows = 0
+  for _, body in ipairs(tbl.bodies) do rows = rows + #body.body end
+  return rows <= SHORT_TABLE_ROWS and wrapped_lines(tbl) <= PAGE_LINES
+end
+
+-- A long table may start low on a page, and its first row (a finding's prose) then moves to
+-- the next page, leaving its heading and caption behind: start it, with the heading just
+-- before it, on a new page when less than about a quarter of the page is left. An empty
+-- unbreakable block of that height goes to the next page if it does not fit, and the space
+-- it takes is given back (a position-dependent page break would not settle).
+local NEED_ROOM = "#block(breakable: false, height: 7cm, width: 100%, above: 0pt, below: 0pt)[]\n"
+  .. "#v(-7cm)"
+
+local function keep_with_long_tables(blocks)
+  if not FORMAT:match("typst") then return nil end
+  local out = {}
+  for i, block in ipairs(blocks) do
+    local nxt = blocks[i + 1]
+    local starts_long = (block.t == "Table" and not is_short(block))
+      or (block.t == "Header" and nxt ~= nil and nxt.t == "Table" and not is_short(nxt))
+    local after_header = block.t == "Table" and i > 1 and blocks[i - 1].t == "Header"
+    if starts_long and not after_header then
+      table.insert(out, pandoc.RawBlock("typst", NEED_ROOM))
+    end
+    table.insert(out, block)
+  end
+  return out
+end
 
 function Table(tbl)
   if not FORMAT:match("typst") then return nil end
-  local rows = 0
-  for _, body in ipairs(tbl.bodies) do rows = rows + #body.body end
-  if rows <= SHORT_TABLE_ROWS then
+  if is_short(tbl) then
     return { pandoc.RawBlock("typst", "#block(breakable: false)["), tbl,
       pandoc.RawBlock("typst", "]") }
   end
@@ -148,4 +209,8 @@ function Table(tbl)
     pandoc.RawBlock("typst", "]") }
 end
 
-return { sanitise, { Div = Div, Image = Image, Figure = Figure, Table = Table } }
+return {
+  sanitise,
+  { Blocks = keep_with_long_tables },
+  { Div = Div, Image = Image, Figure = Figure, Table = Table },
+}
