@@ -131,7 +131,7 @@ def test_strategic_briefing_pdf(examples: Path):
         f"{float(rr['estimate']):.2f} (95% CI {float(rr['ci_lower']):.2f} to "
         f"{float(rr['ci_upper']):.2f})"
     )
-    assert live in text  # {{pooled:reoffending:rr}} in the key messages
+    assert live in text  # {{pooled:reoffending:rr}} in the programmes section
     assert "FA32" in text
     # The key messages lead with the findings; the pooled re-offending finding's prediction
     # interval crosses no effect, and the message says so.

@@ -398,6 +398,7 @@ def test_appraisal_section_and_findings_warnings_line(
     audit = built["method-audit.md"]
     assert "**Findings checks.** 2 warnings from the findings stage" in audit
     assert "`findings/warnings.csv`" in audit
+    assert "**Certainty of the findings.** Effect findings are rated with GRADE" in audit
     no_warnings = write_findings(
         with_findings["sof"].parent.parent / "quiet", EFFECT_ROWS, [], 0, appraised=False
     )
@@ -421,6 +422,7 @@ def test_a_review_without_findings_or_appraisal_has_no_such_sections(
         assert built["appraisal.md"] == ""
         assert "GRADE" not in built["key-findings.md"]
         assert "Findings checks" not in built["method-audit.md"]
+        assert "Certainty of the findings" not in built["method-audit.md"]
         assert "|" not in "".join(built[k] for k in ("summary-of-findings.md", "appraisal.md"))
 
 

@@ -922,6 +922,17 @@ def method_audit(res: ReviewResults, analysis: MetaAnalysisSettings) -> str:
             f"{overall['pct_agreement']:.1f}% (Cohen's κ = {number(kappa)}). "
             "Per-code figures are in `tallies/agreement.csv`.\n"
         )
+    if not (res.summary_of_findings.empty and res.qualitative_findings.empty):
+        out.append(
+            "**Certainty of the findings.** Effect findings are rated with GRADE: the rating "
+            "starts high when every contributing study is randomised and low otherwise "
+            "(unless the review team sets it), drops one level per serious and two per very "
+            "serious concern, rises for a large effect, a dose-response or opposing "
+            "confounding, and stays between very low and high. Qualitative "
+            "findings are rated with GRADE-CERQual, whose overall confidence is the review "
+            "team's judgement. The plain-language statements follow GRADE guidance 26 "
+            "(Santesso et al., J Clin Epidemiol 2020;119:126–135).\n"
+        )
     warnings = findings_warnings_line(res)
     if warnings:
         out.append(warnings)
