@@ -14,7 +14,7 @@ names (listed in the README) are:
 ``{{n:THEME}}``                studies coded with THEME (rolled up the tree)
 ``{{pct:THEME}}``              the same as a percentage of included studies (``43%``)
 ``{{label:THEME}}``            the theme's label
-``{{k:OUTCOME}}``              studies reporting OUTCOME
+``{{k:OUTCOME}}``              studies in OUTCOME's direction count (designs that vote)
 ``{{benefit:OUTCOME}}``        of those, studies showing benefit
 ``{{sign_p:OUTCOME}}``         the sign test's p value for OUTCOME
 ``{{pooled:OUTCOME:MEASURE}}`` pooled estimate with 95% CI, e.g. ``0.74 (95% CI 0.61 to 0.90)``
