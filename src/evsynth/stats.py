@@ -34,8 +34,11 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special
-from scipy import stats as sps
+
+# scipy.special only, not scipy.stats or scipy.optimize at import time: those two take ~1 s to
+# import, paid by every workflow run; the distribution functions below are the special
+# functions scipy.stats itself wraps (ndtri, stdtr, bdtr), so the values are the same.
+from scipy import special
 
 __all__ = [
     "EggerTest",
@@ -62,8 +65,9 @@ _METHODS = ("REML", "DL")
 
 @functools.lru_cache(maxsize=64)
 def _normal_quantile(level: float) -> float:
-    """Two-sided standard normal quantile z_{(1 + level)/2}, cached: ``norm.ppf`` costs ~50 us."""
-    return float(sps.norm.ppf(0.5 + level / 2.0))
+    """Two-sided standard normal quantile z_{(1 + level)/2} (``scipy.stats.norm.ppf``, which
+    wraps ``ndtri``), cached."""
+    return float(special.ndtri(0.5 + level / 2.0))
 
 
 _Z = _normal_quantile(_LEVEL)  # 1.959963984540054
@@ -107,7 +111,9 @@ def sign_test(n_benefit: int, n_harm: int) -> float:
     studies whose effect favours one side; studies with no clear direction are excluded
     before calling this function. Implements the sign test recommended for synthesis
     without meta-analysis in the Cochrane Handbook, chapter 12 (McKenzie & Brennan,
-    section 12.2.2.5), via ``scipy.stats.binomtest``.
+    section 12.2.2.5). With p = 0.5 the binomial is symmetric, so the two-sided p value
+    (``scipy.stats.binomtest``'s: the outcomes no more likely than the one observed) is twice
+    the smaller tail, at most 1; the tail is ``scipy.special.bdtr``.
 
     Returns 1.0 when there are no directional studies (nothing to test).
     Raises ValueError for negative or non-integer counts.
@@ -120,8 +126,8 @@ def sign_test(n_benefit: int, n_harm: int) -> float:
     n = int(n_benefit) + int(n_harm)
     if n == 0:
         return 1.0
-    result = sps.binomtest(int(n_benefit), n, p=0.5, alternative="two-sided")
-    return float(min(1.0, result.pvalue))
+    smaller = min(int(n_benefit), int(n_harm))
+    return float(min(1.0, 2.0 * special.bdtr(smaller, n, 0.5)))
 
 
 def wilson_interval(successes: int, n: int, level: float = _LEVEL) -> tuple[float, float]:
@@ -495,6 +501,8 @@ def _reml_bounded_search(y: NDArray[np.float64], v: NDArray[np.float64], tol: fl
         if _reml_loglik(upper, y, v) < _reml_loglik(upper / 2.0, y, v):
             break
         upper *= 2.0
+    from scipy import optimize  # rarely needed (see the import note at the top)
+
     res = optimize.minimize_scalar(
         lambda t: -_reml_loglik(t, y, v),
         bounds=(0.0, upper),
@@ -1156,5 +1164,5 @@ def egger_test(yi: ArrayLike, sei: ArrayLike) -> EggerTest:
         return EggerTest(intercept, 0.0, math.nan, k)
     sigma2 = rss / (k - 2)
     se = math.sqrt(sigma2 * (1.0 / k + mx**2 / sxx))
-    p = float(2 * sps.t.sf(abs(intercept / se), k - 2))
+    p = float(2 * special.stdtr(k - 2, -abs(intercept / se)))  # = 2 scipy.stats.t.sf
     return EggerTest(intercept, se, p, k)
