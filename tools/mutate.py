@@ -127,8 +127,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "normal_quantile_one_sided",
         "stats",
-        "sps.norm.ppf(0.5 + level / 2.0)",
-        "sps.norm.ppf(level)",
+        "special.ndtri(0.5 + level / 2.0)",
+        "special.ndtri(level)",
         STATS,
     ),
     _m(
@@ -145,7 +145,20 @@ MUTANTS: tuple[Mutant, ...] = (
         "math.sqrt(4.0 * n * p * (1.0 - p))",
         STATS,
     ),
-    _m("sign_test_one_sided", "stats", 'alternative="two-sided"', 'alternative="greater"', STATS),
+    _m(
+        "sign_test_one_sided",
+        "stats",
+        "2.0 * special.bdtr(smaller, n, 0.5)",
+        "special.bdtr(smaller, n, 0.5)",
+        STATS,
+    ),
+    _m(
+        "egger_t_degrees_of_freedom",
+        "stats",
+        "special.stdtr(k - 2, -abs(intercept / se))",
+        "special.stdtr(k - 1, -abs(intercept / se))",
+        STATS,
+    ),
     _m("se_from_ci_one_z", "stats", "(hi - lo) / (2.0 * z)", "(hi - lo) / z", STATS),
     _m(
         "kappa_chance_uses_one_rater",
