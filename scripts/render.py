@@ -38,6 +38,7 @@ run_rule(
                 source_dir=Path(snakemake.params.source_dir),
                 html=Path(snakemake.output.html),
                 pdf=Path(snakemake.output.pdf),
+                docx=Path(snakemake.output.docx),
             ),
         ),
     ),

@@ -4,15 +4,17 @@ The Quarto project in ``reports/`` is copied to ``results/<review>/report/source
 parallel renders never share intermediates), the review's partials are written to
 ``_generated/`` and its metadata to ``_metadata.yml``. Then:
 
-- with ``quarto`` on PATH: ``quarto render <format>.qmd`` to HTML and Typst/PDF there;
+- with ``quarto`` on PATH: ``quarto render <format>.qmd`` to HTML, Typst/PDF and DOCX there;
 - otherwise the same sources go through Pandoc 3 (from ``pypandoc-binary``) to a
-  self-contained HTML page and to Typst, which the ``typst`` wheel compiles to PDF. This path
+  self-contained HTML page, to Typst, which the ``typst`` wheel compiles to PDF, and to DOCX
+  (styled by a reference document made from ``_brand.yml``: evsynth.docx_reference). This path
   does what Quarto does for these sources: it resolves ``{{< include >}}`` shortcodes, merges
   ``_quarto.yml``, ``_metadata.yml`` and the front matter, and applies the project's filter.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import re
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from evsynth.docx_reference import write_reference
 from evsynth.findings import read_issues_csv, stop_message
 from evsynth.narrative_markup import NarrativeMarkupError
 from evsynth.outcomes import MetaAnalysisSettings
@@ -40,6 +43,10 @@ HTML_COMMENT = re.compile(r"<!--.*?-->\n?", re.DOTALL)
 READER = "markdown-raw_html-raw_attribute-raw_tex-yaml_metadata_block"
 #: Typst gets a fixed timestamp so the same sources give the same PDF bytes.
 PDF_TIMESTAMP = 0
+#: The Word reference document, made per render from the brand (write_generated).
+DOCX_REFERENCE = "_generated/reference.docx"
+#: The Word-only filter (figures as PNG, boxes as styled paragraphs), after the project's.
+DOCX_FILTER = "_assets/docx.lua"
 
 
 class RenderError(Exception):
@@ -104,7 +111,9 @@ def stage_sources(reports_dir: Path, source_dir: Path) -> None:
         skipped = {n for n in names if n.startswith(".")}
         if Path(folder) == reports_dir:  # outputs of a manual `quarto render` in reports/
             skipped |= {
-                n for n in names if n in ("narrative", "_freeze") or n.endswith((".html", ".pdf"))
+                n
+                for n in names
+                if n in ("narrative", "_freeze") or n.endswith((".html", ".pdf", ".docx"))
             }
         return skipped
 
@@ -127,6 +136,7 @@ def write_generated(
     for path in figures:
         shutil.copy2(path, source_dir / "figures" / path.name)
     (generated / "brand.css").write_text(brand_css(source_dir / "_brand.yml"), encoding="utf-8")
+    write_reference(pandoc_path(), source_dir / "_brand.yml", source_dir / DOCX_REFERENCE)
 
 
 def brand_css(brand_path: Path) -> str:
@@ -205,9 +215,27 @@ def flatten(source_dir: Path, qmd_name: str) -> tuple[str, dict]:
     return body, meta
 
 
-def run_pandoc(args: list[str], cwd: Path) -> None:
+def docx_epoch(meta: dict) -> int:
+    """The time Pandoc writes into a DOCX (docProps/core.xml, zip entries): the document's
+    ``date`` when it is an ISO date, else 0 (like the PDF's); never the build time, so the
+    same sources give the same bytes."""
+    value = meta.get("date")
+    if isinstance(value, datetime.datetime):
+        return max(0, int(value.replace(tzinfo=value.tzinfo or datetime.UTC).timestamp()))
+    if isinstance(value, datetime.date):
+        midnight = datetime.datetime.combine(value, datetime.time(), tzinfo=datetime.UTC)
+        return max(0, int(midnight.timestamp()))
+    try:
+        return docx_epoch({"date": datetime.date.fromisoformat(str(value))})
+    except ValueError:
+        return 0
+
+
+def run_pandoc(args: list[str], cwd: Path, epoch: int = 0) -> None:
+    # SOURCE_DATE_EPOCH: Pandoc's dates in a DOCX (and its zip) come from it, not the clock.
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
     done = subprocess.run(
-        [pandoc_path(), *args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [pandoc_path(), *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env
     )
     if done.stderr.strip():
         log.info("pandoc: %s", done.stderr.strip())
@@ -215,7 +243,9 @@ def run_pandoc(args: list[str], cwd: Path) -> None:
         raise RenderError(f"pandoc failed ({done.returncode}): {done.stderr.strip()[:500]}")
 
 
-def render_with_pandoc(source_dir: Path, qmd_name: str, html_path: Path, pdf_path: Path) -> None:
+def render_with_pandoc(
+    source_dir: Path, qmd_name: str, html_path: Path, pdf_path: Path, docx_path: Path
+) -> None:
     import typst
 
     body, meta = flatten(source_dir, qmd_name)
@@ -279,16 +309,34 @@ def render_with_pandoc(source_dir: Path, qmd_name: str, html_path: Path, pdf_pat
     for warning in warnings or []:
         log.info("typst: %s", warning)
 
+    docx = formats.get("docx", {})
+    docx_filters = [a for f in docx.get("filters", []) for a in ("--lua-filter", f)]
+    docx_args = [
+        "--to",
+        "docx",
+        "--reference-doc",
+        docx.get("reference-doc", DOCX_REFERENCE),
+        f"--shift-heading-level-by={docx.get('shift-heading-level-by', 0)}",
+        "--output",
+        str(docx_path.resolve()),
+    ]
+    if docx.get("toc"):
+        docx_args += ["--toc", f"--toc-depth={docx.get('toc-depth', 2)}"]
+    run_pandoc([*common, *docx_filters, *docx_args, flat.name], source_dir, docx_epoch(meta))
 
-def render_with_quarto(source_dir: Path, qmd_name: str, html_path: Path, pdf_path: Path) -> None:
+
+def render_with_quarto(
+    source_dir: Path, qmd_name: str, html_path: Path, pdf_path: Path, docx_path: Path
+) -> None:
     exe = quarto_path()
-    for fmt in ("html", "typst"):
+    for fmt in ("html", "typst", "docx"):
         done = subprocess.run(
             [exe, "render", qmd_name, "--to", fmt],
             cwd=source_dir,
             capture_output=True,
             text=True,
             timeout=1800,
+            env={**os.environ, "SOURCE_DATE_EPOCH": str(docx_epoch({}))},
         )
         log.info("quarto render --to %s: %s", fmt, done.stderr.strip())
         if done.returncode != 0:
@@ -296,6 +344,7 @@ def render_with_quarto(source_dir: Path, qmd_name: str, html_path: Path, pdf_pat
     stem = Path(qmd_name).stem
     shutil.move(source_dir / f"{stem}.html", html_path)
     shutil.move(source_dir / f"{stem}.pdf", pdf_path)
+    shutil.move(source_dir / f"{stem}.docx", docx_path)
 
 
 def choose_engine() -> str:
@@ -315,13 +364,14 @@ def choose_engine() -> str:
 class RenderPaths:
     """Where a render reads and writes, as its rule names them: the narrative findings
     (checked first), the figures the report shows, the staging folder for the filled
-    sources, and the two reports."""
+    sources, and the three reports."""
 
     narrative_issues: Path
     figures: tuple[Path, ...]
     source_dir: Path
     html: Path
     pdf: Path
+    docx: Path
 
 
 def run_render(
@@ -353,7 +403,7 @@ def run_render(
     log.info("rendering %s for %s with %s", report_format, review, engine)
     render = render_with_quarto if engine == "quarto" else render_with_pandoc
     try:
-        render(out.source_dir, f"{report_format}.qmd", out.html, out.pdf)
+        render(out.source_dir, f"{report_format}.qmd", out.html, out.pdf, out.docx)
     except (RenderError, subprocess.TimeoutExpired, OSError) as exc:
         raise StopReview(f"Rendering the {report_format} for '{review}' failed: {exc}") from exc
     return engine

@@ -10,7 +10,7 @@ rule provenance:
             "results/{review}/report/{format}.{ext}",
             review=wc.review,
             format=report_format(wc.review),
-            ext=["html", "pdf"],
+            ext=["html", "pdf", "docx"],
         ),
     output:
         provenance=report(

@@ -1,5 +1,5 @@
 # Render a review's report: fill the Quarto sources in reports/ with the review's results and
-# narrative, then render HTML and PDF (Quarto if on PATH, else Pandoc + Typst).
+# narrative, then render HTML, PDF and Word (Quarto if on PATH, else Pandoc + Typst).
 
 
 rule render:
@@ -53,6 +53,8 @@ rule render:
             category="4. Reports",
             subcategory="{review}",
         ),
+        # Word, for publishers and leads who edit: the same sources through Pandoc.
+        docx="results/{review}/report/{format}.docx",
     params:
         review=lambda wc: wc.review,
         settings=lambda wc: review_config(wc.review),
