@@ -87,8 +87,11 @@ def test_a_second_clean_run_from_read_only_inputs_is_byte_identical(
     first, again = digests(clean_run), digests(second)
     assert len(first) > 20
     assert first == again
-    # The figures' PNGs and the PDF are fixed too (no timestamps), although not required.
-    assert digests(clean_run, (".png", ".pdf")) == digests(second, (".png", ".pdf"))
+    # The figures' PNGs, the PDF and the Word file are fixed too (no timestamps), although not
+    # required.
+    fixed = (".png", ".pdf", ".docx")
+    assert digests(clean_run, fixed) == digests(second, fixed)
+    assert any(name.endswith(".docx") for name in digests(clean_run, fixed))
 
 
 def test_provenance_names_every_input_with_its_hash(clean_run: Path):
@@ -138,7 +141,8 @@ def test_many_reviews_run_in_parallel(tmp_path: Path):
     assert done.returncode == 0, done.stderr[-3000:]
     for i in range(2):
         fmt = "summary-of-evidence" if i % 2 else "strategic-briefing"
-        assert (workdir / f"results/review-{i}/report/{fmt}.pdf").is_file()
+        for ext in ("pdf", "docx"):
+            assert (workdir / f"results/review-{i}/report/{fmt}.{ext}").is_file()
 
 
 def test_the_slurm_profile_passes_a_dry_run(tmp_path: Path):
