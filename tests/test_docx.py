@@ -77,8 +77,12 @@ def test_docx_reads_back_with_the_html_content(tiny_built: Path):
     alts = re.findall(r'<wp:docPr [^>]*descr="([^"]*)"', xml)
     assert len(alts) == len(media) and all(alts), alts
 
+    # The notice as a box: its title and text in the reference's shaded callout styles.
+    styled = [(p.style.name, p.text) for p in document.paragraphs]
+    assert ("Callout Title", "Illustrative data") in styled
+    assert any(name == "Callout" and "synthetic" in text for name, text in styled)
+
     text = body_text(document)
-    assert "Illustrative data" in text
     assert "We reviewed 5 records" in text  # {{n_studies}} filled in the lead's prose
 
 

@@ -23,8 +23,8 @@ end
 
 local TEXT_WIDTH_CM = 17.0   -- A4 less 2 cm margins (evsynth.docx_reference)
 local MAX_HEIGHT_CM = 19.0   -- leaves room for the caption below on a 25.7 cm text height
-local LINE_CHARS = 80        -- characters of table text (9 pt) across the text width, in
-                             -- widths of a digit (wider than the average letter)
+local LINE_CHARS = 70        -- characters of table text (9 pt) across the text width, in
+                             -- widths of a digit or capital (wider than the average letter)
 
 -- A PNG's width and height in pixels, from its IHDR chunk (nil if the file is not a PNG).
 local function png_size(path)
@@ -52,7 +52,8 @@ local function longest_words(tbl)
   local function scan(rows)
     for _, row in ipairs(rows) do
       for i, cell in ipairs(row.cells) do
-        for word in pandoc.utils.stringify(cell.contents):gmatch("%S+") do
+        -- A line may break after a hyphen: "Quasi-experimental" needs room for "experimental".
+        for word in pandoc.utils.stringify(cell.contents):gmatch("[^%s%-]+%-?") do
           longest[i] = math.max(longest[i] or 1, utf8.len(word) or #word)
         end
       end
@@ -63,21 +64,39 @@ local function longest_words(tbl)
   return longest
 end
 
+-- Each column at least as wide as its longest word (plus the cell margins); the width this
+-- takes is given up by the other columns in proportion to their own share, so a long-prose
+-- column narrows and a column of codes never drops below its minimum.
 function Table(tbl)
   local n = #tbl.colspecs
   local longest = longest_words(tbl)
-  local shares, total = {}, 0
+  local shares, floors = {}, {}
   for i, spec in ipairs(tbl.colspecs) do
     local width = spec[2]
-    local share = (type(width) == "number" and width > 0) and width or 1 / n
-    -- two characters more for the cell margins
-    shares[i] = math.max(share, ((longest[i] or 1) + 2) / LINE_CHARS)
-    total = total + shares[i]
+    shares[i] = (type(width) == "number" and width > 0) and width or 1 / n
+    floors[i] = ((longest[i] or 1) + 2) / LINE_CHARS
   end
-  for i, spec in ipairs(tbl.colspecs) do
-    tbl.colspecs[i] = { spec[1], shares[i] / math.max(total, 1) }
+  local fixed = {}
+  for _ = 1, n + 1 do
+    local taken, free = 0, 0
+    for i = 1, n do
+      if fixed[i] then taken = taken + floors[i] else free = free + shares[i] end
+    end
+    local scale = free > 0 and math.max(0, 1 - taken) / free or 0
+    local changed = false
+    for i = 1, n do
+      if not fixed[i] and shares[i] * scale < floors[i] then
+        fixed[i], changed = true, true
+      end
+    end
+    if not changed then
+      for i, spec in ipairs(tbl.colspecs) do
+        tbl.colspecs[i] = { spec[1], fixed[i] and floors[i] or shares[i] * scale }
+      end
+      return tbl
+    end
   end
-  return tbl
+  return nil  -- every column at its floor and still too wide: leave Pandoc's widths
 end
 
 local function has_class(div, name)

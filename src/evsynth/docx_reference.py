@@ -117,6 +117,10 @@ def _table_style(styles, colours: dict[str, str], size: float) -> None:
             _border(edge, colours.get("secondary", "#666666") if edge != "insideH" else rule)
         )
     _replace(tblpr, "w:tblBorders", borders)
+    # Narrower cell margins than Pandoc's 0.19 cm: the columns of codes and years are narrow.
+    margins = tblpr.find(qn("w:tblCellMar"))
+    for side in ("w:left", "w:right"):
+        margins.find(qn(side)).set(qn("w:w"), "72")
     for old in style.findall(qn("w:tblStylePr")):
         style.remove(old)
     # Table text a point smaller than the body, so codes and years fit their columns.
