@@ -38,7 +38,7 @@ def test_the_html_embeds_its_figures_styles_and_logo(tmp_path: Path):
         encoding="utf-8",
     )
     html_path, pdf_path = tmp_path / "doc.html", tmp_path / "doc.pdf"
-    render_with_pandoc(source, "doc.qmd", html_path, pdf_path)
+    render_with_pandoc(source, "doc.qmd", html_path, pdf_path, tmp_path / "doc.docx")
     html = html_path.read_text(encoding="utf-8")
     # Nothing is left pointing at a file beside the page: every src and stylesheet is inline.
     assert re.findall(r'src="(?!data:)[^"]*"', html) == []
