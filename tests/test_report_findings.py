@@ -512,6 +512,7 @@ def test_hostile_finding_text_prints_literally_in_html_and_pdf(tiny_results: Pat
             source_dir=out / "source",
             html=out / "strategic-briefing.html",
             pdf=out / "strategic-briefing.pdf",
+            docx=out / "strategic-briefing.docx",
         ),
     )
     raw = (out / "strategic-briefing.html").read_text("utf-8")
@@ -524,3 +525,10 @@ def test_hostile_finding_text_prints_literally_in_html_and_pdf(tiny_results: Pat
     pdf = "".join("".join(page.extract_text() or "" for page in reader.pages).split())
     assert pdf.count("".join(HOSTILE.split())) == 6  # table cells wrap: compare unspaced
     assert "Summaryoffindings" in pdf and "Effectfindings(GRADE)" in pdf
+    # The Word file prints it literally too, in the table cells as in the prose.
+    from docx import Document
+
+    document = Document(str(out / "strategic-briefing.docx"))
+    cells = [c.text for table in document.tables for row in table.rows for c in row.cells]
+    words = "".join("".join([*(p.text for p in document.paragraphs), *cells]).split())
+    assert words.count("".join(HOSTILE.split())) == 6, words.count("".join(HOSTILE.split()))
