@@ -58,7 +58,7 @@ dry-run: $(STAMP)
 
 # One pytest worker per core (pytest-xdist), each taking whole files (loadfile), so a module's
 # shared workflow run is built once. Fresh clone on an idle 2-core machine: 882 tests in 248 s
-# (about 530 s of test time in all, so roughly half of it serial).
+# (the tests add up to about 530 s: about that long serial).
 # Serial, e.g. on a machine shared with other work: make test PYTEST_ARGS=
 PYTEST_ARGS ?= -n auto --dist loadfile
 test: $(TEST_STAMP)
