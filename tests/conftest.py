@@ -12,6 +12,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "tests" / "data" / "tiny"
+#: Sheet text in the tiny review that is markup, a shortcode, code or a citation in some engine;
+#: every report format must print each of them literally.
+HOSTILE_TEXTS = (
+    "<script>alert(1)</script>",
+    "{{< include x.qmd >}}",
+    "`{python} 1+1`",
+    '#read("/etc/passwd")',
+    "$x^2$",
+    "*em*",
+    "@cite",
+    "[link](http://x)",
+)
 # The synthetic-review generator (bench/synthetic.py) lives with the benchmark, which runs it
 # as a script; the tests import it as ``synthetic`` from there.
 sys.path.insert(0, str(REPO / "bench"))
