@@ -54,6 +54,7 @@ from evsynth.review_findings import (
     SIGNAL_COLUMNS,
     SUMMARY_OF_FINDINGS_COLUMNS,
     FindingsPaths,
+    _crosses_no_effect,
     effect_direction_and_size,
     run_findings,
 )
@@ -389,6 +390,18 @@ def test_pooled_effect_over_the_findings_own_studies_matches_metafor(run, fid):
     # threshold), so the two fits agree to about 2e-6 relative, well inside the 4 decimals
     # metafor prints.
     assert got == pytest.approx(PUBLISHED[fid], rel=1e-5)
+
+
+def test_prediction_interval_crossing_no_effect_is_decided_with_the_pooling(run):
+    """Both BCG fits' prediction intervals (metafor: 0.15 to 1.55, 0.13 to 1.05) hold RR 1;
+    the table says so for the report to repeat, and says nothing without an interval."""
+    assert list(run["sof"].loc[["F1", "F2"], "pi_crosses_no_effect"]) == ["true", "true"]
+    assert run["sof"].loc["F3", "pi_crosses_no_effect"] == ""  # a vote count
+    crosses = _crosses_no_effect
+    assert crosses(0.12, 0.38, "smd") == "false"  # families' child wellbeing: all above 0
+    assert crosses(-0.10, 0.70, "smd") == "true"
+    assert crosses(0.60, 0.90, "rr") == "false"
+    assert crosses(math.nan, math.nan, "rr") == ""
 
 
 def test_k_and_participants_are_the_findings_own(run):

@@ -36,3 +36,8 @@ SPREADSHEET_ERROR_PATTERN = (
     r"#(?:NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!|"
     r"CONNECT!|BUSY!|UNKNOWN!|EXTERNAL!|PYTHON!|ERROR!)|Err:[0-9]{3}"
 )
+
+
+def no_effect(effect_measure: str) -> float:
+    """The value of no effect on the reported scale: 1 for a ratio measure, else 0."""
+    return 1.0 if effect_measure in RATIO_MEASURES else 0.0

@@ -17,7 +17,7 @@ import pandas as pd
 
 from evsynth import registry
 from evsynth.codebook import Codebook, load_codebook
-from evsynth.contract import EFFECT_MEASURES, QUALITY, RATIO_MEASURES
+from evsynth.contract import EFFECT_MEASURES, QUALITY
 from evsynth.escape import markdown_text as md
 from evsynth.handoff import read_typed
 from evsynth.narrative import (
@@ -171,17 +171,11 @@ def certainty_cell(level: str) -> str:
     return f"{CERTAINTY_SYMBOLS.get(level, '')} {md(CERTAINTY_LABELS.get(level, level))}".strip()
 
 
-def no_effect_value(measure: str) -> float:
-    return 1.0 if measure in RATIO_MEASURES else 0.0
-
-
 def prediction_crosses_no_effect(row: pd.Series) -> bool:
-    """Whether the finding's 95% prediction interval (as the findings table gives it) holds
-    the value of no effect: a new setting may then see no difference (issue 12)."""
-    if is_missing(row["pi_lower"]) or is_missing(row["pi_upper"]):
-        return False
-    null = no_effect_value(row["effect_measure"])
-    return bool(row["pi_lower"] < null < row["pi_upper"])
+    """Whether the finding's 95% prediction interval holds the value of no effect, as the
+    findings stage decided it (``pi_crosses_no_effect``): a new setting may then see no
+    difference (issue 12)."""
+    return row["pi_crosses_no_effect"] == "true"
 
 
 def votes_text(row: pd.Series) -> str:

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from evsynth import certainty as cert
-from evsynth.codebook import Codebook
-from evsynth.contract import RATIO_MEASURES
+from evsynth.codebook import RANDOMISED_BY_DEFAULT, Codebook
+from evsynth.contract import RATIO_MEASURES, no_effect
 from evsynth.findings import Finding, InputError, write_issues_csv
 from evsynth.handoff import read_typed
 from evsynth.outcomes import MetaAnalysisSettings, effect_sizes, per_study_directions
@@ -65,6 +65,7 @@ SUMMARY_OF_FINDINGS_COLUMNS = [
     "ci_upper",
     "pi_lower",
     "pi_upper",
+    "pi_crosses_no_effect",
     "i2",
     "n_benefit",
     "n_harm",
@@ -205,7 +206,15 @@ def design_flags(codebook: Codebook, design: str) -> tuple[bool, bool]:
     d = codebook.designs.get(design)
     if d is not None:
         return d.randomised, d.votes
-    return design == "rct", True
+    return design in RANDOMISED_BY_DEFAULT, True
+
+
+def _crosses_no_effect(lower: float, upper: float, effect_measure: str) -> str:
+    """``true`` when the 95% prediction interval holds the value of no effect (a new setting
+    may then see no difference), ``false`` when it does not, blank without an interval."""
+    if not (math.isfinite(lower) and math.isfinite(upper)):
+        return ""
+    return "true" if lower < no_effect(effect_measure) < upper else "false"
 
 
 def _row_of(finding: pd.Series) -> int | None:
@@ -301,7 +310,7 @@ def effect_direction_and_size(
     """
     if estimate is not None and not math.isnan(estimate):
         ratio = effect_measure in RATIO_MEASURES
-        null = 1.0 if ratio else 0.0
+        null = no_effect(effect_measure)
         assert ci_lower is not None and ci_upper is not None
         if ci_lower <= null <= ci_upper:
             return None, "little_or_none"
@@ -564,6 +573,9 @@ def _effect_rows(
                 "ci_upper": back(fit.ci_upper),
                 "pi_lower": back(fit.pi_lower),  # NaN (k < 3) stays NaN
                 "pi_upper": back(fit.pi_upper),
+                "pi_crosses_no_effect": _crosses_no_effect(
+                    back(fit.pi_lower), back(fit.pi_upper), plan.measure
+                ),
                 "i2": fit.i2,
             }
             w = random_effects_weights(plan.vi, fit.tau2)
