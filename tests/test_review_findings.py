@@ -397,6 +397,9 @@ def test_prediction_interval_crossing_no_effect_is_decided_with_the_pooling(run)
     the table says so for the report to repeat, and says nothing without an interval."""
     assert list(run["sof"].loc[["F1", "F2"], "pi_crosses_no_effect"]) == ["true", "true"]
     assert run["sof"].loc["F3", "pi_crosses_no_effect"] == ""  # a vote count
+    # Their confidence intervals (0.34 to 0.70, 0.23 to 0.59) do not: on average, fewer cases.
+    assert list(run["sof"].loc[["F1", "F2"], "ci_crosses_no_effect"]) == ["false", "false"]
+    assert run["sof"].loc["F3", "ci_crosses_no_effect"] == ""
     crosses = _crosses_no_effect
     assert crosses(0.12, 0.38, "smd") == "false"  # families' child wellbeing: all above 0
     assert crosses(-0.10, 0.70, "smd") == "true"

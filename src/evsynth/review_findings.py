@@ -65,6 +65,7 @@ SUMMARY_OF_FINDINGS_COLUMNS = [
     "ci_upper",
     "pi_lower",
     "pi_upper",
+    "ci_crosses_no_effect",
     "pi_crosses_no_effect",
     "i2",
     "n_benefit",
@@ -210,8 +211,9 @@ def design_flags(codebook: Codebook, design: str) -> tuple[bool, bool]:
 
 
 def _crosses_no_effect(lower: float, upper: float, effect_measure: str) -> str:
-    """``true`` when the 95% prediction interval holds the value of no effect (a new setting
-    may then see no difference), ``false`` when it does not, blank without an interval."""
+    """``true`` when a 95% interval holds the value of no effect, ``false`` when it does not,
+    blank without an interval. For the confidence interval: the data are compatible with no
+    difference on average; for the prediction interval: a new setting may see none."""
     if not (math.isfinite(lower) and math.isfinite(upper)):
         return ""
     return "true" if lower < no_effect(effect_measure) < upper else "false"
@@ -573,6 +575,9 @@ def _effect_rows(
                 "ci_upper": back(fit.ci_upper),
                 "pi_lower": back(fit.pi_lower),  # NaN (k < 3) stays NaN
                 "pi_upper": back(fit.pi_upper),
+                "ci_crosses_no_effect": _crosses_no_effect(
+                    back(fit.ci_lower), back(fit.ci_upper), plan.measure
+                ),
                 "pi_crosses_no_effect": _crosses_no_effect(
                     back(fit.pi_lower), back(fit.pi_upper), plan.measure
                 ),
