@@ -533,3 +533,37 @@ def test_the_unclear_marker_is_a_question_mark_in_the_house_style():
     with plt.rc_context(STYLE):
         extent = MarkerStyle(DIRECTION_MARKERS["unclear"]).get_path().get_extents()
     assert extent.height > 1.2 * extent.width
+
+
+@pytest.mark.parametrize("review", ["culturally-responsive", "families"])
+def test_traffic_light_plot_of_four_tools_prints_at_full_size(tmp_path, monkeypatch, review):
+    """Four tools stacked were 2.2 times taller than wide, so the PDF shrank the plot and its
+    text; side by side in two columns it fits the text area at the text width (issue 13)."""
+    import html
+
+    from evsynth import figures as figures_module
+    from evsynth.appraisal import by_study
+    from evsynth.codebook import load_codebook
+    from evsynth.figures import traffic_light_plot
+    from evsynth.validate import validate_review
+
+    monkeypatch.setitem(figures_module.STYLE, "svg.fonttype", "none")
+    book = REPO / f"config/codebooks/{review}.yaml"
+    result = validate_review(REPO / f"data/raw/{review}", book)
+    codebook = load_codebook(book)
+    judged = by_study(result.clean["appraisal"], codebook)
+    assert judged["tool"].nunique() == 4
+    png, svg = traffic_light_plot(judged, codebook.appraisal, tmp_path / "tl")
+    width, height = png_size(png)
+    assert width == round(A4_WIDTH_IN * DPI)
+    # The A4 body is 16.6 x 25.1 cm: with its caption, a figure up to ~1.4 times taller than
+    # wide prints at the text width.
+    assert height / width < 1.4
+    drawn = html.unescape(svg.read_text("utf-8"))
+    for tool in judged["tool"].unique():
+        assert codebook.appraisal[tool].label.split()[0] in drawn
+        for code in codebook.appraisal[tool].domains:
+            assert f">{code}" in drawn, (tool, code)  # every domain heads a column
+    for study in judged["study_id"].unique():
+        assert f">{study}</text>" in drawn
+    assert "…" not in drawn.split("Judgement")[0]  # no tool title cut short

@@ -32,6 +32,10 @@ LEVEL_COLOURS = {
     "poor": OKABE_ITO["vermillion"],
     "unclear": OKABE_ITO["sky_blue"],
 }
+#: A traffic-light plot taller than this many times its width is laid out in two columns: the
+#: report prints figures at the text width, and a taller one would be shrunk to fit the page.
+MAX_ASPECT = 1.25
+COLUMN_GAP_IN = 0.3
 LEVEL_SYMBOLS = {"good": "+", "fair": "−", "poor": "×", "unclear": "?"}
 LEVEL_HATCHES = {"good": "", "fair": "...", "poor": "///", "unclear": "xx"}
 assert set(LEVEL_COLOURS) == set(APPRAISAL_LEVELS)  # the contract's four levels, no more
@@ -65,16 +69,38 @@ def fit_text(
     return text[:lo].rstrip() + "…"
 
 
-def wrap_two(fig: plt.Figure, text: str, width_in: float, fontsize: float) -> str:
-    """Greedy word wrap to at most two lines of ``width_in``; the second cut to fit."""
+def wrap_two(
+    fig: plt.Figure,
+    text: str,
+    width_in: float,
+    fontsize: float,
+    lines: int = 2,
+    weight: str = "normal",
+) -> str:
+    """Greedy word wrap to at most ``lines`` lines of ``width_in``; the last cut to fit."""
     words = str(text).split()
     first: list[str] = []
-    while words and text_width_in(fig, [" ".join([*first, words[0]])], fontsize) <= width_in:
+    while (
+        words and text_width_in(fig, [" ".join([*first, words[0]])], fontsize, weight) <= width_in
+    ):
         first.append(words.pop(0))
     if not first:  # one very long word: cut it on one line
-        return fit_text(fig, str(text), width_in, fontsize)
+        return fit_text(fig, str(text), width_in, fontsize, weight)
     rest = " ".join(words)
-    return " ".join(first) + ("\n" + fit_text(fig, rest, width_in, fontsize) if rest else "")
+    if not rest:
+        return " ".join(first)
+    tail = (
+        wrap_two(fig, rest, width_in, fontsize, lines - 1, weight)
+        if lines > 2
+        else fit_text(fig, rest, width_in, fontsize, weight)
+    )
+    return " ".join(first) + "\n" + tail
+
+
+def _key_line(code: str, label: str) -> str:
+    """ "code: label", without the code twice where the label starts with it (MMAT's "1.1 Is
+    the qualitative approach ...")."""
+    return label if label.split(" ", 1)[0] == code else f"{code}: {label}"
 
 
 def _circle(ax, x: float, y: float, level: str, size: float, fs: float) -> None:
@@ -145,6 +171,7 @@ class _Panel:
     col_w: float
     headers: list[str]
     head_h: float
+    upright: bool  # column headers drawn vertically
     key: str  # "code: label" per domain, under the legend (robvis's caption)
     key_h: float
     title: str
@@ -153,24 +180,27 @@ class _Panel:
     height: float
 
 
-def _measure(fig: plt.Figure, tool: AppraisalTool, rows: pd.DataFrame, margin: float) -> _Panel:
+def _measure(fig: plt.Figure, tool: AppraisalTool, rows: pd.DataFrame, width: float) -> _Panel:
+    """Lay out one tool's panel ``width`` inches wide."""
     ids, note = _studies_shown(rows)
     dense = len(ids) > 60
     fs = 6.5 if dense else 8.0
-    row_h = 0.15 if dense else 0.22
-    width = A4_WIDTH_IN - 2 * margin
+    row_h = 0.15 if dense else 0.2
     label_w = min(max(text_width_in(fig, [*ids, "Study"], fs, "bold") + 0.15, 0.6), 1.8)
     col_w = min((width - label_w) / len(tool.domains), 1.1)
     # Columns are headed by the domain codes and a key gives each label, as robvis does: the
     # labels of some tools are whole questions (MMAT), too long to head a column.
-    headers = [fit_text(fig, code, col_w - 0.04, fs, "bold") for code in tool.domains]
-    head_h = fs * 1.25 / 72
+    # A code wider than its column ("overall" over eight domains in a half-width panel) turns
+    # the headers upright rather than cutting it short.
+    upright = text_width_in(fig, list(tool.domains), fs, "bold") > col_w - 0.04
+    headers = [fit_text(fig, code, 1.0, fs, "bold") for code in tool.domains]
+    head_h = text_width_in(fig, headers, fs, "bold") if upright else fs * 1.25 / 72
     key = "\n".join(
-        wrap_two(fig, f"{code}: {label}", width - 0.3, fs - 0.5)
+        wrap_two(fig, _key_line(code, label), width - 0.3, fs - 0.5, lines=3)
         for code, label in tool.domains.items()
     )
     key_h = (key.count("\n") + 1) * (fs - 0.5) * 1.3 / 72 + 0.08
-    title = fit_text(fig, tool.label, width, fs + 1, "bold")
+    title = wrap_two(fig, tool.label, width, fs + 1, weight="bold")
     title_h = (title.count("\n") + 1) * (fs + 1) * 1.3 / 72 + 0.06
     legend = _legend_lines(fig, tool, width, fs - 0.5)
     note = wrap_two(fig, note, width - 0.3, fs - 0.5) if note else ""
@@ -189,6 +219,7 @@ def _measure(fig: plt.Figure, tool: AppraisalTool, rows: pd.DataFrame, margin: f
         col_w=col_w,
         headers=headers,
         head_h=head_h,
+        upright=upright,
         key=key,
         key_h=key_h,
         title=title,
@@ -199,6 +230,7 @@ def _measure(fig: plt.Figure, tool: AppraisalTool, rows: pd.DataFrame, margin: f
 
 
 def _draw_panel(fig: plt.Figure, ax, p: _Panel, top: float, margin: float) -> None:
+    """Draw a measured panel with its top-left corner at (``margin``, ``top``) inches."""
     fs = p.fs
     ax.text(margin, top - 0.04, p.title, fontsize=fs + 1, fontweight="bold", va="top")
     y_top = top - p.title_h - p.head_h - 0.1
@@ -215,6 +247,7 @@ def _draw_panel(fig: plt.Figure, ax, p: _Panel, top: float, margin: float) -> No
             ha="center",
             va="bottom",
             linespacing=1.1,
+            rotation=90 if p.upright else 0,
         )
     ax.plot([margin, right], [y_top, y_top], color="black", linewidth=0.8)
     size = (p.row_h * 72 * 0.85) ** 2  # circle diameter 85% of the row, in points²
@@ -263,15 +296,36 @@ def traffic_light_plot(
     margin = 0.05
     with plt.rc_context(STYLE):
         fig, _ = inch_canvas(1.0)
-        panels = [_measure(fig, tools[c], judged[judged["tool"] == c], margin) for c in used]
+        rows = {c: judged[judged["tool"] == c] for c in used}
+        panels = [_measure(fig, tools[c], rows[c], A4_WIDTH_IN - 2 * margin) for c in used]
+        columns = [panels]
+        if len(panels) > 1 and sum(p.height for p in panels) > MAX_ASPECT * A4_WIDTH_IN:
+            # Too tall to print at full size (issue 13: four tools stacked were 2.2 times
+            # taller than wide, and the PDF shrank their text): two columns side by side.
+            half = (A4_WIDTH_IN - 2 * margin - COLUMN_GAP_IN) / 2
+            columns = _balanced([_measure(fig, tools[c], rows[c], half) for c in used])
         plt.close(fig)
-        total = sum(p.height for p in panels)
+        total = max(sum(p.height for p in column) for column in columns)
         fig, ax = inch_canvas(total)
-        top = total
-        for panel in panels:
-            _draw_panel(fig, ax, panel, top, margin)
-            top -= panel.height
+        left = margin
+        for column in columns:
+            top = total
+            for panel in column:
+                _draw_panel(fig, ax, panel, top, left)
+                top -= panel.height
+            left += (A4_WIDTH_IN - 2 * margin + COLUMN_GAP_IN) / len(columns)
         return save(fig, path, tight=False)
+
+
+def _balanced(panels: list[_Panel]) -> list[list[_Panel]]:
+    """The panels in two columns, in order (down the first, then the second), cut where the
+    taller column is shortest."""
+    heights = [p.height for p in panels]
+    cut = min(
+        range(1, len(panels)),
+        key=lambda i: max(sum(heights[:i]), sum(heights[i:])),
+    )
+    return [panels[:cut], panels[cut:]]
 
 
 @one_at_a_time
