@@ -14,6 +14,7 @@ run_rule(
         snakemake,
         lambda: run_render(
             review=snakemake.params.review,
+            report_format=snakemake.wildcards.format,
             settings=dict(snakemake.params.settings),
             analysis=MetaAnalysisSettings.from_config(snakemake.params.meta_analysis),
             inputs=ReportInputs(

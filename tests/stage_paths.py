@@ -71,9 +71,10 @@ def render_paths(results_dir: Path, report_format: str) -> RenderPaths:
     return RenderPaths(
         narrative_issues=results_dir / "validation/narrative_issues.csv",
         figures=tuple(figures),
-        source_dir=results_dir / "report/source",
+        source_dir=results_dir / f"report/source/{report_format}",
         html=results_dir / f"report/{report_format}.html",
         pdf=results_dir / f"report/{report_format}.pdf",
+        docx=results_dir / f"report/{report_format}.docx",
     )
 
 

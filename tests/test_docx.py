@@ -99,7 +99,7 @@ def test_docx_prints_hostile_text_literally(tiny_built: Path):
 
 @pytest.mark.workflow
 def test_docx_is_the_same_bytes_twice_and_dated_from_the_sources(tiny_built: Path, tmp_path: Path):
-    staged = tiny_built / "results/tiny/report/source"
+    staged = tiny_built / "results/tiny/report/source/summary-of-evidence"
     outputs = []
     for run in ("a", "b"):
         source = tmp_path / run

@@ -22,6 +22,10 @@ SECTIONS = {
         ["key-messages", "context", "implications", "reflective-questions"],
         ["further-reading", "outcomes", "theme-b"],
     ),
+    "evidence-review": (
+        ["introduction", "conclusion"],
+        ["definitions", "outcomes", "limitations", "theme-a"],
+    ),
 }
 
 

@@ -93,8 +93,24 @@ SECTIONS: dict[str, dict[str, bool]] = {
         "further-reading": False,
         "outcomes": False,
     },
+    # The full account the briefing points to (a rapid review's evidence review): the lead
+    # introduces it (purpose, aims, scope) and concludes it; the rest is generated.
+    "evidence-review": {
+        "introduction": True,
+        "definitions": False,
+        "outcomes": False,
+        "limitations": False,
+        "conclusion": True,
+    },
 }
 THEME_SECTION_PREFIX = "theme-"
+
+
+def report_formats(report: str | list[str]) -> list[str]:
+    """The formats a review's ``report`` setting names (one format, or a list of them), in the
+    config's order, each once."""
+    named = [report] if isinstance(report, str) else list(report)
+    return list(dict.fromkeys(named))
 
 
 def figure_name_problem(
@@ -140,13 +156,14 @@ def narrative_files(folder: Path) -> dict[str, Path]:
 
 def check_narrative(
     folder: Path | None,
-    report_format: str,
+    report_format: str | list[str],
     codebook: Codebook,
     finding_ids: Collection[str] = (),
 ) -> list[Finding]:
     """Findings for a narrative folder: missing required sections, unknown files and names
     (``finding_ids``: the findings the review's findings sheet names, for ``{{certainty:ID}}``
-    and its kin)."""
+    and its kin). ``report_format``: the review's ``report`` setting, one format or several;
+    one folder serves them all, so a file is unused only when no format shows it."""
     if folder is None:
         return []
     if not folder.is_dir():
@@ -163,19 +180,22 @@ def check_narrative(
         ]
     findings: list[Finding] = []
     files = narrative_files(folder)
-    sections = SECTIONS[report_format]
-    for name, required in sections.items():
-        if required and name not in files:
-            findings.append(
-                Finding.error(
-                    SHEET,
-                    None,
-                    str(folder / f"{name}.md"),
-                    "",
-                    "narrative_section_missing",
-                    f"the {report_format} needs this section; write it in this file",
+    formats = report_formats(report_format)
+    sections: dict[str, bool] = {}
+    for fmt in formats:
+        for name, required in SECTIONS[fmt].items():
+            if required and name not in files and name not in sections:
+                findings.append(
+                    Finding.error(
+                        SHEET,
+                        None,
+                        str(folder / f"{name}.md"),
+                        "",
+                        "narrative_section_missing",
+                        f"the {fmt} needs this section; write it in this file",
+                    )
                 )
-            )
+            sections[name] = sections.get(name, False) or required
     top_codes = {t.code for t in codebook.top_level_themes()}
     for name, path in files.items():
         if name.startswith(THEME_SECTION_PREFIX):
@@ -199,7 +219,7 @@ def check_narrative(
                     str(path),
                     "",
                     "narrative_unused",
-                    f"not a section of the {report_format}; not shown",
+                    f"not a section of the {' or the '.join(formats)}; not shown",
                 )
             )
         findings += _check_text(path, folder, codebook, frozenset(finding_ids))
@@ -281,7 +301,7 @@ def fill(text: str, figures: dict[str, str]) -> str:
 
 def run_check_narrative(
     folder: Path | None,
-    report_format: str,
+    report_format: str | list[str],
     codebook_path: Path,
     issues_path: Path,
     findings_path: Path | None = None,

@@ -1,8 +1,8 @@
 """Render a review's report: stage the Quarto project, fill it, run an engine.
 
-The Quarto project in ``reports/`` is copied to ``results/<review>/report/source/`` (so
-parallel renders never share intermediates), the review's partials are written to
-``_generated/`` and its metadata to ``_metadata.yml``. Then:
+The Quarto project in ``reports/`` is copied to ``results/<review>/report/source/<format>/``
+(so parallel renders, of two reviews or two formats of one, never share intermediates), the
+review's partials are written to ``_generated/`` and its metadata to ``_metadata.yml``. Then:
 
 - with ``quarto`` on PATH: ``quarto render <format>.qmd`` to HTML, Typst/PDF and DOCX there;
 - otherwise the same sources go through Pandoc 3 (from ``pypandoc-binary``) to a
@@ -27,6 +27,7 @@ import yaml
 
 from evsynth.docx_reference import write_reference
 from evsynth.findings import read_issues_csv, stop_message
+from evsynth.narrative import report_formats
 from evsynth.narrative_markup import NarrativeMarkupError
 from evsynth.outcomes import MetaAnalysisSettings
 from evsynth.report import ReportInputs, ReviewResults, build_partials, metadata
@@ -381,8 +382,12 @@ def run_render(
     inputs: ReportInputs,
     reports_dir: Path,
     out: RenderPaths,
+    report_format: str | None = None,
 ) -> str:
-    """Fill and render one review's report; returns the engine used."""
+    """Fill and render one format of a review's report; returns the engine used.
+
+    ``report_format``: the format to render (the rule's ``{format}``); None takes the one the
+    settings name (``report`` naming a single format)."""
     from evsynth.runner import StopReview
 
     errors = [f for f in read_issues_csv(out.narrative_issues) if f.severity == "error"]
@@ -390,7 +395,8 @@ def run_render(
         raise StopReview(
             stop_message(f"The narrative of review '{review}'", errors, out.narrative_issues)
         )
-    report_format = settings["report"]
+    if report_format is None:
+        (report_format,) = report_formats(settings["report"])
     narrative = Path(settings["narrative"]) if settings["narrative"] else None
     res = ReviewResults.load(inputs)
     try:

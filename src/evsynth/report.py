@@ -29,11 +29,13 @@ from evsynth.narrative import (
 )
 from evsynth.narrative_markup import expand_includes
 from evsynth.outcomes import MetaAnalysisSettings, sensitivity_label
+from evsynth.protocol import draft_notice, is_draft, protocol_partials
 from evsynth.tables import read_results
 
 FORMAT_LABELS = {
     "summary-of-evidence": "Summary of evidence",
     "strategic-briefing": "Strategic briefing",
+    "evidence-review": "Evidence review",
 }
 FIGURE_WIDTH = "100%"
 SOURCE_SHORT = {"academic": "Academic", "grey": "Grey"}
@@ -965,6 +967,15 @@ def build_partials(
             "method-audit.md": method_audit(res, analysis),
         }
     )
+    # Methods from the config's protocol block; a missing or incomplete one is a draft.
+    partials.update(
+        protocol_partials(
+            settings,
+            method_phrase(analysis),
+            excluded_quality_phrase(analysis.sensitivity_exclude_quality),
+        )
+    )
+    partials["notice.md"] += draft_notice(settings)
     return partials
 
 
@@ -981,6 +992,6 @@ def metadata(settings: dict, report_format: str) -> dict:
         meta["organisation"] = md(settings["organisation"])
     if settings.get("illustrative"):
         meta["notice"] = "Illustrative data: not real findings"
-    if not settings.get("narrative"):
+    if not settings.get("narrative") or is_draft(settings):  # no narrative, or no protocol
         meta["draft"] = True
     return meta

@@ -33,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from evsynth.findings import Finding, read_issues_csv
+from evsynth.narrative import report_formats
 
 PROJECT = Path(__file__).resolve().parents[2]
 SNAKEFILE = PROJECT / "workflow" / "Snakefile"
@@ -171,8 +172,13 @@ def read_config(config: Path) -> dict:
     return yaml.safe_load(config.read_text(encoding="utf-8")) or {}
 
 
-def report_paths(results: Path, review: str, report_format: str) -> list[Path]:
-    return [results / review / "report" / f"{report_format}.{ext}" for ext in REPORT_EXTENSIONS]
+def report_paths(results: Path, review: str, report: str | list[str]) -> list[Path]:
+    """Every report file of a review, for each format its ``report`` setting names."""
+    return [
+        results / review / "report" / f"{fmt}.{ext}"
+        for fmt in report_formats(report)
+        for ext in REPORT_EXTENSIONS
+    ]
 
 
 def pending_outputs(config: Path) -> dict[str, list[str]] | None:

@@ -8,6 +8,7 @@ from evsynth.codebook import crosstab_fields as codebook_crosstab_fields
 from evsynth.intake import input_files as intake_input_files
 from evsynth.integrity import CHECKSUMS_DIR, Job, remove_unvouched
 from evsynth.narrative import narrative_files as package_narrative_files
+from evsynth.narrative import report_formats as package_report_formats
 from evsynth.runner import RuleFailed, run_adapter
 
 REVIEWS = sorted(config["reviews"])
@@ -123,7 +124,7 @@ def recorded_rules():
 def review_jobs(review):
     """(Job, rule name) for every job of a review: its declared outputs and its record."""
     values = {"review": [review], "field": crosstab_fields(review),
-              "format": [report_format(review)]}
+              "format": report_formats(review)}
     jobs = []
     for owner in recorded_rules():
         names = sorted(owner.rule.wildcard_names)
@@ -180,8 +181,9 @@ def report_sources(wildcards):
     )
 
 
-def report_format(review):
-    return review_config(review)["report"]
+def report_formats(review):
+    """The formats the review renders: `report` names one or a list (each renders apart)."""
+    return package_report_formats(review_config(review)["report"])
 
 
 def review_outputs(review):

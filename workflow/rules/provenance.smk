@@ -9,7 +9,7 @@ rule provenance:
         report=lambda wc: expand(
             "results/{review}/report/{format}.{ext}",
             review=wc.review,
-            format=report_format(wc.review),
+            format=report_formats(wc.review),
             ext=["html", "pdf", "docx"],
         ),
     output:

@@ -60,8 +60,10 @@ rule render:
         settings=lambda wc: review_config(wc.review),
         meta_analysis=config["meta_analysis"],
         reports_dir=str(REPORTS_DIR),
-        # Scratch space for the filled sources (not an output: the reports are).
-        source_dir="results/{review}/report/source",
+        # Scratch space for the filled sources (not an output: the reports are), one folder
+        # per format, so that two formats of one review render in parallel without sharing
+        # intermediates.
+        source_dir="results/{review}/report/source/{format}",
         checksums=checksum_record("render"),
     log:
         "logs/render/{review}_{format}.log",

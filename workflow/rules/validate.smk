@@ -80,7 +80,7 @@ rule check_narrative:
     params:
         narrative=lambda wc: review_config(wc.review)["narrative"],
         codebook=lambda wc: review_config(wc.review)["codebook"],
-        report_format=lambda wc: report_format(wc.review),
+        report_format=lambda wc: report_formats(wc.review),
         checksums=checksum_record("check_narrative"),
     log:
         "logs/check_narrative/{review}.log",
