@@ -27,10 +27,18 @@ import yaml
 
 from evsynth.docx_reference import write_reference
 from evsynth.findings import read_issues_csv, stop_message
+from evsynth.imprint import ImprintError, masthead_html, read_publication
 from evsynth.narrative import report_formats
 from evsynth.narrative_markup import NarrativeMarkupError
 from evsynth.outcomes import MetaAnalysisSettings
-from evsynth.report import ReportInputs, ReviewResults, build_partials, metadata
+from evsynth.report import (
+    FORMAT_LABELS,
+    ReportInputs,
+    ReviewResults,
+    build_partials,
+    draft_reasons,
+    metadata,
+)
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +171,29 @@ def brand_css(brand_path: Path) -> str:
     return "\n".join(lines) + "\n}\n"
 
 
+def write_masthead(source_dir: Path, settings: dict, report_format: str) -> None:
+    """The HTML page's masthead, from the config, over the staged copy of the project's
+    static one (which a manual ``quarto render`` in reports/ still uses)."""
+    project = yaml.safe_load((source_dir / "_quarto.yml").read_text(encoding="utf-8"))
+    target = project.get("format", {}).get("html", {}).get("include-before-body")
+    if not target:
+        return
+    brand = yaml.safe_load((source_dir / "_brand.yml").read_text(encoding="utf-8"))
+    mark = brand.get("logo", {}).get("images", {}).get("mark", {})
+    publication = read_publication(settings)
+    organisation = publication.organisation if publication else settings.get("organisation")
+    (source_dir / target).write_text(
+        masthead_html(
+            str(mark.get("path", "")),
+            str(mark.get("alt", "logo")),
+            organisation or "",
+            FORMAT_LABELS[report_format],
+            draft_reasons(settings, publication),
+        ),
+        encoding="utf-8",
+    )
+
+
 # --- The Pandoc + Typst path -------------------------------------------------------------------
 
 
@@ -218,9 +249,10 @@ def flatten(source_dir: Path, qmd_name: str) -> tuple[str, dict]:
 
 def docx_epoch(meta: dict) -> int:
     """The time Pandoc writes into a DOCX (docProps/core.xml, zip entries): the document's
-    ``date`` when it is an ISO date, else 0 (like the PDF's); never the build time, so the
+    ``date`` when it is an ISO date (``date-iso``, the imprint's publication date, first: the
+    printed ``date`` reads "1 May 2024"), else 0 (like the PDF's); never the build time, so the
     same sources give the same bytes."""
-    value = meta.get("date")
+    value = meta.get("date-iso", meta.get("date"))
     if isinstance(value, datetime.datetime):
         return max(0, int(value.replace(tzinfo=value.tzinfo or datetime.UTC).timestamp()))
     if isinstance(value, datetime.date):
@@ -326,6 +358,12 @@ def render_with_pandoc(
     run_pandoc([*common, *docx_filters, *docx_args, flat.name], source_dir, docx_epoch(meta))
 
 
+def publication_dates(source_dir: Path) -> dict:
+    """The staged metadata's dates (the publication date, if the config gives one)."""
+    meta = yaml.safe_load((source_dir / "_metadata.yml").read_text(encoding="utf-8")) or {}
+    return {k: meta[k] for k in ("date-iso",) if k in meta}
+
+
 def render_with_quarto(
     source_dir: Path, qmd_name: str, html_path: Path, pdf_path: Path, docx_path: Path
 ) -> None:
@@ -337,7 +375,7 @@ def render_with_quarto(
             capture_output=True,
             text=True,
             timeout=1800,
-            env={**os.environ, "SOURCE_DATE_EPOCH": str(docx_epoch({}))},
+            env={**os.environ, "SOURCE_DATE_EPOCH": str(docx_epoch(publication_dates(source_dir)))},
         )
         log.info("quarto render --to %s: %s", fmt, done.stderr.strip())
         if done.returncode != 0:
@@ -403,8 +441,13 @@ def run_render(
         partials = build_partials(res, settings, report_format, narrative, analysis)
     except NarrativeMarkupError as exc:  # the narrative changed after it was checked
         raise StopReview(f"The narrative of review '{review}': {exc}") from exc
+    try:
+        meta = metadata(settings, report_format)
+    except ImprintError as exc:
+        raise StopReview(f"The config of review '{review}' (reviews.{review}): {exc}") from exc
     stage_sources(reports_dir, out.source_dir)
-    write_generated(out.source_dir, partials, metadata(settings, report_format), list(out.figures))
+    write_generated(out.source_dir, partials, meta, list(out.figures))
+    write_masthead(out.source_dir, settings, report_format)
     engine = choose_engine()
     log.info("rendering %s for %s with %s", report_format, review, engine)
     render = render_with_quarto if engine == "quarto" else render_with_pandoc

@@ -20,6 +20,7 @@ from evsynth.codebook import Codebook, load_codebook
 from evsynth.contract import EFFECT_MEASURES, QUALITY
 from evsynth.escape import markdown_text as md
 from evsynth.handoff import read_typed
+from evsynth.imprint import Publication, publication_metadata, read_publication
 from evsynth.narrative import (
     FINDING_FIGURES,
     SECTIONS,
@@ -988,10 +989,39 @@ def metadata(settings: dict, report_format: str) -> dict:
     }
     if settings.get("subtitle"):
         meta["subtitle"] = md(settings["subtitle"])
-    if settings.get("organisation"):
+    if settings.get("organisation"):  # the key of earlier configs; publication's wins
         meta["organisation"] = md(settings["organisation"])
     if settings.get("illustrative"):
         meta["notice"] = "Illustrative data: not real findings"
-    if not settings.get("narrative") or is_draft(settings):  # no narrative, or no protocol
+    # Subject and keywords of the PDF and Word files: what the document is, and its topics.
+    meta["subject"] = md(
+        f"{FORMAT_LABELS[report_format]}: {settings['subtitle']}"
+        if settings.get("subtitle")
+        else FORMAT_LABELS[report_format]
+    )
+    publication = read_publication(settings)
+    meta.update(
+        publication_metadata(
+            publication,
+            settings["title"],
+            FORMAT_LABELS[report_format],
+            bool(settings.get("illustrative")),
+        )
+    )
+    reasons = draft_reasons(settings, publication)
+    if reasons:
         meta["draft"] = True
+        meta["draft-reasons"] = md("; ".join(reasons))
     return meta
+
+
+def draft_reasons(settings: dict, publication: Publication | None) -> list[str]:
+    """Why the report is a draft (none: it is not), as its footer and masthead say it."""
+    reasons = []
+    if not settings.get("narrative"):
+        reasons.append("figures only, no narrative yet")
+    if is_draft(settings):
+        reasons.append("review protocol incomplete")
+    if publication is None:
+        reasons.append("no imprint yet")
+    return reasons
