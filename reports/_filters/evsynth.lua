@@ -126,7 +126,10 @@ function Figure(fig)
   if width then args = args .. ", width: " .. width end
   if alt then args = args .. ", alt: " .. typst_string(alt) end
   local caption = pandoc.utils.blocks_to_inlines(fig.caption.long)
-  local code = "#figure(evs-image(" .. args .. "), caption: [" .. typst_inlines(caption) .. "])"
+  -- A figure floats (to the top or foot of this page, or the next): one that does not fit the
+  -- room left no longer leaves the rest of the page blank while the text waits for it.
+  local code = "#figure(evs-image(" .. args .. "), placement: auto, caption: ["
+    .. typst_inlines(caption) .. "])"
   if fig.identifier ~= "" then code = code .. " <" .. fig.identifier .. ">" end
   return pandoc.RawBlock("typst", code)
 end
@@ -198,6 +201,27 @@ local function keep_with_long_tables(blocks)
   return out
 end
 
+-- Typst: a paragraph that leads into a list ("Three things stand out:") keeps with the list,
+-- as a heading keeps with what follows it (the template makes headings sticky).
+local function keep_lead_ins(blocks)
+  if not FORMAT:match("typst") then return nil end
+  local out = {}
+  for i, block in ipairs(blocks) do
+    local nxt = blocks[i + 1]
+    local leads = block.t == "Para" and nxt ~= nil
+      and (nxt.t == "BulletList" or nxt.t == "OrderedList")
+      and pandoc.utils.stringify(block):match(":%s*$")
+    if leads then
+      table.insert(out, pandoc.RawBlock("typst", "#block(sticky: true)["))
+      table.insert(out, block)
+      table.insert(out, pandoc.RawBlock("typst", "]"))
+    else
+      table.insert(out, block)
+    end
+  end
+  return out
+end
+
 function Table(tbl)
   if not FORMAT:match("typst") then return nil end
   if is_short(tbl) then
@@ -212,5 +236,6 @@ end
 return {
   sanitise,
   { Blocks = keep_with_long_tables },
+  { Blocks = keep_lead_ins },
   { Div = Div, Image = Image, Figure = Figure, Table = Table },
 }
