@@ -4,10 +4,13 @@ reader would: PDF text (pypdf) and the HTML page."""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
+from docx import Document
 from pypdf import PdfReader
 
 from conftest import REPO
@@ -184,3 +187,108 @@ def test_editing_one_narrative_file_rerenders_that_report_alone(examples: Path):
     # The narrative check, the render, and the bookkeeping that lists their outputs; no
     # validation, tallies or outcomes, and nothing for the other review.
     assert jobs == {"check_narrative", "render", "provenance", "datapackage", "all"}, jobs
+
+
+# --- The evidence review, and a review rendering two formats (issue 13) ----------------------
+
+#: The evidence review's sections, in order (its PDF outline, HTML and Word headings); other
+#: sections (the reference list) may sit between them.
+EVIDENCE_REVIEW_HEADINGS = [
+    "Introduction",
+    "Review question and methods",
+    "Studies found and their characteristics",
+    "Quality of the evidence",
+    "Thematic synthesis",
+    "Effect direction and meta-analyses",
+    "Summary of findings",
+    "Limitations",
+    "Conclusion",
+    "Included studies",
+    "Method and audit",
+]
+FAMILIES_FORMATS = {
+    "evidence-review": "Evidence review",
+    "strategic-briefing": "Strategic briefing",
+}
+
+
+def headings_in_order(found: list[str], expected: list[str]) -> bool:
+    """Whether ``expected`` appears in ``found`` in this order (others may come between)."""
+    rest = iter(found)
+    return all(any(heading == f for f in rest) for heading in expected)
+
+
+def html_headings(path: Path) -> list[str]:
+    html = path.read_text("utf-8")
+    return [
+        " ".join(re.sub(r"<[^>]+>", "", h).split())
+        for h in re.findall(r"<h2[^>]*>(.*?)</h2>", html, re.S)
+    ]
+
+
+def test_families_renders_both_formats_each_in_its_own_folder(examples: Path):
+    base = examples / "results/families/report"
+    assert sorted(p.name for p in base.iterdir() if p.is_file()) == sorted(
+        f"{fmt}.{ext}" for fmt in FAMILIES_FORMATS for ext in ("docx", "html", "pdf")
+    )
+    for fmt, label in FAMILIES_FORMATS.items():
+        # Each format staged apart, so the two renders share no intermediates.
+        assert (base / "source" / fmt / f"{fmt}.qmd").is_file()
+        assert (base / "source" / fmt / "_generated" / "methods.md").is_file()
+        reader = PdfReader(base / f"{fmt}.pdf")
+        assert len(reader.pages) >= 3
+        assert label in (reader.pages[1].extract_text() or "")  # the running header
+        html = (base / f"{fmt}.html").read_text("utf-8")
+        assert label in html
+        document = Document(str(base / f"{fmt}.docx"))
+        assert any(p.style.name == "Heading 1" for p in document.paragraphs)
+    assert not (base / "source" / "_generated").exists()  # nothing staged outside a format
+
+
+def test_evidence_review_has_every_section_in_order(examples: Path):
+    base = examples / "results/families/report"
+    outline = [
+        o.title for o in PdfReader(base / "evidence-review.pdf").outline if not isinstance(o, list)
+    ]
+    assert headings_in_order(outline, EVIDENCE_REVIEW_HEADINGS), outline
+    html = html_headings(base / "evidence-review.html")
+    assert headings_in_order(html, EVIDENCE_REVIEW_HEADINGS), html
+    document = Document(str(base / "evidence-review.docx"))
+    word = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
+    assert headings_in_order(word, EVIDENCE_REVIEW_HEADINGS), word
+    # The full account shows what the briefing leaves out: every figure of the review.
+    text = pdf_words(base / "evidence-review.pdf")
+    for caption in ("Effect direction plot", "Forest plots", "Evidence gap map"):
+        assert caption in text, caption
+    assert "Effect findings (GRADE)" in text and "Qualitative findings (GRADE-CERQual)" in text
+    # The lead's introduction and conclusion, with their live figures filled in.
+    assert "This evidence review gives the full account" in text
+    assert "Across 32 illustrative records" in text
+
+
+def test_evidence_review_methods_show_the_protocol(examples: Path):
+    protocol = yaml.safe_load((examples / "config.yaml").read_text("utf-8"))["reviews"]["families"][
+        "protocol"
+    ]
+    text = pdf_words(examples / "results/families/report/evidence-review.pdf")
+    methods = flat(text.split("Review question and methods", 2)[2].split("Studies found and", 1)[0])
+    expected = [
+        protocol["question"],
+        *protocol["include"],
+        *protocol["exclude"],
+        *protocol["sources"],
+        protocol["search_dates"],
+        protocol["screening"],
+        protocol["appraisal"],
+        protocol["synthesis"],
+    ]
+    positions = [methods.find(flat(item)) for item in expected]
+    assert -1 not in positions, [e for e, p in zip(expected, positions, strict=True) if p < 0]
+    assert positions == sorted(positions)
+    for item in ("Grouping studies", "Standardised metric", "Certainty of evidence"):
+        assert flat(item) in methods, item  # SWiM's items
+    assert flat("random-effects meta-analysis (REML)") in methods
+    # A complete protocol: no draft box for it in either format.
+    for fmt in FAMILIES_FORMATS:
+        html = (examples / f"results/families/report/{fmt}.html").read_text("utf-8")
+        assert "review protocol" not in html.lower(), fmt

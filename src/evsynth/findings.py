@@ -52,7 +52,8 @@ class Finding:
 
     def location(self) -> str:
         """Where the finding is, in words a spreadsheet user follows."""
-        if self.sheet == "narrative" and self.column:  # a Markdown file: its path and line
+        # A Markdown narrative or a references file: its path and line.
+        if self.sheet in ("narrative", "references") and self.column:
             return self.column + ("" if self.row is None else f", line {self.row}")
         parts = [f"sheet '{self.sheet}'"]
         if self.row is not None:

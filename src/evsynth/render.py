@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -31,6 +31,13 @@ from evsynth.imprint import ImprintError, masthead_html, read_publication
 from evsynth.narrative import report_formats
 from evsynth.narrative_markup import NarrativeMarkupError
 from evsynth.outcomes import MetaAnalysisSettings
+from evsynth.references import (
+    PreparedReferences,
+    ReferencesError,
+    citeproc_args,
+    prepare_references,
+    references_section,
+)
 from evsynth.report import (
     FORMAT_LABELS,
     ReportInputs,
@@ -293,7 +300,8 @@ def render_with_pandoc(
         for f in yaml.safe_load((source_dir / "_quarto.yml").read_text("utf-8")).get("filters", [])
         for a in ("--lua-filter", f)
     ]
-    common = ["--from", READER, "--metadata-file", meta_file.name, *filters]
+    # Citations after the project's filter (as Quarto orders them), with the staged entries.
+    common = ["--from", READER, "--metadata-file", meta_file.name, *filters, *citeproc_args(meta)]
 
     html = formats.get("html", {})
     html_args = [
@@ -413,6 +421,30 @@ class RenderPaths:
     docx: Path
 
 
+def checked(errors: list) -> str:
+    """What the narrative check's errors are about: the narrative, the references file
+    (evsynth.references adds its findings to the same file), or both."""
+    sheets = {f.sheet for f in errors}
+    if sheets == {"references"}:
+        return "The references"
+    return "The narrative and references" if "references" in sheets else "The narrative"
+
+
+def review_references(review: str, settings: dict, res: ReviewResults) -> PreparedReferences | None:
+    """The review's references file read for citeproc (None without one); a file that
+    cannot be read stops the review with the file's (and line's) message."""
+    from evsynth.runner import StopReview
+
+    if not settings.get("references"):
+        return None
+    csl = Path(settings["csl"]) if settings.get("csl") else None
+    included = res.studies["study_id"].astype(str).tolist()
+    try:
+        return prepare_references(Path(settings["references"]), csl, included, pandoc_path())
+    except ReferencesError as exc:
+        raise StopReview(f"The references of review '{review}': {exc.message}") from exc
+
+
 def run_render(
     review: str,
     settings: dict,
@@ -431,21 +463,27 @@ def run_render(
     errors = [f for f in read_issues_csv(out.narrative_issues) if f.severity == "error"]
     if errors:
         raise StopReview(
-            stop_message(f"The narrative of review '{review}'", errors, out.narrative_issues)
+            stop_message(f"{checked(errors)} of review '{review}'", errors, out.narrative_issues)
         )
     if report_format is None:
         (report_format,) = report_formats(settings["report"])
     narrative = Path(settings["narrative"]) if settings["narrative"] else None
     res = ReviewResults.load(inputs)
+    references = review_references(review, settings, res)
+    if references is not None:
+        res = replace(res, references=references.cited)
     try:
         partials = build_partials(res, settings, report_format, narrative, analysis)
     except NarrativeMarkupError as exc:  # the narrative changed after it was checked
         raise StopReview(f"The narrative of review '{review}': {exc}") from exc
+    partials["references.md"] = references_section(references is not None)
     try:
         meta = metadata(settings, report_format)
     except ImprintError as exc:
         raise StopReview(f"The config of review '{review}' (reviews.{review}): {exc}") from exc
     stage_sources(reports_dir, out.source_dir)
+    if references is not None:
+        meta = {**meta, **references.write(out.source_dir)}
     write_generated(out.source_dir, partials, meta, list(out.figures))
     write_masthead(out.source_dir, settings, report_format)
     engine = choose_engine()

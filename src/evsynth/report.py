@@ -31,6 +31,7 @@ from evsynth.narrative import (
 from evsynth.narrative_markup import expand_includes
 from evsynth.outcomes import MetaAnalysisSettings, sensitivity_label
 from evsynth.protocol import draft_notice, is_draft, protocol_partials
+from evsynth.references import cite, cite_in_text
 from evsynth.tables import read_results
 
 FORMAT_LABELS = {
@@ -90,6 +91,9 @@ class ReviewResults:
     qualitative_findings: pd.DataFrame
     findings_warnings: pd.DataFrame
     appraisal_summary: pd.DataFrame
+    #: The included studies that have an entry in the review's references file (empty: no
+    #: file); these are cited through citeproc (evsynth.references.cite), the rest by ID.
+    references: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, paths: ReportInputs) -> ReviewResults:
@@ -489,7 +493,8 @@ def theme_findings(res: ReviewResults, top_code: str) -> str:
         return ""
     items = [
         f"- {md(r['statement'])} *{md(CERTAINTY_LABELS.get(r['confidence'], r['confidence']))} "
-        f"confidence; {study_word(int(r['k']))}: {study_list(r['study_ids'])}.*"
+        f"confidence; {study_word(int(r['k']))}: "
+        f"{cite(split_ids(r['study_ids']), res.references, prose=True)}.*"
         for r in rows
     ]
     return "**Review findings (GRADE-CERQual)**\n\n" + "\n".join(items) + "\n"
@@ -526,7 +531,7 @@ def summary_of_findings(res: ReviewResults) -> str:
                     effect_cell(r),
                     f"{certainty_cell(r['certainty'])}^{letter}^",
                     md(r["plain_language"]),
-                    md(", ".join(split_ids(r["study_ids"]))),
+                    cite(split_ids(r["study_ids"]), res.references),
                 ]
             )
             notes.append(
@@ -557,7 +562,7 @@ def summary_of_findings(res: ReviewResults) -> str:
                 md(r["statement"]),
                 md(CERTAINTY_LABELS.get(r["confidence"], r["confidence"])),
                 md(r["explanation"]),
-                md(", ".join(split_ids(r["study_ids"]))),
+                cite(split_ids(r["study_ids"]), res.references),
             ]
             for _, r in qual.iterrows()
         ]
@@ -611,7 +616,7 @@ def key_message_findings(res: ReviewResults) -> str:
             text += ". "
         else:
             text += f"Direction of effect: {votes_text(r)}. "
-        text += f"Studies: {study_list(r['study_ids'])}."
+        text += f"Studies: {cite(split_ids(r['study_ids']), res.references, prose=True)}."
         items.append(text)
     return (
         "\n".join(items)
@@ -857,7 +862,7 @@ def included_studies(res: ReviewResults) -> str:
         rows.append(
             [
                 md(r.study_id),
-                md(r.citation),
+                cite_in_text(r.study_id, res.references, md(r.citation)),
                 md(r.year),
                 md(SOURCE_SHORT.get(r.source_type, r.source_type)),
                 md(label_of(design, r.design)),

@@ -172,6 +172,14 @@ def narrative_files(wildcards):
     return ancient([str(p) for p in package_narrative_files(Path(folder)).values()])
 
 
+def references_files(wildcards):
+    """The review's references file and CSL style, where set and present (a missing one is
+    the references check's finding, not Snakemake's refusal)."""
+    settings = review_config(wildcards.review)
+    paths = [settings.get("references"), settings.get("csl")]
+    return ancient([str(p) for p in paths if p and Path(p).is_file()])
+
+
 def report_sources(wildcards):
     """The Quarto project files a report is built from (a template edit re-renders)."""
     return sorted(

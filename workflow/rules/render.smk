@@ -39,6 +39,7 @@ rule render:
         ],
         codebook=codebook_file,
         narrative=narrative_files,
+        references=references_files,
         sources=report_sources,
     output:
         html=report(

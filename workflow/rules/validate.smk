@@ -74,11 +74,16 @@ rule check_narrative:
         codebook=codebook_file,
         # The finding IDs the narrative's {{certainty:ID}} and its kin may name.
         findings=clean("findings"),
-        sheets=source_sheets("findings"),
+        # The references check (evsynth.references) matches the file's entries to these.
+        studies=clean("studies"),
+        sheets=source_sheets("findings", "studies"),
+        references=references_files,
     output:
         issues="results/{review}/validation/narrative_issues.csv",
     params:
         narrative=lambda wc: review_config(wc.review)["narrative"],
+        references=lambda wc: review_config(wc.review).get("references"),
+        csl=lambda wc: review_config(wc.review).get("csl"),
         codebook=lambda wc: review_config(wc.review)["codebook"],
         report_format=lambda wc: report_formats(wc.review),
         checksums=checksum_record("check_narrative"),
