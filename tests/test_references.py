@@ -219,7 +219,7 @@ def test_no_file_no_findings():
 
 
 def test_without_references_the_ids_are_printed_as_before():
-    assert cite(["FA03", "FA07", "FA15"], frozenset()) == "FA03, FA07, FA15"
+    assert cite(["FA03", "FA07", "FA15"], frozenset()) == "FA03\\, FA07\\, FA15"
     assert cite(["FA03", "FA07", "FA15"], frozenset(), prose=True) == "FA03, FA07 and FA15"
     assert cite(["*em*"], frozenset()) == "\\*em\\*"
     assert cite_in_text("FA03", frozenset(), "free text") == "free text"

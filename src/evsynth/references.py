@@ -347,9 +347,12 @@ def cite(ids: Sequence[str], cited: Collection[str], *, prose: bool = False) -> 
     Studies in ``cited`` (those with a references entry) become one Pandoc citation,
     ``[@{FA03}; @{FA07}]``, which citeproc renders in the style ("(Author, 2007; …)"); any
     other ID is printed as escaped text after it. With nothing cited (no references file)
-    this is the IDs as before: "FA03, FA07, FA15", or with ``prose`` "FA03, FA07 and FA15".
+    this is the IDs as before: "FA03, FA07, FA15" (escaped as one text), or with ``prose``
+    "FA03, FA07 and FA15".
     """
     ids = [str(i).strip() for i in ids if str(i).strip()]
+    if not prose and not any(i in cited for i in ids):
+        return md(", ".join(ids))  # byte for byte what the tables printed before references
     keyed = [i for i in ids if i in cited]
     plain = [md(i) for i in ids if i not in cited]
     parts = ["[" + "; ".join(f"@{{{cite_key(i)}}}" for i in keyed) + "]"] if keyed else []
