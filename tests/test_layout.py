@@ -104,10 +104,43 @@ def test_command_line_prints_every_page_and_fails_on_a_blank_one(
 
 
 def test_house_margins_are_the_typst_templates():
-    """The checker's body is the house page's: if evsynth.typ's margins change, so must it."""
+    """The checker's body is the house page's: if evsynth.typ's margins change, so must it.
+    (The cover sets margins of its own; its panel fills the page, so any body there is ink.)"""
     typ = (REPO / "reports/_typst/evsynth.typ").read_text("utf-8")
-    found = re.search(r"margin: \(x: ([\d.]+)cm, top: ([\d.]+)cm, bottom: ([\d.]+)cm\)", typ)
+    found = re.search(
+        r'set page\(\s*paper: "a4",\s*'
+        r"margin: \(x: ([\d.]+)cm, top: ([\d.]+)cm, bottom: ([\d.]+)cm\)",
+        typ,
+    )
     assert found, "evsynth.typ's page margins"
     x, top, bottom = (float(v) * layout.CM for v in found.groups())
     m = layout.HOUSE_MARGINS
     assert (m.left, m.right, m.top, m.bottom) == pytest.approx((x, x, top, bottom))
+
+
+def test_word_headings_and_boxes_keep_with_what_follows():
+    """Word: a heading keeps with the paragraph after it and a box's paragraphs with each
+    other, up to the box's last, which does not drag the text after the box along."""
+    import io
+
+    import yaml
+    from docx import Document
+
+    from evsynth.docx_reference import (
+        CALLOUT_LAST_STYLE,
+        CALLOUT_STYLE,
+        CALLOUT_TITLE_STYLE,
+        pandoc_default_reference,
+        style_reference,
+    )
+    from evsynth.render import pandoc_path
+
+    brand = yaml.safe_load((REPO / "reports/_brand.yml").read_text("utf-8"))
+    document = Document(io.BytesIO(style_reference(pandoc_default_reference(pandoc_path()), brand)))
+    styles = {s.name: s.paragraph_format for s in document.styles if s.type == 1}
+    for name in ("Heading 1", "Heading 2", "Heading 3", CALLOUT_TITLE_STYLE, CALLOUT_STYLE):
+        assert styles[name].keep_with_next is True, name
+        assert styles[name].keep_together is True, name
+    assert styles[CALLOUT_LAST_STYLE].keep_with_next is False
+    assert styles[CALLOUT_LAST_STYLE].keep_together is True
+    assert "Callout Last" in (REPO / "reports/_assets/docx.lua").read_text("utf-8")

@@ -8,7 +8,7 @@
 --     Markdown's dash counts, and a narrow column splits short codes ("FA0" / "1").
 --   * Under plain Pandoc, the boxes evsynth.lua makes (div.callout, with a div.callout-title)
 --     get the reference document's "Callout" / "Callout Title" paragraph styles: a shaded
---     block with a rule on the left. Under Quarto there are no such divs (Quarto's callouts
+--     block with a rule on the left; it keeps together on one page. Under Quarto there are no such divs (Quarto's callouts
 --     have their own docx form), so this part does nothing there.
 
 local function png_beside(src)
@@ -113,6 +113,12 @@ function Div(div)
   end
   if has_class(div, "callout") then
     div.attributes["custom-style"] = "Callout"
+    -- Callout paragraphs keep with the next (the box never splits); its last one does not,
+    -- so the box does not drag what follows it along (evsynth.docx_reference).
+    local n = #div.content
+    if n > 0 and not (div.content[n].t == "Div" and has_class(div.content[n], "callout-title")) then
+      div.content[n] = pandoc.Div({ div.content[n] }, pandoc.Attr("", {}, { ["custom-style"] = "Callout Last" }))
+    end
     return div
   end
   return nil

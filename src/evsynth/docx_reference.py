@@ -27,6 +27,9 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 #: docx filter (reports/_assets/docx.lua) puts them on the callouts' paragraphs.
 CALLOUT_STYLE = "Callout"
 CALLOUT_TITLE_STYLE = "Callout Title"
+#: A box's last paragraph (reports/_assets/docx.lua): the box keeps together, but not with
+#: whatever follows it.
+CALLOUT_LAST_STYLE = "Callout Last"
 
 
 def brand_colours(brand: dict) -> dict[str, str]:
@@ -150,7 +153,7 @@ def _callout_styles(styles, colours: dict[str, str], size: float) -> None:
     so a box reads as one block."""
     from docx.enum.style import WD_STYLE_TYPE
 
-    for name in (CALLOUT_STYLE, CALLOUT_TITLE_STYLE):
+    for name in (CALLOUT_STYLE, CALLOUT_TITLE_STYLE, CALLOUT_LAST_STYLE):
         if name in [s.name for s in styles]:
             continue
         style = styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
@@ -164,10 +167,15 @@ def _callout_styles(styles, colours: dict[str, str], size: float) -> None:
         style.paragraph_format.left_indent = Mm(2)
         style.paragraph_format.right_indent = Mm(2)
         style.paragraph_format.space_after = Pt(4)
+    # A box never splits across pages (issue 13): each of its lines keeps with the next, up to
+    # its last paragraph, which keeps its own lines together only.
+    for name in (CALLOUT_STYLE, CALLOUT_TITLE_STYLE, CALLOUT_LAST_STYLE):
+        _style(styles, name).paragraph_format.keep_together = True
+        _style(styles, name).paragraph_format.keep_with_next = name != CALLOUT_LAST_STYLE
+    _style(styles, CALLOUT_LAST_STYLE).base_style = _style(styles, CALLOUT_STYLE)
     title = _style(styles, CALLOUT_TITLE_STYLE)
     title.base_style = _style(styles, CALLOUT_STYLE)
     title.font.bold = True
-    title.paragraph_format.keep_with_next = True
     _set_colour(title, colours.get("primary", "#1F3A5F"))
 
 
@@ -203,6 +211,9 @@ def style_reference(template: bytes, brand: dict) -> bytes:
         colour = colours.get("secondary") if name == "Subtitle" else heading_colour
         if colour:
             _set_colour(style, colour)
+        # A heading never ends a page: it keeps with the paragraph after it (issue 13).
+        style.paragraph_format.keep_with_next = True
+        style.paragraph_format.keep_together = True
 
     for name in ("Caption", "Table Caption", "Image Caption"):
         style = _style(styles, name)
