@@ -15,11 +15,13 @@ bug: the message says which file and what to do (:func:`machine_fault`).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import runpy
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -60,7 +62,22 @@ def run_adapter(script: Path, job: Any) -> None:
     ``job`` carries what a Snakemake ``run:`` block sees (input, output, params, wildcards,
     log, rule), the same names a ``script:`` gets, so an adapter reads the same either way.
     """
-    runpy.run_path(str(script), init_globals={"snakemake": job}, run_name="__main__")
+    try:
+        runpy.run_path(str(script), init_globals={"snakemake": job}, run_name="__main__")
+    except RuleFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - failed before run_rule took over (an import)
+        # The same one paragraph as run_rule gives, and the traceback in the job's log,
+        # rather than a bare traceback from Snakemake and an empty log.
+        log_path = job.log[0] if getattr(job, "log", None) else None
+        if log_path:
+            with contextlib.suppress(OSError):
+                Path(log_path).write_text(traceback.format_exc(), encoding="utf-8")
+        _fail(
+            f"evsynth: internal error in rule '{getattr(job, 'rule', script.stem)}' before it "
+            f"started: {type(exc).__name__}: {exc}\nThis is a bug in evsynth, not in your "
+            f"data; the details are in {log_path}. Please report it with that file."
+        )
 
 
 def figure_stem(smk: Any, name: str) -> Path:
