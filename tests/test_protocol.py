@@ -24,7 +24,7 @@ from evsynth.protocol import (
 )
 from evsynth.render import pandoc_path
 from evsynth.report import FORMAT_LABELS, metadata
-from evsynth.run import report_paths
+from evsynth.run import CONFIG_SCHEMA, config_problems, report_paths
 from stage_paths import config_with_defaults
 
 BLOCK = {
@@ -235,3 +235,20 @@ def test_one_narrative_folder_serves_every_format_of_a_list(tmp_path: Path):
             "not a section of the evidence-review or the strategic-briefing; not shown",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    "report, problem",
+    [
+        ("summary", "reviews.x.report: 'summary' is not one of"),
+        (["evidence-review", "briefing"], "reviews.x.report.1: 'briefing' is not one of"),
+        ([], "reviews.x.report: [] should be non-empty"),
+        (
+            ["evidence-review", "evidence-review"],
+            "reviews.x.report: ['evidence-review', 'evidence-review'] has non-unique",
+        ),
+    ],
+)
+def test_make_run_names_what_is_wrong_with_report(report, problem):
+    problems = config_problems(review(report=report), CONFIG_SCHEMA)
+    assert len(problems) == 1 and problem in problems[0], problems

@@ -29,6 +29,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -161,11 +162,30 @@ def config_problems(config: object, schema_path: Path) -> list[str]:
     import jsonschema
 
     schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
-    errors = jsonschema.Draft202012Validator(schema).iter_errors(config)
+    errors = [_reason(e) for e in jsonschema.Draft202012Validator(schema).iter_errors(config)]
     return [
         f"{'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
         for e in sorted(errors, key=lambda e: list(map(str, e.absolute_path)))
     ]
+
+
+def _reason(error: Any) -> Any:
+    """The error a person can act on. A ``oneOf`` (``report``: a format or a list) says only
+    "not valid under any of the given schemas"; the reason is in the alternative whose type
+    the value has ('summary' is not one of …; a list's item 1 is not one of …)."""
+    from jsonschema.exceptions import best_match
+
+    if not error.context:
+        return error
+    branches: dict[object, list] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    fitting = [
+        subs
+        for subs in branches.values()
+        if not any(s.validator == "type" and not s.relative_path for s in subs)
+    ]
+    return best_match(fitting[0] if len(fitting) == 1 else error.context)
 
 
 def read_config(config: Path) -> dict:
