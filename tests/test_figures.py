@@ -567,3 +567,41 @@ def test_traffic_light_plot_of_four_tools_prints_at_full_size(tmp_path, monkeypa
     for study in judged["study_id"].unique():
         assert f">{study}</text>" in drawn
     assert "…" not in drawn.split("Judgement")[0]  # no tool title cut short
+
+
+def test_theme_chart_indents_sub_themes_under_their_parent(tmp_path, monkeypatch):
+    """The hierarchy shows: each level's label starts further right than its parent's (right-
+    aligned tick labels hid the indent, issue 13), and a parent is set in bold, a child not."""
+    import re
+
+    from evsynth import figures as figures_module
+    from evsynth.figures.themes import INDENT_IN, theme_chart
+
+    monkeypatch.setitem(figures_module.STYLE, "svg.fonttype", "none")
+    themes = pd.DataFrame(
+        {
+            "code": ["a", "a.b", "a.b.c", "d", "d.e"],
+            "label": ["Parent", "Child", "Grandchild", "Other parent", "Other child"],
+            "parent": ["", "a", "a.b", "", "d"],
+            "level": [1, 2, 3, 1, 2],
+            "n_studies": [10, 6, 2, 8, 3],
+            "pct_studies": [50.0, 30.0, 10.0, 40.0, 15.0],
+        }
+    )
+    _, svg = theme_chart(themes, 20, tmp_path / "themes")
+    drawn = svg.read_text("utf-8")
+
+    def text(label: str) -> tuple[float, str]:
+        tag = re.search(rf"<text ([^>]*)>{label}</text>", drawn)
+        assert tag, label
+        x = float(re.search(r'\bx="([-\d.]+)"', tag.group(1)).group(1))
+        return x, tag.group(1)
+
+    step = INDENT_IN * 72  # the SVG's units are points
+    x = {label: text(label)[0] for label in themes["label"]}
+    assert x["Child"] - x["Parent"] == pytest.approx(step, abs=1)
+    assert x["Grandchild"] - x["Child"] == pytest.approx(step, abs=1)
+    assert x["Other parent"] == pytest.approx(x["Parent"], abs=0.5)
+    assert x["Other child"] == pytest.approx(x["Child"], abs=0.5)
+    assert "font-weight: 700" in text("Parent")[1] and "font-weight: 700" not in text("Child")[1]
+    assert ">10 (50%)</text>" in drawn and ">2 (10%)</text>" in drawn
