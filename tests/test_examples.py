@@ -292,3 +292,70 @@ def test_evidence_review_methods_show_the_protocol(examples: Path):
     for fmt in FAMILIES_FORMATS:
         html = (examples / f"results/families/report/{fmt}.html").read_text("utf-8")
         assert "review protocol" not in html.lower(), fmt
+
+
+# --- References (issue 13): citeproc with the bundled APA style --------------------------------
+
+REFERENCE_REPORTS = [
+    ("culturally-responsive", "summary-of-evidence"),
+    ("families", "evidence-review"),
+    ("families", "strategic-briefing"),
+]
+#: An APA reference list entry of the examples' fictional references: "Illustrative Study 07.
+#: (2011)." (the group author, then the year).
+APA_ENTRY = re.compile(r"Illustrative Study (\d\d)\. \((\d{4})\)\.")
+
+
+def study_years(examples: Path, review: str) -> dict[str, str]:
+    return {r["study_id"]: r["year"] for r in rows(examples / f"data/raw/{review}/studies.csv")}
+
+
+def listed(text: str, prefix: str) -> list[str]:
+    """The study IDs of the reference list's entries, in the order printed."""
+    return [f"{prefix}{number}" for number, _ in APA_ENTRY.findall(text)]
+
+
+@pytest.mark.parametrize(("review", "fmt"), REFERENCE_REPORTS)
+def test_reference_list_is_complete_and_sorted_in_html_pdf_and_word(
+    examples: Path, review: str, fmt: str
+):
+    years = study_years(examples, review)
+    prefix = next(iter(years))[:2]
+    expected = sorted(years)  # APA sorts by author: "Illustrative Study 01" < "… 02" < …
+    base = examples / f"results/{review}/report"
+
+    html = (base / f"{fmt}.html").read_text("utf-8")
+    heading = html.index('<section id="references"')
+    refs = html[html.index('id="refs"', heading) :]
+    assert re.findall(r'<div id="ref-([^"]+)" class="csl-entry"', refs) == expected
+    assert listed(words(re.sub(r"<[^>]+>", "", refs)), prefix) == expected
+
+    text = pdf_words(base / f"{fmt}.pdf")
+    # The last "References" is the list's heading (the contents lists it first).
+    pdf_refs = text[text.rindex("References") :].replace("\u00ad", "")
+    assert listed(pdf_refs, prefix) == expected
+
+    paragraphs = [p.text for p in Document(str(base / f"{fmt}.docx")).paragraphs]
+    start = max(i for i, p in enumerate(paragraphs) if p.strip() == "References")
+    assert listed(words(" ".join(paragraphs[start:])), prefix) == expected
+    # Each entry carries its year as the studies sheet gives it.
+    for number, year in APA_ENTRY.findall(pdf_refs):
+        assert years[f"{prefix}{number}"] == year
+
+
+def test_findings_cite_their_studies_in_the_text(examples: Path):
+    """A qualitative finding's studies are cited author-date, linked to the list, in the
+    HTML, and printed the same way in the PDF and the Word file."""
+    review, fmt = "culturally-responsive", "summary-of-evidence"
+    years = study_years(examples, review)
+    finding = rows(examples / f"results/{review}/findings/qualitative_findings.csv")[0]
+    first = sorted(finding["study_ids"].split(";"))[0]
+    citation = f"Illustrative Study {first[2:]}, {years[first]}"
+    base = examples / f"results/{review}/report"
+    html = (base / f"{fmt}.html").read_text("utf-8")
+    assert f'<a href="#ref-{first}" role="doc-biblioref">{citation}</a>' in html
+    assert flat(f"({citation};") in flat(pdf_words(base / f"{fmt}.pdf"))
+    docx_text = " ".join(p.text for p in Document(str(base / f"{fmt}.docx")).paragraphs)
+    assert f"({citation};" in docx_text
+    # The included-studies table names each study in the text form: "Author (year)".
+    assert f'Illustrative Study {first[2:]} (<a href="#ref-{first}"' in html

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -329,3 +330,22 @@ def test_a_broken_references_file_stops_the_review_and_a_good_one_renders(tiny_c
     assert "Unused" not in html
     # The included-studies table names T1 in the text, linked to its entry; T5 has none.
     assert 'Fictional (<a href="#ref-T1" role="doc-biblioref">2010</a>)' in html
+
+
+def test_the_list_holds_every_staged_study_even_one_cited_nowhere(tmp_path: Path):
+    bib = read_references(FIXTURE, PANDOC)
+    prepared = PreparedReferences(
+        tuple(staged_items(bib, {"T1", "T2", "T3"})), None, frozenset({"T1", "T2", "T3"})
+    )
+    (tmp_path / "_csl").mkdir()
+    (tmp_path / "_csl/apa.csl").write_bytes((REPO / "reports/_csl/apa.csl").read_bytes())
+    meta = prepared.write(tmp_path)
+    (tmp_path / "meta.yml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    text = f"Only T2 is cited {cite(['T2'], prepared.cited)}.\n\n{references_section(True)}"
+    html = pandoc(
+        text, tmp_path, "--to", "html5", "--metadata-file", "meta.yml", *citeproc_args(meta)
+    )
+    refs = html[html.index('id="refs"') :]
+    # Sorted by the style (APA: by author), not by study ID: T1 Fictional, T3 Illustrative…,
+    # T2 Placeholder; T4 and T9 are not staged.
+    assert re.findall(r'id="ref-([^"]+)"', refs) == ["T1", "T3", "T2"]
