@@ -359,3 +359,65 @@ def test_findings_cite_their_studies_in_the_text(examples: Path):
     assert f"({citation};" in docx_text
     # The included-studies table names each study in the text form: "Author (year)".
     assert f'Illustrative Study {first[2:]} (<a href="#ref-{first}"' in html
+
+
+def example_formats(examples: Path) -> list[tuple[str, str, dict]]:
+    """(review, format, review settings) for every format each example renders."""
+    config = yaml.safe_load((examples / "config.yaml").read_text("utf-8"))
+    out = []
+    for review, settings in sorted(config["reviews"].items()):
+        formats = settings["report"]
+        for fmt in [formats] if isinstance(formats, str) else formats:
+            out.append((review, fmt, settings))
+    return out
+
+
+def test_every_format_has_a_cover_an_imprint_and_metadata_from_the_config(examples: Path):
+    """Issue 13, item 1: page 1 is the cover (and nothing else), page 2 holds the contents and
+    the imprint; PDF and Word metadata and dates come from the publication block, never the
+    clock; the HTML has the masthead and the imprint panel."""
+    from evsynth.imprint import display_name
+    from evsynth.report import FORMAT_LABELS
+
+    assert len(example_formats(examples)) == 3
+    for review, fmt, settings in example_formats(examples):
+        pub = settings["publication"]
+        label = FORMAT_LABELS[fmt]
+        authors = [display_name(a) for a in pub["authors"]]
+        base = examples / f"results/{review}/report"
+        reader = PdfReader(base / f"{fmt}.pdf")
+        info = reader.metadata
+        assert info.title == settings["title"], fmt
+        assert info.author == ", ".join(authors)
+        assert info.subject == f"{label}: {settings['subtitle']}"
+        assert info["/Keywords"] == ", ".join(pub["keywords"])
+        assert info["/CreationDate"] == f"D:{pub['date'].replace('-', '')}000000Z"
+        # The cover: format, title (no word hyphenated), subtitle, authors, organisation,
+        # date and version; no contents, no page number.
+        cover = reader.pages[0].extract_text()
+        assert "\u00ad" not in cover and not re.search(r"\w-\n", cover), cover
+        for text in (label.upper(), settings["title"], pub["organisation"], pub["version"]):
+            assert words(text) in words(cover), (fmt, text)
+        assert all(name in cover for name in authors)
+        assert "Contents" not in cover and "Page 1 of" not in cover
+        second = words(reader.pages[1].extract_text())
+        assert "Contents" in second and "About this publication" in second
+        for key in ("licence", "funder"):
+            assert flat(pub[key]) in flat(second), (fmt, key)
+        assert flat(f"Version: {pub['version']}") in flat(second)
+        # The HTML: masthead from the config, then the imprint panel.
+        page = (base / f"{fmt}.html").read_text("utf-8")
+        assert f'<span class="evs-organisation">{pub["organisation"]}</span>' in page
+        assert f'<span class="evs-format">{label}</span>' in page
+        assert '<div class="abstract-title">About this publication</div>' in page
+        assert 'class="evs-draft"' not in page  # narrative, protocol and imprint all given
+        # Word: core properties and the imprint paragraphs.
+        document = Document(str(base / f"{fmt}.docx"))
+        core = document.core_properties
+        assert (core.title, core.author) == (settings["title"], "; ".join(authors))
+        assert core.subject == f"{label}: {settings['subtitle']}"
+        assert core.keywords == ", ".join(pub["keywords"])
+        assert core.created.date().isoformat() == pub["date"]
+        styled = [(p.style.name, p.text) for p in document.paragraphs]
+        assert ("Abstract Title", "About this publication") in styled
+        assert any(s == "Abstract" and t.startswith("Suggested citation:") for s, t in styled)
