@@ -31,6 +31,9 @@ run_rule(
                 qualitative_findings=Path(snakemake.input.qualitative_findings),
                 findings_warnings=Path(snakemake.input.findings_warnings),
                 appraisal_summary=Path(snakemake.input.appraisal_summary),
+                outcomes=Path(snakemake.input.outcomes),
+                study_weights=Path(snakemake.input.study_weights),
+                gap_map=Path(snakemake.input.gap_map),
             ),
             reports_dir=Path(snakemake.params.reports_dir),
             out=RenderPaths(

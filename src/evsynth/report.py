@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from evsynth import registry
+from evsynth import alt_text, registry
 from evsynth.codebook import Codebook, load_codebook
 from evsynth.contract import EFFECT_MEASURES, QUALITY
 from evsynth.escape import markdown_text as md
@@ -68,6 +68,11 @@ class ReportInputs:
     qualitative_findings: Path | None = None
     findings_warnings: Path | None = None
     appraisal_summary: Path | None = None
+    # Read only for the figures' alt text (evsynth.alt_text); None: the alt text gives what
+    # the other tables hold.
+    outcomes: Path | None = None  # clean/outcomes.parquet: each study's estimate
+    study_weights: Path | None = None
+    gap_map: Path | None = None
 
 
 def _optional_table(path: Path | None, table: str) -> pd.DataFrame:
@@ -94,6 +99,10 @@ class ReviewResults:
     #: The included studies that have an entry in the review's references file (empty: no
     #: file); these are cited through citeproc (evsynth.references.cite), the rest by ID.
     references: frozenset[str] = frozenset()
+    #: For the figures' alt text: clean outcomes, study weights, gap-map cells (empty: none).
+    outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    study_weights: pd.DataFrame = field(default_factory=pd.DataFrame)
+    gap_map: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def load(cls, paths: ReportInputs) -> ReviewResults:
@@ -117,6 +126,9 @@ class ReviewResults:
             ),
             findings_warnings=_optional_table(paths.findings_warnings, "findings/warnings"),
             appraisal_summary=_optional_table(paths.appraisal_summary, "appraisal/summary"),
+            outcomes=read_typed(paths.outcomes) if paths.outcomes else pd.DataFrame(),
+            study_weights=_optional_table(paths.study_weights, "outcomes/study_weights"),
+            gap_map=_optional_table(paths.gap_map, "outcomes/gap_map"),
         )
 
     def characteristic(self, name: str) -> pd.DataFrame:
@@ -408,9 +420,7 @@ def what_we_did(res: ReviewResults, figures: dict[str, str]) -> str:
                 "figures/prisma.svg",
                 "PRISMA 2020 flow diagram: records identified, screened, assessed and "
                 "included, with the reasons full-text reports were excluded.",
-                "Flow diagram from records identified, through duplicates removed "
-                "and screening exclusions, to full-text exclusions by reason and the "
-                f"{figures['n_studies']} studies included.",
+                alt_text.prisma(res.screening),
                 "fig-prisma",
             )
         )
@@ -442,8 +452,7 @@ def key_findings(res: ReviewResults, narrative: dict[str, str]) -> str:
             "figures/themes.svg",
             f"Included records coded with each theme (of {n}); a record counts once for a "
             "theme and for each of its parent themes.",
-            "Horizontal bar chart of the number and percentage of included records coded "
-            "with each theme, with sub-themes indented under their parent theme.",
+            alt_text.themes(res.themes, n),
             "fig-themes",
         ),
     ]
@@ -646,9 +655,7 @@ def appraisal_section(res: ReviewResults) -> str:
                 "Appraisal of each study (traffic-light plot, as robvis draws it), one panel "
                 "per appraisal tool: a row per study, a column per domain; colour and symbol "
                 "give the judgement, with the key and the domains' names under each panel.",
-                "Grids of studies (rows) by appraisal domains (columns), one per appraisal "
-                "tool, with a coloured circle holding a plus, minus, cross or question mark "
-                "for each judgement.",
+                alt_text.appraisal(table, share=False),
                 "fig-appraisal-traffic-light",
             ),
             figure(
@@ -656,8 +663,7 @@ def appraisal_section(res: ReviewResults) -> str:
                 "Appraisal summary per domain, one panel per tool: the share of the studies "
                 "at each judgement, weighted by meta-analysis weight where the studies carry "
                 "one (the panel's title says which).",
-                "Stacked horizontal bars, one per appraisal domain, showing the share of "
-                "studies or of meta-analysis weight at each judgement, one panel per tool.",
+                alt_text.appraisal(table, share=True),
                 "fig-appraisal-summary",
             ),
         ]
@@ -743,9 +749,7 @@ def outcomes_section(res: ReviewResults, analysis: MetaAnalysisSettings) -> str:
             "one column per outcome. ▲ benefit, ▼ harm, ◆ mixed, ○ no effect, ? unclear; marker "
             "size shows sample size (< 50 or not reported, 50–300, > 300); rows are shaded by "
             "study quality. The last row gives the sign test of benefit against harm.",
-            "Grid of studies (rows, grouped by quality) by outcomes (columns), with an upward, "
-            "downward, diamond, circle or question-mark marker where a study reported the outcome, "
-            "and the sign-test p value under each outcome.",
+            alt_text.effect_direction(res.direction),
             "fig-effect-direction",
         )
     )
@@ -788,9 +792,7 @@ def outcomes_section(res: ReviewResults, analysis: MetaAnalysisSettings) -> str:
                 "estimate (filled diamond), the 95% prediction interval, and, where some studies "
                 f"were {excluded_quality_phrase(analysis.sensitivity_exclude_quality)}, the pooled "
                 "estimate without them (hollow diamond).",
-                "Forest plots, one panel per pooled outcome, listing each study's estimate and 95% "
-                "confidence interval and weight, the pooled random-effects estimate and its "
-                "prediction interval.",
+                alt_text.forest(pooled, res.outcomes, res.study_weights),
                 "fig-forest",
             )
         )
@@ -832,7 +834,7 @@ def evidence_base(figures: dict[str, str]) -> str:
     )
 
 
-def at_a_glance() -> str:
+def at_a_glance(res: ReviewResults) -> str:
     return (
         "The evidence gap map shows, for each theme, how many studies also report each outcome "
         "and which way their results point; empty cells are gaps in the evidence.\n\n"
@@ -842,9 +844,10 @@ def at_a_glance() -> str:
             "that report each outcome (bubble area and count). Colour shows the net direction, "
             "(benefit − harm) ÷ studies, from all harm (vermillion) to all benefit (blue); grey "
             "means no study in the cell found benefit or harm; a small dot marks a gap.",
-            "Bubble grid of themes (rows) by outcomes (columns); bubble size is the number of "
-            "studies, colour their net direction of effect, and small dots mark theme–outcome "
-            "pairs with no studies.",
+            alt_text.gap_map(res.gap_map, res.themes, res.direction)
+            if len(res.gap_map)
+            else "Bubble grid of themes (rows) by outcomes (columns); bubble size is the number "
+            "of studies, colour their net direction of effect, and small dots mark gaps.",
             "fig-gap-map",
         )
     )
@@ -964,7 +967,7 @@ def build_partials(
             "outcomes.md": outcomes_section(res, analysis),
             "limitations.md": limitations(res),
             "evidence-base.md": evidence_base(figures),
-            "at-a-glance.md": at_a_glance(),
+            "at-a-glance.md": at_a_glance(res),
             "summary-of-findings.md": summary_of_findings(res),
             "key-message-findings.md": key_message_findings(res),
             "appraisal.md": appraisal_section(res),

@@ -18,6 +18,11 @@ rule render:
         qualitative_findings=rules.findings.output.qualitative_findings,
         findings_warnings=rules.findings.output.warnings,
         appraisal_summary=rules.appraisal.output.summary,
+        # Read for the figures' alt text (evsynth.alt_text): each study's estimate and weight
+        # in the forest plots, and the gap map's cells.
+        outcomes=rules.validate.output.outcomes_typed,
+        study_weights=rules.outcomes.output.study_weights,
+        gap_map=rules.outcomes.output.gap_map,
         # Every figure file, each copied beside the report's sources by its name.
         figures=[
             rules.tally.output.figure_png,
