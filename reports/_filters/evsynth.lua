@@ -141,6 +141,7 @@ end
 local SHORT_TABLE_ROWS = 25
 local PAGE_LINES = 55   -- wrapped table lines that fit on an A4 page beside a heading
 local LINE_CHARS = 95   -- characters of table text across the full text width
+local ROW_LINES = 40    -- wrapped lines of a row that still fit on a page below a heading
 
 local function column_shares(tbl)
   local shares, n = {}, #tbl.colspecs
@@ -151,10 +152,11 @@ local function column_shares(tbl)
   return shares
 end
 
--- Lines the table takes once its cells wrap: per row, its tallest cell, plus one for padding.
+-- Lines the table takes once its cells wrap: per row, its tallest cell, plus one for padding;
+-- and the tallest row's lines.
 local function wrapped_lines(tbl)
   local shares = column_shares(tbl)
-  local lines = 0
+  local lines, tallest_row = 0, 0
   local function add(rows)
     for _, row in ipairs(rows) do
       local tallest = 1
@@ -164,11 +166,12 @@ local function wrapped_lines(tbl)
         tallest = math.max(tallest, math.ceil(chars / per_line))
       end
       lines = lines + tallest + 1
+      tallest_row = math.max(tallest_row, tallest + 1)
     end
   end
   add(tbl.head.rows)
   for _, body in ipairs(tbl.bodies) do add(body.body) end
-  return lines
+  return lines, tallest_row
 end
 
 local function is_short(tbl)
@@ -225,12 +228,16 @@ end
 function Table(tbl)
   if not FORMAT:match("typst") then return nil end
   if is_short(tbl) then
-    return { pandoc.RawBlock("typst", "#block(breakable: false)["), tbl,
-      pandoc.RawBlock("typst", "]") }
+    -- Kept on one page, unless it is taller than a page once laid out (evs-keep measures).
+    return { pandoc.RawBlock("typst", "#evs-keep["), tbl, pandoc.RawBlock("typst", "]") }
   end
   -- Only long tables may break: a breakable figure is otherwise pushed to the next page.
-  return { pandoc.RawBlock("typst", "#[#show figure: set block(breakable: true)"), tbl,
-    pandoc.RawBlock("typst", "]") }
+  -- A row stays whole (the template), unless one is too tall to fit below a heading on an
+  -- empty page: unsplittable, it would leave a page blank and run off the next one's foot.
+  local _, tallest_row = wrapped_lines(tbl)
+  local rows = tallest_row > ROW_LINES and "#set table.cell(breakable: true)\n" or ""
+  return { pandoc.RawBlock("typst", "#[#show figure: set block(breakable: true)\n" .. rows),
+    tbl, pandoc.RawBlock("typst", "]") }
 end
 
 return {
