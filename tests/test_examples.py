@@ -18,31 +18,50 @@ from test_workflow import snakemake
 
 pytestmark = pytest.mark.workflow
 
+#: Each format's sections in order, as its model has them (issue 13): findings first, the
+#: statistics and the audit in lettered appendices.
 SUMMARY_HEADINGS = [
-    "Why we did this review",
-    "What we did",
-    "Summary of findings",
     "Key findings",
-    "Our commitments",
-    "Outcome evidence at a glance",
-    "Quality of the evidence",
+    "Why we did this review",
+    "How we did it",
+    "What we found",
+    "Recommendations",
     "Limitations",
-    "Included studies",
-    "Method and audit",
+    "Appendix A. Summary of findings tables",
+    "Appendix B. Outcome evidence in detail",
+    "Appendix C. Quality of the evidence",
+    "Appendix D. Study characteristics",
+    "Appendix E. Included studies",
+    "Appendix F. Method and audit",
 ]
 BRIEFING_HEADINGS = [
     "Key messages",
     "Context",
     "What the evidence tells us",
-    "Summary of findings",
     "Implications for practice and for leaders",
     "Reflective questions",
-    "Evidence at a glance",
-    "Quality of the evidence",
-    "Further reading",
-    "Included studies",
-    "Method and audit",
+    "Further resources for practitioners",
+    "Appendix A. Included studies",
+    "Appendix B. Method and audit",
 ]
+#: The strategic briefing's body (key messages to further resources) fits this many A4 pages.
+BRIEFING_BODY_PAGES = 8
+
+
+def body_of(text: str, opener: str) -> str:
+    """The document's body: from its opening box (``opener``, a box title, which the contents
+    do not list) to its first appendix."""
+    return text[text.index(opener) :].split("Appendix A.", 1)[0]
+
+
+def in_order(text: str, headings: list[str]) -> bool:
+    """Whether every heading is in ``text``, in this order."""
+    at = 0
+    for heading in headings:
+        at = text.find(heading, at)
+        if at < 0:
+            return False
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -80,22 +99,32 @@ def rows(path: Path) -> list[dict[str, str]]:
 def test_summary_of_evidence_pdf(examples: Path):
     base = examples / "results/culturally-responsive"
     text = pdf_words(base / "report/summary-of-evidence.pdf")
-    for heading in SUMMARY_HEADINGS:
-        assert heading in text, heading
+    assert in_order(text, SUMMARY_HEADINGS)
     assert "Illustrative data" in text
-    assert (
-        "We included 46 records: 26 from the academic literature (57%) and 20 from the grey" in text
-    )
+    assert "We included 46 records: 26 from the academic literature and 20 from the grey" in text
+    squeezed = flat(text)
+    # The key findings box opens the body: every finding with its certainty or confidence.
+    box = flat(text.split("Key findings", 1)[1].split("Why we did this review", 1)[0])
+    for finding in rows(base / "findings/summary_of_findings.csv"):
+        assert flat(finding["plain_language"]) in box
+        assert flat(f"({finding['certainty'].replace('_', ' ').capitalize()} certainty") in box
+    for finding in rows(base / "findings/qualitative_findings.csv"):
+        assert flat(finding["statement"]) in box
+        level = finding["confidence"].replace("_", " ").capitalize()
+        assert flat(f"({level} confidence; {len(finding['study_ids'].split(';'))} studies.)") in box
+    # One view of each theme's numbers: its sub-theme table, not also the all-themes chart.
+    body = body_of(text, "Key findings")
     themes = {r["code"]: r for r in rows(base / "tallies/themes.csv")}
-    assert f"Coded in {themes['cc']['n_studies']} of 46 included records" in text
+    assert f"coded in {themes['cc']['n_studies']} of 46 included records" in body
+    assert "Included records coded with each theme" not in body
+    assert "Input files" not in body and "SHA-256" in text  # hashes in the appendix
     assert "PRISMA 2020 flow diagram" in text
     # The appendix lists every included record.
     for study in rows(base / "clean/studies.csv"):
         assert study["study_id"] in text
-    # The review's findings: every qualitative finding with its CERQual confidence and its
-    # studies, and the live figures citing them ({{certainty:ID}}, {{studies:ID}}).
-    assert flat("Qualitative findings (GRADE-CERQual)") in flat(text)
-    squeezed = flat(text)
+    # Per theme, the findings in words with their confidence and studies, and the live
+    # figures citing them ({{certainty:ID}}, {{studies:ID}}).
+    assert flat("Qualitative findings (GRADE-CERQual)") in squeezed
     for finding in rows(base / "findings/qualitative_findings.csv"):
         assert flat(finding["statement"]) in squeezed, finding["finding_id"]
         assert flat(finding["study_ids"].replace(";", ", ")) in squeezed
@@ -107,8 +136,8 @@ def test_summary_of_evidence_pdf(examples: Path):
     ids = trust["study_ids"].split(";")
     assert (
         flat(
-            f"we have {trust['confidence']} confidence in the one on trust and racism, drawn "
-            f"from {', '.join(ids[:-1])} and {ids[-1]}."
+            f"we have {trust['confidence']} confidence in the one on trust and experiences of "
+            f"racism, drawn from {', '.join(ids[:-1])} and {ids[-1]}."
         )
         in squeezed
     )
@@ -120,39 +149,53 @@ def test_summary_of_evidence_pdf(examples: Path):
 
 def test_strategic_briefing_pdf(examples: Path):
     base = examples / "results/families"
-    text = pdf_words(base / "report/strategic-briefing.pdf")
-    for heading in BRIEFING_HEADINGS:
-        assert heading in text, heading
+    pdf = base / "report/strategic-briefing.pdf"
+    text = pdf_words(pdf)
+    assert in_order(text, BRIEFING_HEADINGS)
     assert "This briefing draws on 32 records" in text
-    pooled = {
-        (r["outcome"], r["effect_measure"]): r
-        for r in rows(base / "outcomes/meta_analysis.csv")
-        if r["analysis"] == "main"
-    }
-    rr = pooled[("reoffending", "rr")]
-    live = (
-        f"{float(rr['estimate']):.2f} (95% CI {float(rr['ci_lower']):.2f} to "
-        f"{float(rr['ci_upper']):.2f})"
-    )
-    assert live in text  # {{pooled:reoffending:rr}} in the programmes section
+    body = body_of(text, "Key messages")
+    # For leaders, no statistics in the body: the pooled estimates are in the evidence review.
+    pooled = [r for r in rows(base / "outcomes/meta_analysis.csv") if r["analysis"] == "main"]
+    assert pooled
+    for r in pooled:
+        assert f"{float(r['estimate']):.2f} (95% CI" not in body
+    assert "sign test" not in body.lower() and "Forest plot" not in body
     assert "FA32" in text
-    # The key messages lead with the findings; the pooled re-offending finding's prediction
-    # interval crosses no effect, and the message says so.
+    # The key messages lead with the findings in plain words; the pooled re-offending
+    # finding's prediction interval crosses no effect, and the message says so plainly.
     key = flat(text.split("Key messages", 1)[1].split("Context", 1)[0])
     sof = {r["finding_id"]: r for r in rows(base / "findings/summary_of_findings.csv")}
     every = sof["reoffending-all"]
     assert float(every["pi_lower"]) < 1 < float(every["pi_upper"])
+    assert every["ci_crosses_no_effect"] == "false" and every["pi_crosses_no_effect"] == "true"
     assert flat(every["plain_language"]) in key
-    assert flat("the prediction interval crosses no effect") in key
-    assert key.index(flat(every["plain_language"])) < key.index(flat("In this illustrative"))
-    assert flat("Across all of them our certainty is very low") in key  # {{certainty:...}}
-    # The summary-of-findings table: GRADE's symbols with the certainty, and the study IDs.
-    table = flat(text.split("Effect findings (GRADE)", 1)[1])
+    assert flat("in a new setting the work may make no difference") in key
+    assert flat("How sure we are: very low certainty") in key
+    assert key.index(flat(every["plain_language"])) < key.index(flat("Every figure in this"))
+    assert flat("Taking them all together, our certainty is very low") in flat(body)
+    # The one plain evidence table: GRADE's symbols with the certainty, and the study IDs.
+    table = flat(body.split("What the evidence says about outcomes", 1)[1])
     assert flat("⊕◯◯◯ Very low") in table and flat("⊕⊕⊕◯ Moderate") in table
     for finding in sof.values():
         assert flat(finding["study_ids"].replace(";", ", ")) in table
     assert "Findings checks. 1 warning from the findings stage" in text
     assert "findings/warnings.csv" in text
+
+
+def test_strategic_briefing_body_fits_eight_pages(examples: Path):
+    """The briefing's body, from its key messages to its further resources, within eight A4
+    pages (issue 13); the appendices follow."""
+    reader = PdfReader(examples / "results/families/report/strategic-briefing.pdf")
+    pages = [words(page.extract_text() or "") for page in reader.pages]
+    first = next(i for i, page in enumerate(pages) if "Key messages" in page)
+    # The last page naming the first appendix: the contents name it too.
+    appendix = max(i for i, page in enumerate(pages) if "Appendix A. Included studies" in page)
+    body_pages = appendix - first + 1
+    print(f"strategic briefing: {len(pages)} pages, body {body_pages} pages")
+    assert body_pages <= BRIEFING_BODY_PAGES
+    for page in reader.pages[:appendix]:
+        assert page.mediabox.width == pytest.approx(595.28, abs=0.5)  # A4
+        assert page.mediabox.height == pytest.approx(841.89, abs=0.5)
 
 
 @pytest.mark.parametrize(
@@ -203,8 +246,8 @@ EVIDENCE_REVIEW_HEADINGS = [
     "Summary of findings",
     "Limitations",
     "Conclusion",
-    "Included studies",
-    "Method and audit",
+    "Appendix A. Included studies",
+    "Appendix B. Method and audit",
 ]
 FAMILIES_FORMATS = {
     "evidence-review": "Evidence review",

@@ -232,18 +232,20 @@ def test_report_numbers_come_from_the_characteristics_table(
 
 def test_report_wording_follows_the_meta_analysis_config(scattered: dict[str, Path]):
     default = report_partials(scattered, meta_settings())
-    assert "random-effects model (REML) with 95%" in default["method-audit.md"]
+    assert "random-effects model (REML) with 95%" in default["appendices.md"]
     assert "were rated low quality, the pooled" in default["outcomes.md"]
 
     dl = meta_settings(method="DL", sensitivity_exclude_quality=["low", "moderate"])
     partials = report_partials(scattered, dl)
-    audit, outcomes = partials["method-audit.md"], partials["outcomes.md"]
+    # The method-and-audit appendix (the outcome appendix's table names each fit's method).
+    audit = partials["appendices.md"].split("Method and audit", 1)[1]
+    outcomes = partials["outcomes.md"]
     assert "random-effects model (DerSimonian–Laird) with 95%" in audit
     assert "REML" not in audit
     assert "were rated low or moderate quality, the pooled estimate without them" in outcomes
     assert "low quality, the pooled" not in outcomes
     hk = report_partials(scattered, meta_settings(hartung_knapp=True))
-    assert "(REML, with the Hartung–Knapp adjustment)" in hk["method-audit.md"]
+    assert "(REML, with the Hartung–Knapp adjustment)" in hk["appendices.md"]
 
 
 def test_sensitivity_sentence_names_the_configured_exclusion(tmp_path: Path):

@@ -61,6 +61,7 @@ EFFECT_ROWS = [
         "ci_upper": 0.97,
         "pi_lower": 0.55,
         "pi_upper": 1.16,
+        "ci_crosses_no_effect": "false",
         "pi_crosses_no_effect": "true",
         "i2": 40.0,
         "certainty": "low",
@@ -84,6 +85,7 @@ EFFECT_ROWS = [
         "ci_upper": 0.88,
         "pi_lower": 0.60,
         "pi_upper": 0.90,
+        "ci_crosses_no_effect": "false",
         "pi_crosses_no_effect": "false",
         "i2": 0.0,
         "certainty": "high",
@@ -107,6 +109,7 @@ EFFECT_ROWS = [
         "ci_upper": 0.50,
         "pi_lower": -0.10,
         "pi_upper": 0.70,
+        "ci_crosses_no_effect": "false",
         "pi_crosses_no_effect": "true",
         "i2": 30.0,
         "certainty": "moderate",
@@ -369,22 +372,46 @@ def test_qualitative_findings_table_and_the_theme_sections(
 def test_key_messages_lead_with_findings_and_flag_prediction_intervals_holding_no_effect(
     tiny_results: Path, with_findings: dict[str, Path]
 ):
+    """Key messages in plain language (issue 13): the GRADE 26 statement, what the interval
+    means in words, the certainty and the studies; no estimate or interval is quoted."""
     built = partials(tiny_results, with_findings, "strategic-briefing")
     lines = [
         line for line in built["key-message-findings.md"].splitlines() if line.startswith("- ")
     ]
     assert len(lines) == 4
-    crosses = "the prediction interval crosses no effect"
+    crosses = "in a new setting the work may make no difference"
     ro_all, ro_trials, wb_smd, wb_votes = lines
     # No effect is 1 for a ratio and 0 for a difference.
     assert crosses in ro_all and crosses in wb_smd
     assert crosses not in ro_trials and crosses not in wb_votes
-    assert ro_all.startswith("- **Re\\-offending** (3 studies; **low certainty** ⊕⊕◯◯): Group")
-    assert ro_all.endswith("Studies: T1, T3 and T4.")
-    assert "Direction of effect: benefit 2, harm 0" in wb_votes
+    assert "it is likely to hold in a new setting" in ro_trials
+    assert ro_all.startswith("- **Re\\-offending.** Group programmes may reduce re\\-offending\\.")
+    assert ro_all.endswith("*How sure we are: low certainty ⊕⊕◯◯; 3 studies: T1, T3 and T4.*")
+    assert "Of the 2 studies counted, 2 found benefit and none found harm" in wb_votes
+    for line in lines:  # the estimates are in the summary of findings, not the key messages
+        assert not re.search(r"\b(RR|SMD|CI)\b|0\.\d", line), line
     briefing = (REPO / "reports/strategic-briefing.qmd").read_text("utf-8")
     callout = briefing.split('title="Key messages"}')[1].split(":::")[0]
     assert callout.index("key-message-findings.md") < callout.index("narrative/key-messages.md")
+
+
+@pytest.mark.parametrize(
+    "ci, pi, reading",
+    [
+        ("true", "true", "also compatible with no difference"),
+        ("false", "true", "in a new setting the work may make no difference"),
+        ("false", "false", "likely to hold in a new setting"),
+        # Two studies give no prediction interval (metafor's predict() needs k >= 3 here).
+        ("false", "", "too few to tell whether it holds in other settings"),
+    ],
+)
+def test_effect_reading_says_plainly_which_interval_holds_no_effect(ci, pi, reading):
+    from evsynth.report import effect_reading
+
+    row = pd.Series(
+        {"synthesis": "meta_analysis", "ci_crosses_no_effect": ci, "pi_crosses_no_effect": pi}
+    )
+    assert reading in effect_reading(row)
 
 
 def test_appraisal_section_and_findings_warnings_line(
@@ -398,7 +425,7 @@ def test_appraisal_section_and_findings_warnings_line(
         figure = next(line for line in appraisal.splitlines() if f"figures/{name}.svg" in line)
         assert re.search(r'fig-alt="[^"]{40,}"', figure), figure
         assert figure.startswith("![") and "](" in figure
-    audit = built["method-audit.md"]
+    audit = built["appendices.md"]
     assert "**Findings checks.** 2 warnings from the findings stage" in audit
     assert "`findings/warnings.csv`" in audit
     assert "**Certainty of the findings.** Effect findings are rated with GRADE" in audit
@@ -406,7 +433,7 @@ def test_appraisal_section_and_findings_warnings_line(
         with_findings["sof"].parent.parent / "quiet", EFFECT_ROWS, [], 0, appraised=False
     )
     quiet = partials(tiny_results, no_warnings, "summary-of-evidence")
-    assert "Every check the pipeline ran beside" in quiet["method-audit.md"]
+    assert "Every check the pipeline ran beside" in quiet["appendices.md"]
     assert quiet["appraisal.md"] == ""
     assert "### Qualitative findings" not in quiet["summary-of-findings.md"]
 
@@ -424,8 +451,8 @@ def test_a_review_without_findings_or_appraisal_has_no_such_sections(
         assert built["key-message-findings.md"] == ""
         assert built["appraisal.md"] == ""
         assert "GRADE" not in built["key-findings.md"]
-        assert "Findings checks" not in built["method-audit.md"]
-        assert "Certainty of the findings" not in built["method-audit.md"]
+        assert "Findings checks" not in built["appendices.md"]
+        assert "Certainty of the findings" not in built["appendices.md"]
         assert "|" not in "".join(built[k] for k in ("summary-of-findings.md", "appraisal.md"))
 
 
@@ -505,7 +532,7 @@ def test_hostile_finding_text_prints_literally_in_html_and_pdf(tiny_results: Pat
     out = tmp_path / "report"
     run_render(
         review="tiny",
-        settings=settings("strategic-briefing"),
+        settings=settings("summary-of-evidence"),
         analysis=meta_settings(),
         inputs=inputs(tiny_results, findings),
         reports_dir=REPO / "reports",
@@ -513,25 +540,26 @@ def test_hostile_finding_text_prints_literally_in_html_and_pdf(tiny_results: Pat
             narrative_issues=issues,
             figures=tuple(sorted((tiny_results / "figures").glob("*.*"))),
             source_dir=out / "source",
-            html=out / "strategic-briefing.html",
-            pdf=out / "strategic-briefing.pdf",
-            docx=out / "strategic-briefing.docx",
+            html=out / "summary-of-evidence.html",
+            pdf=out / "summary-of-evidence.pdf",
+            docx=out / "summary-of-evidence.docx",
         ),
     )
-    raw = (out / "strategic-briefing.html").read_text("utf-8")
+    raw = (out / "summary-of-evidence.html").read_text("utf-8")
     assert "<script>alert(2)" not in raw and "<em>bold</em>" not in raw
     page = " ".join(html.unescape(raw).split())  # pandoc wraps lines
-    # Key messages, the SoF table and its note, the qualitative table (twice), the theme.
-    assert page.count(HOSTILE) == 6, page.count(HOSTILE)
+    # The key findings box, the theme section, the plain evidence table, and in the appendix
+    # the SoF table and its note and the qualitative table (statement and explanation).
+    assert page.count(HOSTILE) == 7, page.count(HOSTILE)
     assert 'href="http://x"' not in page
-    reader = PdfReader(out / "strategic-briefing.pdf")
+    reader = PdfReader(out / "summary-of-evidence.pdf")
     pdf = "".join("".join(page.extract_text() or "" for page in reader.pages).split())
-    assert pdf.count("".join(HOSTILE.split())) == 6  # table cells wrap: compare unspaced
+    assert pdf.count("".join(HOSTILE.split())) == 7  # table cells wrap: compare unspaced
     assert "Summaryoffindings" in pdf and "Effectfindings(GRADE)" in pdf
     # The Word file prints it literally too, in the table cells as in the prose.
     from docx import Document
 
-    document = Document(str(out / "strategic-briefing.docx"))
+    document = Document(str(out / "summary-of-evidence.docx"))
     cells = [c.text for table in document.tables for row in table.rows for c in row.cells]
     words = "".join("".join([*(p.text for p in document.paragraphs), *cells]).split())
-    assert words.count("".join(HOSTILE.split())) == 6, words.count("".join(HOSTILE.split()))
+    assert words.count("".join(HOSTILE.split())) == 7, words.count("".join(HOSTILE.split()))

@@ -102,14 +102,18 @@ def test_pdf_has_the_notice_the_live_numbers_and_the_studies(tiny_run: Path):
     assert "We reviewed 5 records" in flat  # {{n_studies}} filled in the lead's prose
     assert "Theme A appears in 80% of them (4 records)" in flat
     for heading in [
-        "Why we did this review",
-        "What we did",
         "Key findings",
-        "Our commitments",
-        "Outcome evidence at a glance",
+        "Why we did this review",
+        "How we did it",
+        "What we found",
+        "Recommendations",
         "Limitations",
-        "Included studies",
-        "Method and audit",
+        # Without findings or appraisal sheets, those appendices are left out and the
+        # letters close up.
+        "Appendix A. Outcome evidence in detail",
+        "Appendix B. Study characteristics",
+        "Appendix C. Included studies",
+        "Appendix D. Method and audit",
     ]:
         assert heading in flat, heading
     assert "Illustrative study 4 (2018)" in flat

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -502,8 +503,7 @@ def theme_findings(res: ReviewResults, top_code: str) -> str:
         return ""
     items = [
         f"- {md(r['statement'])} *{md(CERTAINTY_LABELS.get(r['confidence'], r['confidence']))} "
-        f"confidence; {study_word(int(r['k']))}: "
-        f"{cite(split_ids(r['study_ids']), res.references, prose=True)}.*"
+        f"confidence; {study_word(int(r['k']))}: {cited(r['study_ids'], res.references)}.*"
         for r in rows
     ]
     return "**Review findings (GRADE-CERQual)**\n\n" + "\n".join(items) + "\n"
@@ -513,15 +513,20 @@ def study_word(k: int) -> str:
     return f"{k} study" if k == 1 else f"{k} studies"
 
 
-def summary_of_findings(res: ReviewResults) -> str:
+def summary_of_findings(
+    res: ReviewResults, heading: str = "Summary of findings {#summary-of-findings}"
+) -> str:
     """The review's findings with how sure we can be of each: a GRADE summary-of-findings
     table for effect findings (explanations as lettered notes under it, as GRADE tables give
-    them) and a GRADE-CERQual summary of qualitative findings. "" without findings."""
+    them) and a GRADE-CERQual summary of qualitative findings. "" without findings.
+
+    ``heading``: the section's heading (Markdown, with its identifier); an appendix in the
+    shorter formats, a section of its own in the evidence review."""
     sof, qual = res.summary_of_findings, res.qualitative_findings
     if sof.empty and qual.empty:
         return ""
     out = [
-        "## Summary of findings {#summary-of-findings}\n",
+        f"## {heading}\n",
         "Each finding is the review team's, with the studies it rests on. Certainty in effect "
         "findings is rated with GRADE (⊕⊕⊕⊕ high, ⊕⊕⊕◯ moderate, ⊕⊕◯◯ low, ⊕◯◯◯ very low); "
         "confidence in qualitative findings with GRADE-CERQual. The ratings are the review "
@@ -540,7 +545,7 @@ def summary_of_findings(res: ReviewResults) -> str:
                     effect_cell(r),
                     f"{certainty_cell(r['certainty'])}^{letter}^",
                     md(r["plain_language"]),
-                    cite(split_ids(r["study_ids"]), res.references),
+                    study_ids_cell(r["study_ids"]),
                 ]
             )
             notes.append(
@@ -571,7 +576,7 @@ def summary_of_findings(res: ReviewResults) -> str:
                 md(r["statement"]),
                 md(CERTAINTY_LABELS.get(r["confidence"], r["confidence"])),
                 md(r["explanation"]),
-                cite(split_ids(r["study_ids"]), res.references),
+                study_ids_cell(r["study_ids"]),
             ]
             for _, r in qual.iterrows()
         ]
@@ -584,6 +589,13 @@ def summary_of_findings(res: ReviewResults) -> str:
             )
         )
     return "\n".join(out)
+
+
+def study_ids_cell(ids: str) -> str:
+    """A table's study IDs, "FA03, FA07": IDs, not author-date citations, because a table's
+    column is narrow and an ID is short; the prose cites the same studies in full, and the
+    included-studies appendix gives each ID's reference."""
+    return md(", ".join(split_ids(ids)))
 
 
 def split_ids(ids: str) -> list[str]:
@@ -600,41 +612,235 @@ def note_letter(i: int) -> str:
     return letters
 
 
+def effect_reading(row: pd.Series) -> str:
+    """What an effect finding's numbers mean, in words a leader can repeat: whether the
+    confidence interval or the prediction interval holds no effect (as the findings stage
+    decided: ``ci_crosses_no_effect``, ``pi_crosses_no_effect``), or how the studies' results
+    point, for a vote count. No estimate or interval is quoted: those are in the summary of
+    findings table."""
+    if row["synthesis"] == "meta_analysis":
+        if row.get("ci_crosses_no_effect", "") == "true":
+            return (
+                "The combined result is also compatible with no difference: the studies do not "
+                "show a clear effect on average."
+            )
+        if prediction_crosses_no_effect(row):
+            return (
+                "The studies show an effect on average, but it varies between settings: in a "
+                "new setting the work may make no difference."
+            )
+        if row["pi_crosses_no_effect"] == "false":
+            return (
+                "The studies show an effect on average, and it is likely to hold in a new setting."
+            )
+        return (
+            "The studies show an effect on average; they are too few to tell whether it holds "
+            "in other settings."
+        )
+    voting = int(row["k"]) - (0 if is_missing(row["n_not_voting"]) else int(row["n_not_voting"]))
+    benefit, harm = int(row["n_benefit"]), int(row["n_harm"])
+    text = (
+        f"Of the {study_word(voting)} counted, {benefit} found benefit and "
+        f"{'none' if harm == 0 else harm} found harm"
+    )
+    neither = voting - benefit - harm
+    if neither:
+        text += f"; the other {neither} found no clear difference, or mixed or unclear results"
+    return text + " (the studies could not be combined in one estimate)."
+
+
+def certainty_phrase(level: str, kind: str = "certainty") -> str:
+    """The level in words: "low certainty ⊕⊕◯◯" (GRADE), "moderate confidence" (CERQual)."""
+    symbols = f" {CERTAINTY_SYMBOLS[level]}" if kind == "certainty" else ""
+    return f"{certainty_word(level)} {kind}{symbols}"
+
+
+def cited(ids: str, references: Collection[str] = frozenset()) -> str:
+    """The studies behind a finding, as the report cites them: through citeproc where they
+    have a references entry (``references``), else by ID ("FA03, FA07 and FA15")."""
+    return cite(split_ids(ids), references, prose=True)
+
+
 def key_message_findings(res: ReviewResults) -> str:
-    """The briefing's key messages open with the effect findings: the plain-language
-    statement, its certainty, the effect, and a pooled estimate's prediction interval where
-    it holds no effect (a reader must not take the average for every setting)."""
+    """The briefing's key messages open with the effect findings in plain language: the
+    GRADE guidance 26 statement, what the interval means (said plainly where it holds no
+    effect), and how sure we are, with the IDs of the studies behind it (short, as a box
+    needs; the evidence table and the theme sections cite them in full). The estimates
+    themselves are in the summary of findings, not here."""
     sof = res.summary_of_findings
     if sof.empty:
         return ""
-    items = []
-    for _, r in sof.iterrows():
-        # Several findings may share an outcome (one per subgroup): the count tells them apart.
-        text = (
-            f"- **{md(r['label'])}** ({study_word(int(r['k']))}; "
-            f"**{certainty_word(r['certainty'])} certainty** "
-            f"{CERTAINTY_SYMBOLS.get(r['certainty'], '')}): {md(r['plain_language'])} "
-        )
-        if r["synthesis"] == "meta_analysis":
-            text += f"Pooled {effect_cell(r)}"
-            if prediction_crosses_no_effect(r):
-                text += (
-                    ": the prediction interval crosses no effect, so in a new setting the "
-                    "intervention may make no difference"
-                )
-            text += ". "
-        else:
-            text += f"Direction of effect: {votes_text(r)}. "
-        text += f"Studies: {cite(split_ids(r['study_ids']), res.references, prose=True)}."
-        items.append(text)
-    return (
-        "\n".join(items)
-        + "\n\nCertainty (GRADE): ⊕⊕⊕⊕ high to ⊕◯◯◯ very low; the reasons are in the "
-        "summary of findings.\n"
+    items = [
+        f"- **{md(r['label'])}.** {md(r['plain_language'])} {effect_reading(r)} "
+        f"*How sure we are: {certainty_phrase(r['certainty'])}; "
+        f"{study_word(int(r['k']))}: {study_list(r['study_ids'])}.*"
+        for _, r in sof.iterrows()
+    ]
+    return "\n".join(items) + "\n"
+
+
+def key_findings_box(res: ReviewResults) -> str:
+    """The summary of evidence's page-1 box: every finding in one sentence with how sure we
+    can be of it (GRADE certainty for effects, GRADE-CERQual confidence for qualitative
+    findings) and how many studies it rests on; the studies are cited where each finding is
+    discussed. "" without findings (the box then holds the lead's text only)."""
+    items = [
+        f"- **{md(r['label'])}.** {md(r['plain_language'])} "
+        f"*({certainty_phrase(r['certainty']).capitalize()}; {study_word(int(r['k']))}.)*"
+        for _, r in res.summary_of_findings.iterrows()
+    ]
+    # A qualitative finding by its statement: its plain-language form adds GRADE-CERQual's
+    # definition of the level ("It is likely that the review finding is a reasonable
+    # representation..."), which the level in brackets says in two words.
+    items += [
+        f"- **{md(r['label'])}.** {md(r['statement'])} "
+        f"*({certainty_phrase(r['confidence'], 'confidence').capitalize()}; "
+        f"{study_word(int(r['k']))}.)*"
+        for _, r in res.qualitative_findings.iterrows()
+    ]
+    return "\n".join(items) + "\n" if items else ""
+
+
+def plain_evidence_table(res: ReviewResults) -> str:
+    """The one evidence table of the short formats: per effect finding, what the evidence
+    says, how sure we can be, and the studies; no statistics. "" without effect findings."""
+    sof = res.summary_of_findings
+    if sof.empty:
+        return ""
+    rows = [
+        [
+            md(r["label"]),
+            f"{md(r['plain_language'])} {effect_reading(r)}",
+            certainty_cell(r["certainty"]),
+            f"{int(r['k'])}: {study_ids_cell(r['study_ids'])}",
+        ]
+        for _, r in sof.iterrows()
+    ]
+    return pipe_table(
+        ["Outcome", "What the evidence says", "How sure we are (GRADE)", "Studies"],
+        rows,
+        [14, 46, 16, 24],
+        caption="What the evidence says about outcomes, and how sure we can be (the "
+        "estimates and the reasons for each rating are in the summary of findings tables)",
     )
 
 
-def appraisal_section(res: ReviewResults) -> str:
+def findings_in_words(res: ReviewResults, top_code: str) -> str:
+    """A theme's qualitative findings as prose items: the finding, how much confidence we
+    can have in it (GRADE-CERQual) and the studies it rests on. "" when there are none."""
+    table = res.qualitative_findings
+    if table.empty:
+        return ""
+    lineage = res.codebook.lineage
+    rows = [r for _, r in table.iterrows() if top_code in lineage.get(r["theme"], (r["theme"],))]
+    return "".join(
+        f"- {md(r['statement'])} *{certainty_phrase(r['confidence'], 'confidence').capitalize()}"
+        f"; {study_word(int(r['k']))}: {cited(r['study_ids'], res.references)}.*\n"
+        for r in rows
+    )
+
+
+def theme_sections(res: ReviewResults, narrative: dict[str, str], *, table: bool) -> str:
+    """Per top-level theme: its findings in words (with confidence and cited studies), the
+    lead's text on it, and, where ``table``, one table of its sub-themes: a single view of
+    each theme's numbers, not a chart, a table and prose repeating one another."""
+    n = res.n_included
+    themes = res.themes.set_index("code")
+    out = []
+    for top in res.codebook.top_level_themes():
+        row = themes.loc[top.code]
+        out.append(f"### {md(top.label)}\n")
+        words = findings_in_words(res, top.code)
+        if words:
+            out.append(words)
+        text = narrative.get(f"{THEME_SECTION_PREFIX}{top.code}", "")
+        if text:
+            out.append(text)
+        children = res.codebook.children(top.code)
+        if table and children:
+            rows = [
+                [
+                    md(c.label),
+                    str(int(themes.loc[c.code, "n_studies"])),
+                    pct(themes.loc[c.code, "pct_studies"]),
+                ]
+                for c in children
+            ]
+            out.append(
+                pipe_table(
+                    ["Sub-theme", "Records", "% of included"],
+                    rows,
+                    [40, 10, 12],
+                    "lrr",
+                    f"{md(top.label)}: coded in {int(row['n_studies'])} of {n} included "
+                    f"records ({pct(row['pct_studies'])}), by sub-theme",
+                )
+            )
+    return "\n".join(out)
+
+
+def records_sentence(res: ReviewResults, figures: dict[str, str]) -> str:
+    """The records included, in one sentence (the tables are in the study characteristics)."""
+    return (
+        f"We included **{figures['n_studies']} records**: {figures['n_academic']} from the "
+        f"academic literature and {figures['n_grey']} from the grey literature, published "
+        f"between {figures['year_min']} and {figures['year_max']}, "
+        f"{countries_phrase(figures['n_countries'])}. Each was coded against the review's "
+        f"codebook of {len(res.themes)} themes and sub-themes.\n"
+    )
+
+
+def companion_pointer(settings: dict, report_format: str) -> str:
+    """Where the full account is: the companion evidence review when the review renders one
+    beside this format, else the result files."""
+    formats = settings["report"] if isinstance(settings["report"], list) else [settings["report"]]
+    if "evidence-review" in formats and report_format != "evidence-review":
+        return (
+            "This document is published with its companion **evidence review** "
+            "(`evidence-review.pdf`, beside this file), which sets out the review's methods, "
+            "every included study, the statistics and the reasons behind each certainty "
+            "rating.\n"
+        )
+    return (
+        "The statistics behind each finding, study by study, are in the appendices and in the "
+        "review's result files, where every number is listed with its study IDs.\n"
+    )
+
+
+APPENDIX_LETTERS = "ABCDEFGH"
+
+
+def appendices(
+    res: ReviewResults,
+    report_format: str,
+    figures: dict[str, str],
+    analysis: MetaAnalysisSettings,
+) -> str:
+    """The format's appendices, lettered in order, skipping those a review has nothing for:
+    the technical detail (statistics, appraisal plots, study list, validation counts and
+    input hashes) a reader may check but need not read to take in the findings."""
+    parts: list[tuple[str, str, str]] = []  # (title, identifier, body without heading)
+    if report_format == "summary-of-evidence":
+        sof = summary_of_findings(res, heading="")
+        if sof:
+            parts.append(("Summary of findings tables", "summary-of-findings", sof))
+        parts.append(("Outcome evidence in detail", "outcomes", outcomes_section(res, analysis)))
+        appraisal = appraisal_section(res, heading="")
+        if appraisal:
+            parts.append(("Quality of the evidence", "appraisal", appraisal))
+        parts.append(("Study characteristics", "characteristics", what_we_did(res, figures)))
+    parts.append(("Included studies", "included-studies", included_studies(res)))
+    parts.append(("Method and audit", "method-audit", method_audit(res, analysis)))
+    out = []
+    for letter, (title, ident, body) in zip(APPENDIX_LETTERS, parts, strict=False):
+        body = body.removeprefix("## \n")  # a section whose heading is this one
+        out.append(f"## Appendix {letter}. {title} {{#{ident}}}\n\n{body}")
+    return "\n".join(out)
+
+
+def appraisal_section(
+    res: ReviewResults, heading: str = "Quality of the evidence {#appraisal}"
+) -> str:
     """The studies' appraisal as robvis draws it: the traffic-light and summary plots, with
     which tools appraised how many studies (from ``appraisal/summary.csv``). "" without it."""
     table = res.appraisal_summary
@@ -646,7 +852,7 @@ def appraisal_section(res: ReviewResults) -> str:
     )
     return "\n".join(
         [
-            "## Quality of the evidence {#appraisal}\n",
+            f"## {heading}\n",
             f"Each study was appraised with the tool that fits its design ({listed}). "
             "The judgements per study and domain, with the reviewers' support for each, are "
             "in `appraisal/by_study.csv`.\n",
@@ -855,7 +1061,7 @@ def at_a_glance(res: ReviewResults) -> str:
 
 def further_reading(narrative: dict[str, str]) -> str:
     text = narrative.get("further-reading", "")
-    return f"## Further reading {{#further-reading}}\n\n{text}" if text else ""
+    return f"## Further resources for practitioners {{#further-reading}}\n\n{text}" if text else ""
 
 
 def included_studies(res: ReviewResults) -> str:
@@ -972,8 +1178,14 @@ def build_partials(
             "key-message-findings.md": key_message_findings(res),
             "appraisal.md": appraisal_section(res),
             "further-reading.md": further_reading(narrative),
-            "included-studies.md": included_studies(res),
-            "method-audit.md": method_audit(res, analysis),
+            # The short formats' shapes (issue 13): findings in words, one view per theme.
+            "key-findings-box.md": key_findings_box(res),
+            "themes-with-tables.md": theme_sections(res, narrative, table=True),
+            "themes-in-words.md": theme_sections(res, narrative, table=False),
+            "plain-evidence-table.md": plain_evidence_table(res),
+            "records.md": records_sentence(res, figures),
+            "companion.md": companion_pointer(settings, report_format),
+            "appendices.md": appendices(res, report_format, figures, analysis),
         }
     )
     # Methods from the config's protocol block; a missing or incomplete one is a draft.
