@@ -225,7 +225,22 @@ local function keep_lead_ins(blocks)
   return out
 end
 
+-- HTML: a table sits in a wrapper that scrolls sideways on a phone, with a hint above it (the
+-- stylesheet shows it on narrow screens for tables of four or more columns) and a visible
+-- scroll bar; each column keeps a readable width (--evs-cols) instead of one word a line.
+-- Focusable, so the keyboard can scroll it too (WCAG 2.1.1).
+local function scrolling(tbl)
+  local n = #tbl.colspecs
+  local classes = { "evs-scroll" }
+  if n >= 4 then table.insert(classes, "evs-wide") end
+  return pandoc.Div({ tbl }, pandoc.Attr("", classes, {
+    role = "region", tabindex = "0", ["aria-label"] = "Table: scroll sideways to see every column",
+    style = "--evs-cols: " .. n,
+  }))
+end
+
 function Table(tbl)
+  if FORMAT:match("html") then return scrolling(tbl) end
   if not FORMAT:match("typst") then return nil end
   if is_short(tbl) then
     -- Kept on one page, unless it is taller than a page once laid out (evs-keep measures).
