@@ -9,12 +9,13 @@ CORES ?= 2
 CONFIG ?= config/config.yaml
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --configfile $(CONFIG) --cores $(CORES) --rerun-incomplete
 
-.PHONY: run test lint style dry-run clean template new-review audit bench unlock help
+.PHONY: run test lint style dry-run clean template new-review audit bench unlock help pages layout
 
 help:
 	@echo "make run     run the whole workflow on $(CONFIG) (installs into $(VENV) first)"
 	@echo "make test    run the test suite (installs into $(VENV) first)"
 	@echo "make audit   Snakemake's HTML report of the run (results/audit.html)"
+	@echo "make pages   page images of every rendered PDF (results/pages/), and the blank-page check"
 	@echo "make lint    ruff and snakemake --lint"
 	@echo "make new-review REVIEW=<id> scaffold a review: config block, codebook, workbook"
 	@echo "make template REVIEW=<id>   an Excel extraction template for a review's codebook"
@@ -43,6 +44,12 @@ run: $(STAMP)
 audit: $(STAMP)
 	$(SNAKEMAKE) --report results/audit.html
 	@echo "Open results/audit.html to browse the run step by step."
+
+# Page images of every rendered PDF, one contact sheet each, then the blank-page check (no page
+# but a document's last may be more than 40% blank). Run after `make run`.
+pages: $(TEST_STAMP)
+	$(BIN)/python tools/page_images.py
+	$(BIN)/python -m evsynth.layout results/*/report/*.pdf
 
 # Speed and memory at 1k, 10k and 100k studies, against read_csv, frictionless and PyMARE.
 bench: $(TEST_STAMP)
