@@ -464,3 +464,108 @@ def test_every_format_has_a_cover_an_imprint_and_metadata_from_the_config(exampl
         styled = [(p.style.name, p.text) for p in document.paragraphs]
         assert ("Abstract Title", "About this publication") in styled
         assert any(s == "Abstract" and t.startswith("Suggested citation:") for s, t in styled)
+
+
+# --- Layout, measured (issue 13, item 6) ---------------------------------------------------------
+
+
+def example_reports(examples: Path, suffix: str) -> list[Path]:
+    found = sorted((examples / "results").glob(f"*/report/*.{suffix}"))
+    assert len(found) >= 3, found  # every format of both examples
+    return found
+
+
+def test_no_page_but_the_last_is_mostly_blank(examples: Path):
+    """The blank-page check (evsynth.layout) on every PDF the examples render: no page but a
+    format's last has more than 40% of its body blank below its last content."""
+    from evsynth.layout import blank_shares, failing_pages
+
+    for pdf in example_reports(examples, "pdf"):
+        shares = blank_shares(pdf)
+        measured = ", ".join(f"{p.page}: {p.blank_share:.0%}" for p in shares)
+        print(f"{pdf.parent.parent.name}/{pdf.name}: {len(shares)} pages ({measured})")
+        assert not failing_pages(shares), f"{pdf.name}: {measured}"
+
+
+def test_html_and_pdf_name_the_same_format(examples: Path):
+    """The HTML masthead, the PDF cover and the PDF running header carry one format label."""
+    from evsynth.report import FORMAT_LABELS
+
+    for html in example_reports(examples, "html"):
+        label = FORMAT_LABELS[html.stem]
+        page = html.read_text("utf-8")
+        assert re.findall(r'<span class="evs-format">([^<]*)</span>', page) == [label]
+        reader = PdfReader(html.with_suffix(".pdf"))
+        assert label.upper() in reader.pages[0].extract_text()
+        header = reader.pages[2].extract_text().splitlines()[0]
+        assert header.endswith(label), (html.name, header)
+        others = set(FORMAT_LABELS.values()) - {label}
+        assert not any(f'"evs-format">{o}<' in page for o in others)
+
+
+def test_phone_tables_scroll_with_a_cue_and_figures_scale(examples: Path):
+    """At 390 px every table scrolls sideways inside a focusable wrapper that shows a hint
+    (wide tables) and a scroll bar; figures are not held wider than the screen."""
+    css = (REPO / "reports/_assets/report.css").read_text("utf-8")
+    assert "Scroll sideways" in css and ".evs-scroll::-webkit-scrollbar-thumb" in css
+    assert not re.search(r"img[^{]*\{[^}]*width:\s*\d+rem", css), "a figure held at a width"
+    for html in example_reports(examples, "html"):
+        page = html.read_text("utf-8")
+        tables = page.count("<table")
+        wrapped = re.findall(r'<div class="evs-scroll[^"]*"[^>]*>\s*<table', page)
+        assert tables and len(wrapped) == tables, (html.name, tables, len(wrapped))
+        assert all('tabindex="0"' in w and 'role="region"' in w for w in wrapped)
+        assert 'class="evs-scroll evs-wide"' in page  # some table is wide enough for the hint
+
+
+def alt_texts(page: str) -> str:
+    """Every image's alt text in the page (figures are inlined as data: URIs), unescaped."""
+    import html
+
+    return " ".join(html.unescape(a) for a in re.findall(r'<img [^>]*?\balt="([^"]*)"', page))
+
+
+def test_figures_carry_their_data_in_the_alt_text(examples: Path):
+    """The themes chart's alt text lists each theme with its count and percentage; the forest
+    plot's each study's estimate and CI and each pooled estimate (read from the result
+    tables, so a wrong number in the alt text fails here)."""
+    charts = {"themes": 0, "forest": 0}
+    for html in example_reports(examples, "html"):
+        base = html.parent.parent
+        text = alt_texts(html.read_text("utf-8"))
+        # Each format shows the charts it shows (the lead decides); those it shows carry data.
+        if "coded with each theme" in text:
+            charts["themes"] += 1
+            check_themes_alt(text, base)
+        if "Forest plots, one per pooled outcome" in text:
+            charts["forest"] += 1
+            check_forest_alt(text, base)
+    assert all(charts.values()), charts  # each chart is checked in some format
+
+
+def check_themes_alt(text: str, base: Path) -> None:
+    for theme in rows(base / "tallies/themes.csv"):
+        entry = f"{theme['label']} {theme['n_studies']} ({float(theme['pct_studies']):.0f}%)"
+        assert entry in text, (base.name, entry)
+
+
+def check_forest_alt(text: str, base: Path) -> None:
+    estimates = rows(base / "clean/outcomes.csv")
+    for pooled in rows(base / "outcomes/meta_analysis.csv"):
+        if pooled["analysis"] != "main":
+            continue
+        assert (
+            f"pooled {float(pooled['estimate']):.2f} (95% CI "
+            f"{float(pooled['ci_lower']):.2f} to {float(pooled['ci_upper']):.2f})"
+        ) in text
+        for sid in pooled["study_ids"].split(";"):
+            own = next(
+                e
+                for e in estimates
+                if (e["study_id"], e["outcome"], e["effect_measure"])
+                == (sid, pooled["outcome"], pooled["effect_measure"])
+            )
+            assert (
+                f"{sid} {float(own['estimate']):.2f} (95% CI {float(own['ci_lower']):.2f} "
+                f"to {float(own['ci_upper']):.2f})"
+            ) in text, (base.name, sid)
