@@ -80,7 +80,8 @@ def test_docx_reads_back_with_the_html_content(tiny_built: Path):
     # The notice as a box: its title and text in the reference's shaded callout styles.
     styled = [(p.style.name, p.text) for p in document.paragraphs]
     assert ("Callout Title", "Illustrative data") in styled
-    assert any(name == "Callout" and "synthetic" in text for name, text in styled)
+    # A box's last paragraph is "Callout Last": the box keeps together, not with what follows.
+    assert any(name == "Callout Last" and "synthetic" in text for name, text in styled)
 
     text = body_text(document)
     assert "We reviewed 5 records" in text  # {{n_studies}} filled in the lead's prose
