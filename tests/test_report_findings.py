@@ -548,13 +548,14 @@ def test_hostile_finding_text_prints_literally_in_html_and_pdf(tiny_results: Pat
     raw = (out / "summary-of-evidence.html").read_text("utf-8")
     assert "<script>alert(2)" not in raw and "<em>bold</em>" not in raw
     page = " ".join(html.unescape(raw).split())  # pandoc wraps lines
-    # The key findings box, the theme section, the plain evidence table, and in the appendix
-    # the SoF table and its note and the qualitative table (statement and explanation).
-    assert page.count(HOSTILE) == 7, page.count(HOSTILE)
+    # The key findings box (both findings), the theme section, the plain evidence table, and
+    # in the appendix the SoF table and its note and the qualitative table (statement and
+    # explanation).
+    assert page.count(HOSTILE) == 8, page.count(HOSTILE)
     assert 'href="http://x"' not in page
     reader = PdfReader(out / "summary-of-evidence.pdf")
     pdf = "".join("".join(page.extract_text() or "" for page in reader.pages).split())
-    assert pdf.count("".join(HOSTILE.split())) == 7  # table cells wrap: compare unspaced
+    assert pdf.count("".join(HOSTILE.split())) == 8  # table cells wrap: compare unspaced
     assert "Summaryoffindings" in pdf and "Effectfindings(GRADE)" in pdf
     # The Word file prints it literally too, in the table cells as in the prose.
     from docx import Document
@@ -562,4 +563,4 @@ def test_hostile_finding_text_prints_literally_in_html_and_pdf(tiny_results: Pat
     document = Document(str(out / "summary-of-evidence.docx"))
     cells = [c.text for table in document.tables for row in table.rows for c in row.cells]
     words = "".join("".join([*(p.text for p in document.paragraphs), *cells]).split())
-    assert words.count("".join(HOSTILE.split())) == 7, words.count("".join(HOSTILE.split()))
+    assert words.count("".join(HOSTILE.split())) == 8, words.count("".join(HOSTILE.split()))
