@@ -233,9 +233,12 @@ local function scrolling(tbl)
   local n = #tbl.colspecs
   local classes = { "evs-scroll" }
   if n >= 4 then table.insert(classes, "evs-wide") end
+  -- Attributes as a list of pairs, not a Lua table: a table's key order is not fixed, and the
+  -- same sources must give the same bytes.
   return pandoc.Div({ tbl }, pandoc.Attr("", classes, {
-    role = "region", tabindex = "0", ["aria-label"] = "Table: scroll sideways to see every column",
-    style = "--evs-cols: " .. n,
+    { "role", "region" }, { "tabindex", "0" },
+    { "aria-label", "Table: scroll sideways to see every column" },
+    { "style", "--evs-cols: " .. n },
   }))
 end
 
