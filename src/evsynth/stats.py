@@ -41,14 +41,19 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 __all__ = [
+    "PREDICTION_INTERVALS",
     "EggerTest",
     "PooledEstimate",
     "PooledEstimates",
+    "PooledTest",
     "cohen_kappa_binary",
+    "common_effect",
+    "common_effect_many",
     "dersimonian_laird",
     "dersimonian_laird_many",
     "egger_test",
     "hartung_knapp",
+    "pooled_test",
     "random_effects",
     "random_effects_many",
     "random_effects_weights",
@@ -56,6 +61,8 @@ __all__ = [
     "reml_many",
     "se_from_ci",
     "sign_test",
+    "tau2_ci_q_profile",
+    "tau2_ci_q_profile_many",
     "wilson_interval",
 ]
 
@@ -1101,15 +1108,24 @@ def random_effects_many(
     *,
     method: str = "REML",
     hartung_knapp: bool = False,
+    prediction_interval: str = "normal",
 ) -> PooledEstimates:
     """:func:`random_effects` for many meta-analyses in one call: :func:`reml_many` or
     :func:`dersimonian_laird_many`, then the Hartung-Knapp adjustment of every group when
-    ``hartung_knapp``. Raises ValueError for an unknown method and as the estimators do."""
+    ``hartung_knapp``. ``prediction_interval="t"`` replaces the prediction interval by the
+    t_{k-2} one (see :data:`PREDICTION_INTERVALS`). Raises ValueError for an unknown method
+    or prediction interval and as the estimators do."""
     key = method.upper() if isinstance(method, str) else method
     if key not in _METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(_METHODS)}")
+    if prediction_interval not in PREDICTION_INTERVALS:
+        raise ValueError(
+            f"unknown prediction interval {prediction_interval!r}; expected one of "
+            f"{', '.join(PREDICTION_INTERVALS)}"
+        )
     base = reml_many(yi, vi, group) if key == "REML" else dersimonian_laird_many(yi, vi, group)
-    return _group_hartung_knapp(base, yi, vi, group) if hartung_knapp else base
+    fits = _group_hartung_knapp(base, yi, vi, group) if hartung_knapp else base
+    return _t_prediction_interval(fits) if prediction_interval == "t" else fits
 
 
 # ---------------------------------------------------------------------------------------
@@ -1166,3 +1182,134 @@ def egger_test(yi: ArrayLike, sei: ArrayLike) -> EggerTest:
     se = math.sqrt(sigma2 * (1.0 / k + mx**2 / sxx))
     p = float(2 * special.stdtr(k - 2, -abs(intercept / se)))  # = 2 scipy.stats.t.sf
     return EggerTest(intercept, se, p, k)
+
+
+# ---------------------------------------------------------------------------------------
+# Around the random-effects estimate: common effect, the test of the pooled effect, the
+# t prediction interval and tau^2's confidence interval (issue 14)
+# ---------------------------------------------------------------------------------------
+
+#: ``prediction_interval`` choices: metafor's default (the CI's quantile: normal, or t with
+#: k - 1 df under Hartung-Knapp) or t with k - 2 df (Higgins, Thompson & Spiegelhalter 2009).
+PREDICTION_INTERVALS = ("normal", "t")
+
+
+def common_effect(yi: ArrayLike, vi: ArrayLike) -> PooledEstimate:
+    """Common-effect (fixed-effect, inverse-variance) meta-analysis: the weighted mean with
+    weights 1/vi, SE sqrt(1 / sum w) and a normal-quantile CI (Cochrane Handbook 10.3.1;
+    metafor ``rma(method="EE")``, formerly ``"FE"``). tau2 and I^2 are those of a model with
+    no between-study variance (0); ``pi_*`` are NaN, as a common effect predicts no spread.
+
+    Raises ValueError as :func:`dersimonian_laird` does.
+    """
+    d = _check_inputs(yi, vi)
+    fit = _pooled("CE", d, 0.0, _heterogeneity(d))
+    return dataclasses.replace(fit, pi_lower=math.nan, pi_upper=math.nan)
+
+
+def common_effect_many(yi: ArrayLike, vi: ArrayLike, group: ArrayLike) -> PooledEstimates:
+    """:func:`common_effect` for many meta-analyses in one call (``yi``, ``vi``, ``group`` as
+    in :func:`dersimonian_laird_many`)."""
+    labels, g = _check_groups(yi, vi, group)
+    fit = _group_pooled("CE", labels, g, np.zeros(g.k.size), _group_heterogeneity(g))
+    nan = np.full(g.k.size, np.nan)
+    return dataclasses.replace(fit, pi_lower=nan, pi_upper=nan.copy())
+
+
+class PooledTest(NamedTuple):
+    """The test of the pooled effect against no effect (0 on the analysis scale): ``test`` is
+    ``"z"`` or ``"t"``, ``df`` its degrees of freedom (NaN for z), ``p`` two-sided."""
+
+    test: str
+    statistic: NDArray[np.float64]
+    df: NDArray[np.float64]
+    p: NDArray[np.float64]
+
+
+def pooled_test(fits: PooledEstimates) -> PooledTest:
+    """z = estimate / se with a two-sided normal p value (metafor's ``zval``, ``pval``); for a
+    Hartung-Knapp fit, t = estimate / se_HK with k - 1 df (metafor ``test="knha"``: ``tval``,
+    ``df``, ``pval``). An SE of 0 (identical estimates under Hartung-Knapp) gives NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = np.where(fits.se > 0.0, fits.estimate / fits.se, np.nan)
+    if fits.method.endswith("+HK"):
+        df = (fits.k - 1).astype(np.float64)
+        return PooledTest("t", stat, df, 2.0 * special.stdtr(df, -np.abs(stat)))
+    return PooledTest("z", stat, np.full(stat.size, np.nan), 2.0 * special.ndtr(-np.abs(stat)))
+
+
+def _t_prediction_interval(fits: PooledEstimates) -> PooledEstimates:
+    """``fits`` with the prediction interval mu +/- t_{k-2} sqrt(tau2 + se^2) (Higgins,
+    Thompson & Spiegelhalter 2009, J R Stat Soc A 172:137, section 3.4; Cochrane Handbook
+    10.10.4.3; metafor ``predict(res, predtype="Riley")``), se that of the fit (the
+    Hartung-Knapp SE under Hartung-Knapp); NaN when k < 3."""
+    df = np.maximum(fits.k - 2, 1)  # k < 3 is blanked below; this only keeps stdtrit defined
+    crit = special.stdtrit(df, 0.5 + _LEVEL / 2.0)
+    half = np.where(fits.k >= 3, crit * np.sqrt(fits.tau2 + fits.se * fits.se), np.nan)
+    return dataclasses.replace(
+        fits, pi_lower=fits.estimate - half, pi_upper=fits.estimate + half
+    )
+
+
+def _group_generalised_q(tau2: NDArray[np.float64], g: _Groups) -> NDArray[np.float64]:
+    """Q(tau2) = sum w (y - mu_w)^2 with w = 1/(vi + tau2) for every group at its tau2: the
+    generalised Q statistic, decreasing in tau2 (Viechtbauer 2007, eq. 6)."""
+    w = 1.0 / (g.v + np.repeat(tau2, g.k))
+    e = g.y - np.repeat(_gsum(w * g.y, g) / _gsum(w, g), g.k)
+    return _gsum(w * e * e, g)
+
+
+def _group_q_root(g: _Groups, target: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per group, the tau2 >= 0 where Q(tau2) = target, 0 where Q(0) <= target already.
+
+    Q is continuous and strictly decreasing towards 0 (unless every y is equal, when it is 0
+    and the answer is 0), so the root is bracketed by doubling an upper bound and then found
+    by bisection: 200 halvings at most, each a few numpy sums over all studies.
+    """
+    n = g.k.size
+    lo = np.zeros(n)
+    positive = _group_generalised_q(lo, g) > target
+    hi = np.where(positive, 1.0, 0.0)
+    for _ in range(1100):  # 2**1100 overflows: a bound that high is no longer a number
+        grow = positive & (_group_generalised_q(hi, g) > target)
+        if not grow.any():
+            break
+        lo = np.where(grow, hi, lo)
+        hi = np.where(grow, 2.0 * hi, hi)
+    for _ in range(200):
+        if not (hi - lo > 1e-12 * np.maximum(hi, 1e-300)).any():
+            break
+        mid = 0.5 * (lo + hi)
+        above = _group_generalised_q(mid, g) > target
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    return np.where(positive, 0.5 * (lo + hi), 0.0)
+
+
+def tau2_ci_q_profile_many(
+    yi: ArrayLike, vi: ArrayLike, group: ArrayLike, level: float = _LEVEL
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """tau^2's confidence interval by the Q-profile method for many meta-analyses at once
+    (``yi``, ``vi``, ``group`` as in :func:`dersimonian_laird_many`), the bounds in sorted
+    group order.
+
+    The bounds are the tau2 where the generalised Q statistic equals the chi-square quantiles
+    with k - 1 df: Q(lower) = chi2_{(1+level)/2} and Q(upper) = chi2_{(1-level)/2}, each
+    truncated at 0 when Q(0) is already below the quantile (Viechtbauer 2007, Stat Med
+    26:37-52; metafor ``confint.rma.uni()``). It does not depend on the tau2 estimator.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    _, g = _check_groups(yi, vi, group)
+    df = (g.k - 1).astype(np.float64)
+    alpha = 1.0 - level
+    lower = _group_q_root(g, special.chdtri(df, alpha / 2.0))  # upper-tail quantile
+    upper = _group_q_root(g, special.chdtri(df, 1.0 - alpha / 2.0))
+    return lower, upper
+
+
+def tau2_ci_q_profile(yi: ArrayLike, vi: ArrayLike, level: float = _LEVEL) -> tuple[float, float]:
+    """:func:`tau2_ci_q_profile_many` for one meta-analysis."""
+    y = np.asarray(yi, dtype=np.float64).ravel()
+    lower, upper = tau2_ci_q_profile_many(y, vi, np.zeros(y.size, dtype=np.int64), level)
+    return float(lower[0]), float(upper[0])
