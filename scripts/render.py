@@ -34,6 +34,7 @@ run_rule(
                 outcomes=Path(snakemake.input.outcomes),
                 study_weights=Path(snakemake.input.study_weights),
                 gap_map=Path(snakemake.input.gap_map),
+                small_study=Path(snakemake.input.small_study),
             ),
             reports_dir=Path(snakemake.params.reports_dir),
             out=RenderPaths(

@@ -33,6 +33,7 @@ from evsynth.narrative_markup import expand_includes
 from evsynth.outcomes import MetaAnalysisSettings, sensitivity_label
 from evsynth.protocol import draft_notice, is_draft, protocol_partials
 from evsynth.references import cite, cite_in_text
+from evsynth.small_study import small_study_partials
 from evsynth.tables import read_results
 
 FORMAT_LABELS = {
@@ -74,6 +75,7 @@ class ReportInputs:
     outcomes: Path | None = None  # clean/outcomes.parquet: each study's estimate
     study_weights: Path | None = None
     gap_map: Path | None = None
+    small_study: Path | None = None  # outcomes/small_study.csv (evsynth.small_study)
 
 
 def _optional_table(path: Path | None, table: str) -> pd.DataFrame:
@@ -104,6 +106,7 @@ class ReviewResults:
     outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)
     study_weights: pd.DataFrame = field(default_factory=pd.DataFrame)
     gap_map: pd.DataFrame = field(default_factory=pd.DataFrame)
+    small_study: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def load(cls, paths: ReportInputs) -> ReviewResults:
@@ -130,6 +133,7 @@ class ReviewResults:
             outcomes=read_typed(paths.outcomes) if paths.outcomes else pd.DataFrame(),
             study_weights=_optional_table(paths.study_weights, "outcomes/study_weights"),
             gap_map=_optional_table(paths.gap_map, "outcomes/gap_map"),
+            small_study=_optional_table(paths.small_study, "outcomes/small_study"),
         )
 
     def characteristic(self, name: str) -> pd.DataFrame:
@@ -1186,6 +1190,7 @@ def build_partials(
             "records.md": records_sentence(res, figures),
             "companion.md": companion_pointer(settings, report_format),
             "appendices.md": appendices(res, report_format, figures, analysis),
+            **small_study_partials(res.small_study, main_analyses(res.meta), res.outcomes),
         }
     )
     # Methods from the config's protocol block; a missing or incomplete one is a draft.

@@ -117,7 +117,8 @@ def checksum_record(rule_name):
 
 def recorded_rules():
     return [rules.validate, rules.validation_gate, rules.check_narrative, rules.tally,
-            rules.crosstab, rules.agreement, rules.outcomes, rules.prisma, rules.appraisal,
+            rules.crosstab, rules.agreement, rules.outcomes, rules.small_study, rules.prisma,
+            rules.appraisal,
             rules.findings, rules.render, rules.provenance, rules.datapackage]
 
 
@@ -241,6 +242,7 @@ def result_tables(wildcards):
         rules.outcomes.output.meta_analysis,
         rules.outcomes.output.gap_map,
         rules.outcomes.output.study_weights,
+        rules.small_study.output.table,
         rules.appraisal.output.by_study,
         rules.appraisal.output.summary,
         rules.findings.output.summary_of_findings,

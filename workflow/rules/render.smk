@@ -23,6 +23,7 @@ rule render:
         outcomes=rules.validate.output.outcomes_typed,
         study_weights=rules.outcomes.output.study_weights,
         gap_map=rules.outcomes.output.gap_map,
+        small_study=rules.small_study.output.table,
         # Every figure file, each copied beside the report's sources by its name.
         figures=[
             rules.tally.output.figure_png,
@@ -35,6 +36,8 @@ rule render:
             rules.outcomes.output.effect_direction_svg,
             rules.outcomes.output.gap_map_png,
             rules.outcomes.output.gap_map_svg,
+            rules.small_study.output.funnel_png,
+            rules.small_study.output.funnel_svg,
             rules.prisma.output.png,
             rules.prisma.output.svg,
             rules.appraisal.output.traffic_light_png,
