@@ -35,6 +35,7 @@ run_rule(
                 study_weights=Path(snakemake.input.study_weights),
                 gap_map=Path(snakemake.input.gap_map),
                 small_study=Path(snakemake.input.small_study),
+                subgroups=Path(snakemake.input.subgroups),
             ),
             reports_dir=Path(snakemake.params.reports_dir),
             out=RenderPaths(

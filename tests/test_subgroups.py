@@ -26,6 +26,8 @@ from evsynth.subgroups import (
     run_subgroups,
     subgroup_analysis,
     subgroup_directions,
+    subgroup_partials,
+    subgroups_sentence,
 )
 from evsynth.tables import read_results
 
@@ -310,3 +312,42 @@ def test_run_subgroups_writes_its_tables_and_figure(tmp_path: Path) -> None:
     assert set(direction["value"]) == {"random", "alternate", "systematic"}
     assert (tmp_path / "fig/subgroups_forest.png").stat().st_size > 0
     assert (tmp_path / "fig/subgroups_forest.svg").stat().st_size > 0
+
+
+def test_report_partials_show_the_table_the_test_and_one_plain_sentence(codebook) -> None:
+    outcomes, studies = bcg_tables()
+    studies["alloc"] = ["random"] * 9 + ["systematic"] * 4
+    # A label from the codebook is data: it reaches the Markdown escaped.
+    codebook.fields["alloc"].values["random"] = "<b>Random</b> *alloc*"
+    table = subgroup_analysis(outcomes, studies, codebook, ["alloc"])
+    parts = subgroup_partials(table)
+    section, sentence = parts["subgroups.md"], parts["subgroups-sentence.md"]
+    text, alt = section.split('fig-alt="')
+    assert "<b>" not in text and "\\<b\\>Random" in text and "\\*alloc\\*" in text
+    assert "<b>Random</b> *alloc*: 0." in alt  # an attribute: Pandoc writes it escaped
+    q, p = table.iloc[0]["q_between"], table.iloc[0]["p_between"]
+    assert f"Q = {q:.2f}, df = 1, p = {p:.3f}" in section
+    assert (
+        "figures/subgroups_forest.svg" in section and "test for subgroup differences Q" in section
+    )
+    assert sentence.count("\n") == 1 and "Pooled separately by allocation" in sentence
+    assert ("is clear" if p < 0.05 else "is not clear") in sentence
+    assert f"p = {p:.3f}" in sentence
+
+
+def test_sentence_says_clear_only_below_five_percent(codebook) -> None:
+    outcomes, studies = bcg_tables()
+    table = subgroup_analysis(outcomes, studies, codebook, ["alloc"])  # p = 0.394
+    assert "is not clear" in subgroups_sentence(table)
+    table["p_between"] = 0.01
+    assert "the difference between them is clear" in subgroups_sentence(table)
+
+
+def test_nothing_in_the_report_without_a_subgroup_field(codebook) -> None:
+    outcomes, studies = bcg_tables()
+    assert subgroup_partials(subgroup_analysis(outcomes, studies, codebook, [])) == {
+        "subgroups.md": "",
+        "subgroups-sentence.md": "",
+    }
+    skipped = subgroup_analysis(outcomes, studies, codebook, ["delivery_org"])
+    assert subgroup_partials(skipped)["subgroups.md"] == ""

@@ -34,6 +34,7 @@ from evsynth.outcomes import MetaAnalysisSettings, sensitivity_label
 from evsynth.protocol import draft_notice, is_draft, protocol_partials
 from evsynth.references import cite, cite_in_text
 from evsynth.small_study import small_study_partials
+from evsynth.subgroups import subgroup_partials
 from evsynth.tables import read_results
 
 FORMAT_LABELS = {
@@ -76,6 +77,7 @@ class ReportInputs:
     study_weights: Path | None = None
     gap_map: Path | None = None
     small_study: Path | None = None  # outcomes/small_study.csv (evsynth.small_study)
+    subgroups: Path | None = None  # outcomes/subgroups.csv (evsynth.subgroups)
 
 
 def _optional_table(path: Path | None, table: str) -> pd.DataFrame:
@@ -107,6 +109,7 @@ class ReviewResults:
     study_weights: pd.DataFrame = field(default_factory=pd.DataFrame)
     gap_map: pd.DataFrame = field(default_factory=pd.DataFrame)
     small_study: pd.DataFrame = field(default_factory=pd.DataFrame)
+    subgroups: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def load(cls, paths: ReportInputs) -> ReviewResults:
@@ -134,6 +137,7 @@ class ReviewResults:
             study_weights=_optional_table(paths.study_weights, "outcomes/study_weights"),
             gap_map=_optional_table(paths.gap_map, "outcomes/gap_map"),
             small_study=_optional_table(paths.small_study, "outcomes/small_study"),
+            subgroups=_optional_table(paths.subgroups, "outcomes/subgroups"),
         )
 
     def characteristic(self, name: str) -> pd.DataFrame:
@@ -828,7 +832,10 @@ def appendices(
         sof = summary_of_findings(res, heading="")
         if sof:
             parts.append(("Summary of findings tables", "summary-of-findings", sof))
-        parts.append(("Outcome evidence in detail", "outcomes", outcomes_section(res, analysis)))
+        # The subgroup comparisons with their test (issue 14) close the outcome evidence.
+        subgroups = subgroup_partials(res.subgroups)["subgroups.md"]
+        detail = outcomes_section(res, analysis) + ("\n" + subgroups if subgroups else "")
+        parts.append(("Outcome evidence in detail", "outcomes", detail))
         appraisal = appraisal_section(res, heading="")
         if appraisal:
             parts.append(("Quality of the evidence", "appraisal", appraisal))
@@ -1191,6 +1198,7 @@ def build_partials(
             "companion.md": companion_pointer(settings, report_format),
             "appendices.md": appendices(res, report_format, figures, analysis),
             **small_study_partials(res.small_study, main_analyses(res.meta), res.outcomes),
+            **subgroup_partials(res.subgroups),
         }
     )
     # Methods from the config's protocol block; a missing or incomplete one is a draft.

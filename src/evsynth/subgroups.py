@@ -44,7 +44,7 @@ import pandas as pd
 from scipy import special
 
 from evsynth.codebook import Codebook
-from evsynth.contract import QUALITY, RATIO_MEASURES, SOURCE_TYPES
+from evsynth.contract import EFFECT_MEASURES, QUALITY, RATIO_MEASURES, SOURCE_TYPES
 from evsynth.outcomes import DIRECTION_ORDER, effect_sizes, per_study_directions, split_votes
 from evsynth.stats import random_effects_many, sign_test
 
@@ -364,3 +364,152 @@ def run_subgroups(
     write_table(subgroup_directions(outcomes, studies, codebook, fields), out.direction)
     benefit = {code: o.benefit for code, o in codebook.outcomes.items()}
     subgroup_forest_plot(table, effect_sizes(outcomes), out.figure, benefit=benefit)
+
+
+# --- Report partials ------------------------------------------------------------------------
+
+
+def _tested(table: pd.DataFrame) -> pd.DataFrame:
+    """The pooled rows (every row with an estimate), in the table's order."""
+    if table.empty or "estimate" not in table:
+        return table.iloc[:0]
+    return table[table["estimate"].notna()]
+
+
+def subgroups_alt_text(table: pd.DataFrame) -> str:
+    """The grouped forest plot's alt text: per panel each subgroup's estimate, CI, k and tau²,
+    and the test for subgroup differences (capped as every alt text, evsynth.alt_text)."""
+    from evsynth.alt_text import _capped, _num, _text
+
+    items = []
+    for _, group in _tested(table).groupby(["outcome", "effect_measure", "field"], sort=False):
+        first = group.iloc[0]
+        parts = [
+            f"{_text(r['value_label'])}: {_num(r['estimate'])} (95% CI {_num(r['ci_lower'])} "
+            f"to {_num(r['ci_upper'])}), k {int(r['k'])}"
+            + (f", tau² {_num(r['tau2'], 3)}" if pd.notna(r["tau2"]) else ", one study")
+            for _, r in group.iterrows()
+        ]
+        test = (
+            f"test for subgroup differences Q {_num(first['q_between'])}, df "
+            f"{int(first['df_between'])}, p {_num(first['p_between'], 3)}"
+            if pd.notna(first["q_between"])
+            else "no test for subgroup differences"
+        )
+        measure = EFFECT_MEASURES.get(first["effect_measure"], first["effect_measure"])
+        items.append(
+            f"{_text(first['label'])}, {measure.lower()}, by {_text(first['field_label'])}: "
+            + ", ".join(parts)
+            + f"; {test}"
+        )
+    return _capped("Grouped forest plot. ", items)
+
+
+def subgroups_section(table: pd.DataFrame) -> str:
+    """``_generated/subgroups.md``: the subgroup table and the grouped forest plot, with how
+    the subgroups were pooled and tested; "" when the config names no subgroup field."""
+    from evsynth.escape import markdown_text as md
+    from evsynth.report import figure, number, p_value, pipe_table
+
+    if table.empty or not (table["outcome"].notna() & (table["outcome"].astype(str) != "")).any():
+        return ""  # no subgroup field, or every one skipped (the note is in the table)
+    pooled = _tested(table)
+    skipped = table[table["outcome"].isna() | (table["outcome"].astype(str) == "")]
+    fields = sorted(set(pooled["field_label"])) if len(pooled) else []
+    out = ["### Subgroup analyses {#subgroups}\n"]
+    out.append(
+        "Each outcome was pooled again within each subgroup"
+        + (f" of {md(', '.join(f.lower() for f in fields))}" if fields else "")
+        + ", each subgroup with its own between-study variance (τ²). The test for subgroup "
+        "differences is Cochran's Q across the subgroup estimates, as RevMan reports it "
+        "(Cochrane Handbook 10.11.3.1). Subgroups compare studies, not randomised groups, and "
+        "with few studies in each a real difference can go undetected: read them as a prompt "
+        "for questions, not as proof.\n"
+    )
+    if len(pooled):
+        rows = []
+        for r in pooled.itertuples(index=False):
+            test = (
+                f"Q = {number(r.q_between)}, df = {int(r.df_between)}, p = {p_value(r.p_between)}"
+                if pd.notna(r.q_between)
+                else "no test"
+            )
+            rows.append(
+                [
+                    md(r.label),
+                    md(EFFECT_MEASURES.get(r.effect_measure, r.effect_measure)),
+                    md(r.value_label),
+                    str(int(r.k)),
+                    f"{number(r.estimate)} ({number(r.ci_lower)} to {number(r.ci_upper)})",
+                    number(r.tau2, 3) if pd.notna(r.tau2) else "one study",
+                    test,
+                ]
+            )
+        out.append(
+            pipe_table(
+                ["Outcome", "Measure", "Subgroup", "Studies", "Estimate (95% CI)", "τ²", "Test"],
+                rows,
+                [16, 12, 20, 8, 20, 8, 20],
+                "lllrrrl",
+                "Subgroup analyses: each subgroup pooled with its own τ², and the test for "
+                "subgroup differences",
+            )
+        )
+        out.append(
+            figure(
+                "figures/subgroups_forest.svg",
+                "Grouped forest plot: the studies under each subgroup with their 95% confidence "
+                "intervals, each subgroup's pooled estimate (diamond) and, under each panel, "
+                "the test for subgroup differences.",
+                subgroups_alt_text(table),
+                "fig-subgroups",
+            )
+        )
+    else:
+        out.append("No outcome had two or more effect estimates to pool within subgroups.\n")
+    notes = [md(str(n)) for n in pooled["note"].dropna().unique() if str(n).startswith("no test")]
+    notes += [f"{md(str(r.field))}: {md(str(r.note))}" for r in skipped.itertuples(index=False)]
+    if notes:
+        out.append("Notes: " + "; ".join(notes) + ".\n")
+    return "\n".join(out)
+
+
+def subgroups_sentence(table: pd.DataFrame) -> str:
+    """``_generated/subgroups-sentence.md``: one plain sentence on the first subgroup
+    comparison that was tested, for a summary or briefing; "" when none was."""
+    from evsynth.escape import markdown_text as md
+    from evsynth.report import number, p_value
+
+    pooled = _tested(table)
+    if pooled.empty or pooled["q_between"].isna().all():
+        return ""
+    key = pooled[pooled["q_between"].notna()].iloc[0]
+    group = pooled[
+        (pooled["outcome"] == key["outcome"])
+        & (pooled["effect_measure"] == key["effect_measure"])
+        & (pooled["field"] == key["field"])
+        & (pooled["value"] != NOT_RECORDED)
+    ]
+    measure = EFFECT_MEASURES.get(key["effect_measure"], key["effect_measure"]).lower()
+    parts = [
+        f"{number(r.estimate)} (95% CI {number(r.ci_lower)} to {number(r.ci_upper)}; "
+        f"{r.k} stud{'y' if r.k == 1 else 'ies'}) for {md(r.value_label.lower())}"
+        for r in group.itertuples(index=False)
+    ]
+    clear = "is" if key["p_between"] < 0.05 else "is not"
+    return (
+        f"Pooled separately by {md(key['field_label'].lower())}, the {measure} for "
+        f"{md(key['label'].lower())} was "
+        + ", ".join(parts[:-1])
+        + f" and {parts[-1]}; the difference between them {clear} clear (test for subgroup "
+        f"differences, p = {p_value(key['p_between'])}).\n"
+    )
+
+
+def subgroup_partials(table: pd.DataFrame) -> dict[str, str]:
+    """The report's subgroup partials (``_generated/``): the evidence review's section and the
+    one sentence a summary or briefing may quote."""
+    return {
+        "subgroups.md": subgroups_section(table),
+        "subgroups-sentence.md": subgroups_sentence(table),
+    }

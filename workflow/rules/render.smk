@@ -24,6 +24,7 @@ rule render:
         study_weights=rules.outcomes.output.study_weights,
         gap_map=rules.outcomes.output.gap_map,
         small_study=rules.small_study.output.table,
+        subgroups=rules.subgroups.output.subgroups,
         # Every figure file, each copied beside the report's sources by its name.
         figures=[
             rules.tally.output.figure_png,
@@ -38,6 +39,8 @@ rule render:
             rules.outcomes.output.gap_map_svg,
             rules.small_study.output.funnel_png,
             rules.small_study.output.funnel_svg,
+            rules.subgroups.output.subgroups_forest_png,
+            rules.subgroups.output.subgroups_forest_svg,
             rules.prisma.output.png,
             rules.prisma.output.svg,
             rules.appraisal.output.traffic_light_png,
