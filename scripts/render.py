@@ -36,6 +36,7 @@ run_rule(
                 gap_map=Path(snakemake.input.gap_map),
                 small_study=Path(snakemake.input.small_study),
                 subgroups=Path(snakemake.input.subgroups),
+                leave_one_out=Path(snakemake.input.leave_one_out),
             ),
             reports_dir=Path(snakemake.params.reports_dir),
             out=RenderPaths(

@@ -24,6 +24,7 @@ import pandas as pd
 from evsynth.codebook import Codebook
 from evsynth.contract import QUALITY, RATIO_MEASURES
 from evsynth.handoff import read_typed
+from evsynth.sensitivity import EXTRA_META_COLUMNS, meta_analysis_extras
 from evsynth.stats import (
     random_effects_many,
     random_effects_weights,
@@ -75,6 +76,7 @@ META_COLUMNS = [
     "se",
     "analysis",
     "study_ids",
+    *EXTRA_META_COLUMNS,
 ]
 
 
@@ -213,6 +215,7 @@ def meta_analysis(
     methods: tuple[str, ...] = ("REML",),
     hartung_knapp: bool = False,
     sensitivity_exclude_quality: tuple[str, ...] = ("low",),
+    prediction_interval: str = "normal",
 ) -> pd.DataFrame:
     """``outcomes/meta_analysis.csv``: random-effects pooling per (outcome, effect_measure).
 
@@ -240,9 +243,18 @@ def meta_analysis(
     vi = np.concatenate([data["vi"].to_numpy() for *_, data in plan])
     group = np.repeat(np.arange(len(plan)), [len(data) for *_, data in plan])
     fits = {
-        method: random_effects_many(yi, vi, group, method=method, hartung_knapp=hartung_knapp)
+        method: random_effects_many(
+            yi,
+            vi,
+            group,
+            method=method,
+            hartung_knapp=hartung_knapp,
+            prediction_interval=prediction_interval,
+        )
         for method in methods
     }
+    # The common effect, the pooled effect's test, tau2's CI (evsynth.sensitivity).
+    extras = {m: meta_analysis_extras(yi, vi, group, fits[m], prediction_interval) for m in fits}
     rows = []
     for i, (outcome, measure, analysis, data) in enumerate(plan):
         for method in methods:
@@ -268,8 +280,11 @@ def meta_analysis(
                     "se": fit.se,
                     "analysis": analysis,
                     "study_ids": ";".join(sorted(data["study_id"])),
+                    **extras[method].iloc[i].to_dict(),
                 }
             )
+            for ce in ("ce_estimate", "ce_ci_lower", "ce_ci_upper"):
+                rows[-1][ce] = back(rows[-1][ce])
     return pd.DataFrame(rows, columns=META_COLUMNS)
 
 
@@ -412,6 +427,8 @@ class MetaAnalysisSettings:
     method: str
     hartung_knapp: bool
     sensitivity_exclude_quality: tuple[str, ...]
+    #: ``normal`` (metafor's default) or ``t`` (k - 2 df): evsynth.stats.PREDICTION_INTERVALS
+    prediction_interval: str = "normal"
 
     @classmethod
     def from_config(cls, block: Mapping) -> MetaAnalysisSettings:
@@ -419,6 +436,7 @@ class MetaAnalysisSettings:
             method=block["method"],
             hartung_knapp=bool(block["hartung_knapp"]),
             sensitivity_exclude_quality=tuple(block["sensitivity_exclude_quality"]),
+            prediction_interval=block["prediction_interval"],
         )
 
 
@@ -476,6 +494,7 @@ def run_outcomes(
         methods=(settings.method,),
         hartung_knapp=settings.hartung_knapp,
         sensitivity_exclude_quality=excluded,
+        prediction_interval=settings.prediction_interval,
     )
     write_table(pooled, out.meta_analysis)
     outcome_labels = {code: o.label for code, o in codebook.outcomes.items()}

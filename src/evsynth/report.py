@@ -33,6 +33,7 @@ from evsynth.narrative_markup import expand_includes
 from evsynth.outcomes import MetaAnalysisSettings, sensitivity_label
 from evsynth.protocol import draft_notice, is_draft, protocol_partials
 from evsynth.references import cite, cite_in_text
+from evsynth.sensitivity import prediction_interval_phrase, sensitivity_partials
 from evsynth.small_study import small_study_partials
 from evsynth.subgroups import subgroup_partials
 from evsynth.tables import read_results
@@ -78,6 +79,7 @@ class ReportInputs:
     gap_map: Path | None = None
     small_study: Path | None = None  # outcomes/small_study.csv (evsynth.small_study)
     subgroups: Path | None = None  # outcomes/subgroups.csv (evsynth.subgroups)
+    leave_one_out: Path | None = None  # outcomes/leave_one_out.csv (evsynth.sensitivity)
 
 
 def _optional_table(path: Path | None, table: str) -> pd.DataFrame:
@@ -110,6 +112,7 @@ class ReviewResults:
     gap_map: pd.DataFrame = field(default_factory=pd.DataFrame)
     small_study: pd.DataFrame = field(default_factory=pd.DataFrame)
     subgroups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    leave_one_out: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def load(cls, paths: ReportInputs) -> ReviewResults:
@@ -138,6 +141,7 @@ class ReviewResults:
             gap_map=_optional_table(paths.gap_map, "outcomes/gap_map"),
             small_study=_optional_table(paths.small_study, "outcomes/small_study"),
             subgroups=_optional_table(paths.subgroups, "outcomes/subgroups"),
+            leave_one_out=_optional_table(paths.leave_one_out, "outcomes/leave_one_out"),
         )
 
     def characteristic(self, name: str) -> pd.DataFrame:
@@ -1006,7 +1010,9 @@ def outcomes_section(res: ReviewResults, analysis: MetaAnalysisSettings) -> str:
                 "figures/forest.svg",
                 "Forest plots, one per pooled outcome and effect measure: study estimates with 95% "
                 "confidence intervals (square size shows the random-effects weight), the pooled "
-                "estimate (filled diamond), the 95% prediction interval, and, where some studies "
+                "estimate (filled diamond), the 95% prediction interval (from "
+                f"{prediction_interval_phrase(analysis)}"
+                "), and, where some studies "
                 f"were {excluded_quality_phrase(analysis.sensitivity_exclude_quality)}, the pooled "
                 "estimate without them (hollow diamond).",
                 alt_text.forest(pooled, res.outcomes, res.study_weights),
@@ -1109,7 +1115,9 @@ def method_audit(res: ReviewResults, analysis: MetaAnalysisSettings) -> str:
         "themes. Outcome direction is vote-counted by direction of effect with an exact "
         "two-sided sign test (Cochrane Handbook ch. 12; SWiM). Pooled estimates use a "
         f"random-effects model ({method_phrase(analysis)}) with 95% confidence and "
-        "prediction intervals; ratio measures are pooled on the log scale.\n",
+        "prediction intervals, the prediction interval from "
+        f"{prediction_interval_phrase(analysis)}; "
+        "ratio measures are pooled on the log scale.\n",
     ]
     rows = [
         [md(name), str(s["rows_read"]), str(s["rows_valid"]), str(s["errors"]), str(s["warnings"])]
@@ -1199,6 +1207,7 @@ def build_partials(
             "appendices.md": appendices(res, report_format, figures, analysis),
             **small_study_partials(res.small_study, main_analyses(res.meta), res.outcomes),
             **subgroup_partials(res.subgroups),
+            **sensitivity_partials(res.meta, res.leave_one_out),
         }
     )
     # Methods from the config's protocol block; a missing or incomplete one is a draft.

@@ -118,6 +118,7 @@ def checksum_record(rule_name):
 def recorded_rules():
     return [rules.validate, rules.validation_gate, rules.check_narrative, rules.tally,
             rules.crosstab, rules.agreement, rules.outcomes, rules.small_study, rules.prisma,
+            rules.leave_one_out,
             rules.subgroups, rules.appraisal,
             rules.findings, rules.render, rules.provenance, rules.datapackage]
 
@@ -243,6 +244,7 @@ def result_tables(wildcards):
         rules.outcomes.output.gap_map,
         rules.outcomes.output.study_weights,
         rules.small_study.output.table,
+        rules.leave_one_out.output.table,
         rules.subgroups.output.subgroups,
         rules.subgroups.output.direction,
         rules.appraisal.output.by_study,

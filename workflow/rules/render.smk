@@ -25,6 +25,7 @@ rule render:
         gap_map=rules.outcomes.output.gap_map,
         small_study=rules.small_study.output.table,
         subgroups=rules.subgroups.output.subgroups,
+        leave_one_out=rules.leave_one_out.output.table,
         # Every figure file, each copied beside the report's sources by its name.
         figures=[
             rules.tally.output.figure_png,
