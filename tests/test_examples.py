@@ -579,3 +579,26 @@ def check_forest_alt(text: str, base: Path) -> None:
                 f"{sid} {float(own['estimate']):.2f} (95% CI {float(own['ci_lower']):.2f} "
                 f"to {float(own['ci_upper']):.2f})"
             ) in text, (base.name, sid)
+
+
+def test_evidence_review_reports_small_study_effects_not_assessed_below_ten(examples: Path):
+    """Issue 14 item 4 in the families example (no outcome has 10 estimates): every outcome and
+    measure with estimates is in small_study.csv as "not assessed (k < 10)", and the evidence
+    review says so in its small-study section, with no funnel plot."""
+    base = examples / "results/families"
+    table = rows(base / "outcomes/small_study.csv")
+    estimated = {
+        (r["outcome"], r["effect_measure"])
+        for r in rows(base / "clean/outcomes.csv")
+        if r["estimate"] and r["effect_measure"]
+    }
+    assert {(r["outcome"], r["effect_measure"]) for r in table} == estimated
+    assert all(int(r["k"]) < 10 for r in table)
+    assert {r["assessed"] for r in table} == {"not assessed (k < 10)"}
+    assert all(r["egger_p"] == "" for r in table)
+    for ext in ("png", "svg"):
+        assert (base / f"figures/funnel.{ext}").is_file()
+    text = body_words(base / "report/evidence-review.pdf")
+    section = text.split("Small-study effects", 1)[1]
+    assert section.count("not assessed (k < 10)") == len(table)
+    assert "funnel.svg" not in (base / "report/evidence-review.html").read_text("utf-8")
