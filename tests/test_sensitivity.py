@@ -104,6 +104,12 @@ def test_leave_one_out_flags_the_study_whose_omission_changes_the_conclusion():
     assert list(by["ci_crosses_no_effect"]) == ["false", "true", "false"]
     assert list(by["conclusion_changes"]) == ["false", "true", "false"]
     assert "| S2 |" in sensitivity_partial(_meta_row("o", "md", 3), table).replace("  ", " ")
+    # The other way: all three hold 0 (CI -0.03 to 0.59) and so does every omission, which
+    # then changes nothing (a CI holding 0 is not itself a change).
+    wide = [("o", "md", s, y, 0.01) for s, y in [("S1", 0.1), ("S2", 0.15), ("S3", 0.6)]]
+    table = leave_one_out(_effects(wide), "DL", hartung_knapp=False)
+    assert set(table["ci_crosses_no_effect"]) == {"true"}
+    assert set(table["conclusion_changes"]) == {"false"}
 
 
 THREE = [("o", "md", s, y, 0.01) for s, y in [("S1", 0.15), ("S2", 0.2), ("S3", 0.5)]]
