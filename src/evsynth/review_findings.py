@@ -520,7 +520,12 @@ def _effect_rows(
         vi = np.concatenate([plan.vi for _, plan in pooled])
         group = np.repeat(np.arange(len(pooled)), [len(plan.yi) for _, plan in pooled])
         many = random_effects_many(
-            yi, vi, group, method=settings.method, hartung_knapp=settings.hartung_knapp
+            yi,
+            vi,
+            group,
+            method=settings.method,
+            hartung_knapp=settings.hartung_knapp,
+            prediction_interval=settings.prediction_interval,
         )
         fits = {i: many[j] for j, (i, _) in enumerate(pooled)}
 
