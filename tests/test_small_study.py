@@ -37,6 +37,7 @@ from evsynth.outcomes import MetaAnalysisSettings, effect_sizes
 from evsynth.small_study import (
     ASSESSED,
     EQUAL_SE,
+    NO_SE,
     SMALL_STUDY_COLUMNS,
     TOO_FEW,
     assessed_effects,
@@ -135,6 +136,9 @@ def test_equal_standard_errors_not_assessed():
     row = small_study_table(e, LABELS).iloc[0]
     assert (row["k"], row["assessed"]) == (12, EQUAL_SE)
     assert math.isnan(row["egger_p"])
+    # A standard error of 0 (validation refuses it upstream) is a reason too, not a crash.
+    row = small_study_table(e.assign(vi=np.r_[0.0, np.full(11, 0.04)]), LABELS).iloc[0]
+    assert row["assessed"] == NO_SE and math.isnan(row["egger_p"])
 
 
 def test_small_study_csv_round_trips_with_declared_types(tmp_path: Path):

@@ -44,6 +44,9 @@ TOO_FEW = f"not assessed (k < {EGGER_MIN_K})"
 #: there is no regression on it (and no funnel to be asymmetric).
 EQUAL_SE = "not assessed (all standard errors equal)"
 
+#: ``assessed`` when a study's effect or standard error is not a finite number above 0.
+NO_SE = "not assessed (a standard error is missing or 0)"
+
 SMALL_STUDY_COLUMNS = [
     "outcome",
     "effect_measure",
@@ -81,11 +84,16 @@ def small_study_table(effects: pd.DataFrame, labels: dict[str, str]) -> pd.DataF
             "study_ids": ";".join(sorted(group["study_id"])),
         }
         sei = np.sqrt(group["vi"].to_numpy(dtype=float))
+        yi = group["yi"].to_numpy(dtype=float)
         if k >= EGGER_MIN_K:
-            if np.ptp(sei) == 0.0:
+            # Validation refuses zero-width intervals; this guards the regression all the same,
+            # so an odd row is a stated reason, never a failed stage.
+            if not (np.isfinite(yi).all() and np.isfinite(sei).all() and (sei > 0).all()):
+                row["assessed"] = NO_SE
+            elif np.ptp(sei) == 0.0:
                 row["assessed"] = EQUAL_SE
             else:
-                test = egger_test(group["yi"].to_numpy(dtype=float), sei)
+                test = egger_test(yi, sei)
                 row |= {
                     "assessed": ASSESSED,
                     "egger_intercept": test.intercept,
