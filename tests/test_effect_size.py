@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from evsynth.effect_size import (
@@ -20,6 +21,7 @@ from evsynth.effect_size import (
     mantel_haenszel,
     within_rounding,
 )
+from evsynth.outcomes import MH_COLUMNS, with_mantel_haenszel
 from evsynth.stats import dersimonian_laird
 
 
@@ -218,3 +220,55 @@ def test_within_rounding_is_the_given_number_of_decimals():
     given = np.array([0.62, 0.62, 0.62, 1.0, 0.6])
     decimals = np.array([2, 2, 2, 0, 1])
     assert within_rounding(given, decimals, computed).tolist() == [True, False, True, True, True]
+
+
+def _bcg_effects(measure: str) -> pd.DataFrame:
+    """dat.bcg as the outcomes stage's effect sizes: one row per trial with its 2x2 counts."""
+    ids = [f"T{i:02d}" for i in range(1, 14)]
+    return pd.DataFrame(
+        {
+            "study_id": ids,
+            "outcome": "tb",
+            "effect_measure": measure,
+            "int_events": pd.array(TPOS.astype(int), dtype="Int64"),
+            "int_total": pd.array((TPOS + TNEG).astype(int), dtype="Int64"),
+            "ctl_events": pd.array(CPOS.astype(int), dtype="Int64"),
+            "ctl_total": pd.array((CPOS + CNEG).astype(int), dtype="Int64"),
+        }
+    )
+
+
+def test_meta_analysis_rows_get_the_mantel_haenszel_estimate_on_the_ratio_scale():
+    # predict(rma.mh(measure="RR", ...), transf=exp) on dat.bcg: 0.6353 (0.5881 to 0.6862),
+    # tests/testthat/test_misc_metan_vs_rma.mh_with_dat.bcg.r lines 22-24 (Stata metan too).
+    effects = _bcg_effects("rr")
+    pooled = pd.DataFrame(
+        {
+            "outcome": ["tb", "tb"],
+            "effect_measure": ["rr", "rr"],
+            "study_ids": [";".join(effects["study_id"]), "T01;T02"],
+        }
+    )
+    got = with_mantel_haenszel(pooled, effects)
+    assert all(
+        _printed(got.loc[0, c], p)
+        for c, p in zip(MH_COLUMNS, ["0.6353", "0.5881", "0.6862"], strict=True)
+    )
+    # The second analysis pools two trials, one of them without its counts: no MH estimate.
+    missing = _bcg_effects("rr")
+    missing.loc[1, "ctl_events"] = pd.NA
+    assert with_mantel_haenszel(pooled, missing).loc[1, MH_COLUMNS].isna().all()
+    # Odds ratios likewise: 0.6229 (0.5748 to 0.6750), the same file, lines 45-47.
+    got = with_mantel_haenszel(pooled.assign(effect_measure="or"), _bcg_effects("or"))
+    assert all(
+        _printed(got.loc[0, c], p)
+        for c, p in zip(MH_COLUMNS, ["0.6229", "0.5748", "0.6750"], strict=True)
+    )
+    # A measure MH does not pool, and effects without count columns, leave the columns blank.
+    assert (
+        with_mantel_haenszel(pooled.assign(effect_measure="smd"), _bcg_effects("smd"))[MH_COLUMNS]
+        .isna()
+        .all(axis=None)
+    )
+    bare = _bcg_effects("rr").drop(columns=["int_events"])
+    assert with_mantel_haenszel(pooled, bare)[MH_COLUMNS].isna().all(axis=None)

@@ -25,7 +25,13 @@ from evsynth.codebook import Codebook, load_codebook
 from evsynth.contract import DIRECTIONS, EFFECT_MEASURES, QUALITY, SCREENING_STAGES, SOURCE_TYPES
 from evsynth.intake import OPTIONAL_SHEETS, SHEETS
 from evsynth.template import LAST_ROW, OUTCOME_TABLE, THEME_TABLE, tool_title, write_template
-from evsynth.validate import SOURCE_ROW, ColumnSpec, sheet_specs, validate_review
+from evsynth.validate import (
+    SOURCE_ROW,
+    ColumnSpec,
+    added_columns,
+    sheet_specs,
+    validate_review,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REVIEWS = ("culturally-responsive", "families")
@@ -363,7 +369,9 @@ def test_empty_template_validates_without_surprises(
     specs = sheet_specs(codebook)
     assert not set(OPTIONAL_SHEETS) & set(result.clean)  # header only: not provided
     for sheet in [s for s in SHEETS if s not in OPTIONAL_SHEETS]:
-        assert list(result.clean[sheet].columns) == [s.name for s in specs[sheet]] + [SOURCE_ROW]
+        # The sheet's columns, source_row, then what the clean table adds (outcomes: se).
+        expected = [s.name for s in specs[sheet]] + [SOURCE_ROW] + list(added_columns(sheet))
+        assert list(result.clean[sheet].columns) == expected
         assert result.clean[sheet].empty
         assert result.summary["sheets"][sheet]["rows_read"] == 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from pathlib import Path
 
@@ -937,3 +938,210 @@ def test_a_sheet_may_have_exactly_the_column_limit(tmp_path):
         replace_text("codes", header, f"{header},{extra}")(sheets, codebook)
         result = validate_review(sheets, codebook)
         assert [where(f) for f in result.errors] == errors, width
+
+
+# --- Arm-level data (issue 14): effects computed in validation, located errors -----------------
+
+ARM_COLUMNS = (
+    "int_events",
+    "int_total",
+    "ctl_events",
+    "ctl_total",
+    "int_mean",
+    "int_sd",
+    "int_n",
+    "ctl_mean",
+    "ctl_sd",
+    "ctl_n",
+)
+
+
+def with_arms(sheets: Path, cells: dict[int, dict[str, str]]) -> None:
+    """Add the arm-level columns to the fixture's outcomes sheet, filled at ``cells`` (row as
+    the user sees it -> column -> value); every other cell blank."""
+    from validation_helpers import read_rows, write_rows
+
+    rows = read_rows(sheets, "outcomes")
+    rows[0] += list(ARM_COLUMNS)
+    for i, record in enumerate(rows[1:], start=2):
+        record += [cells.get(i, {}).get(c, "") for c in ARM_COLUMNS]
+    write_rows(sheets, "outcomes", rows)
+
+
+def binary(a: int, n1: int, c: int, n2: int) -> dict[str, str]:
+    return dict(zip(ARM_COLUMNS[:4], map(str, (a, n1, c, n2)), strict=True))
+
+
+def means(*values) -> dict[str, str]:
+    return dict(zip(ARM_COLUMNS[4:], map(str, values), strict=True))
+
+
+def _clean_row(result, row: int) -> pd.Series:
+    clean = result.clean["outcomes"]
+    return clean[clean["source_row"] == row].iloc[0]
+
+
+def test_arm_level_data_give_the_clean_estimate_ci_and_se(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    with_arms(
+        sheets,
+        {
+            # BCG trial 3 (dat.bcg: tpos 3, tneg 228, cpos 11, cneg 209) as an odds ratio,
+            # the row's given estimate blanked.
+            2: binary(3, 231, 11, 220),
+            # dat.normand1999 row 1 (Edinburgh) as Hedges' g.
+            5: means(55, 47, 155, 75, 64, 156),
+        },
+    )
+    set_cells(*(set_cell("outcomes", 2, c, "") for c in ("estimate", "ci_lower", "ci_upper")))(
+        sheets, codebook
+    )
+    result = validate_review(sheets, codebook)
+    assert result.findings == [], [f.one_line() for f in result.findings]
+    odds = _clean_row(result, 2)
+    # escalc(measure="OR") yi -1.3863 for that trial: metafor tests/testthat/test_misc_escalc.r
+    # line 387; vi = 1/3 + 1/228 + 1/11 + 1/209 (escalc's formula, by hand) = 0.4334.
+    assert round(math.log(float(odds["estimate"])), 4) == -1.3863
+    assert round(float(odds["se"]) ** 2, 4) == 0.4334
+    lo, hi = (math.log(float(odds[c])) for c in ("ci_lower", "ci_upper"))
+    assert lo == pytest.approx(-1.3863 - 1.959964 * float(odds["se"]), abs=1e-4)
+    assert hi == pytest.approx(-1.3863 + 1.959964 * float(odds["se"]), abs=1e-4)
+    smd = _clean_row(result, 5)
+    # escalc(measure="SMD") on dat.normand1999 row 1: yi -0.3552, vi 0.0131
+    # (tests/testthat/test_misc_escalc.r lines 61-63).
+    assert round(float(smd["estimate"]), 4) == -0.3552
+    assert round(float(smd["se"]) ** 2, 4) == 0.0131
+    # A given estimate keeps it, and its SE comes from its CI (log scale for a ratio).
+    given = _clean_row(result, 3)
+    assert given["estimate"] == "0.9"
+    assert float(given["se"]) == pytest.approx((math.log(1.2) - math.log(0.7)) / (2 * 1.959964))
+    # No estimate, no SE.
+    assert _clean_row(result, 4)["se"] == ""
+
+
+def test_the_typed_clean_outcomes_hold_se_as_a_number(tmp_path):
+    from evsynth.handoff import read_typed
+
+    sheets, codebook = copy_review(tmp_path)
+    with_arms(sheets, {4: means(12.5, 3.1, 20, 10.0, 2.9, 22)})
+    set_cell("outcomes", 4, "effect_measure", "md")(sheets, codebook)
+    validation, clean = tmp_path / "out" / "validation", tmp_path / "out" / "clean"
+    run_validate(sheets, codebook, validation_paths(validation, clean))
+    typed = read_typed(clean / "outcomes.parquet").set_index("source_row")
+    assert typed["se"].dtype == "float64"
+    assert typed.loc[4, "estimate"] == pytest.approx(2.5)
+    assert typed.loc[4, "se"] == pytest.approx(math.sqrt(3.1**2 / 20 + 2.9**2 / 22))
+    assert math.isnan(typed.loc[5, "se"])
+    assert typed["int_n"].dtype == "Int64"
+    assert "se" in (clean / "outcomes.csv").read_text("utf-8").splitlines()[0].split(",")
+
+
+def test_arm_data_that_disagree_with_the_given_estimate_are_used_with_a_warning(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    # Row 2 gives OR 0.62 (0.41 to 0.94); BCG trial 3's table gives 0.25.
+    with_arms(sheets, {2: binary(3, 231, 11, 220)})
+    result = validate_review(sheets, codebook)
+    assert [where(f) for f in result.findings] == [
+        ("warning", "outcomes", 2, "estimate", "arm_data_disagrees")
+    ]
+    assert "0.62 (0.41 to 0.94)" in result.findings[0].message
+    assert round(math.log(float(_clean_row(result, 2)["estimate"])), 4) == -1.3863
+
+
+def test_a_given_estimate_within_rounding_of_the_arm_data_is_no_warning(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    # 40/100 vs 50/100: OR = (40*50)/(60*50) = 0.6667, log-scale SE sqrt(1/40+1/60+1/50+1/50)
+    # = 0.2858, so the 95% CI is 0.3807 to 1.1674: given as 0.67 (0.38 to 1.17) it agrees;
+    # 0.67 (0.38 to 1.18) is one bound beyond rounding.
+    with_arms(sheets, {2: binary(40, 100, 50, 100)})
+    set_cells(
+        set_cell("outcomes", 2, "estimate", "0.67"),
+        set_cell("outcomes", 2, "ci_lower", "0.38"),
+        set_cell("outcomes", 2, "ci_upper", "1.17"),
+    )(sheets, codebook)
+    assert validate_review(sheets, codebook).findings == []
+    set_cell("outcomes", 2, "ci_upper", "1.18")(sheets, codebook)
+    assert [where(f) for f in validate_review(sheets, codebook).findings] == [
+        ("warning", "outcomes", 2, "ci_upper", "arm_data_disagrees")
+    ]
+
+
+def test_no_events_in_either_arm_is_kept_with_a_warning(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    with_arms(sheets, {4: binary(0, 20, 0, 20)})
+    set_cell("outcomes", 4, "effect_measure", "rr")(sheets, codebook)
+    result = validate_review(sheets, codebook)
+    assert [where(f) for f in result.findings] == [
+        ("warning", "outcomes", 4, "int_events", "arm_no_events")
+    ]
+    # Both arms 0.5/21 after the correction (escalc's add=1/2, to="only0"): RR exactly 1.
+    row = _clean_row(result, 4)
+    assert float(row["estimate"]) == pytest.approx(1.0)
+    assert float(row["se"]) ** 2 == pytest.approx(2 * (1 / 0.5 - 1 / 21))
+
+
+ARM_CASES = [
+    (
+        "events_over_total",
+        {2: binary(12, 10, 3, 10)},
+        E("outcomes", 2, "int_events", "arm_events_exceed_total"),
+    ),
+    (
+        "control_over_total",
+        {2: binary(2, 10, 30, 10)},
+        E("outcomes", 2, "ctl_events", "arm_events_exceed_total"),
+    ),
+    ("negative_sd", {5: means(1, -3, 10, 2, 3, 10)}, E("outcomes", 5, "int_sd", "range")),
+    ("n_below_two", {5: means(1, 3, 1, 2, 3, 10)}, E("outcomes", 5, "int_n", "range")),
+    (
+        "text_in_a_count",
+        {2: {**binary(2, 10, 3, 10), "ctl_events": "five"}},
+        E("outcomes", 2, "ctl_events", "integer"),
+    ),
+    (
+        "text_in_a_mean",
+        {5: {**means(1, 3, 10, 2, 3, 10), "ctl_mean": "n/a"}},
+        E("outcomes", 5, "ctl_mean", "number"),
+    ),
+    ("both_sds_zero", {5: means(1, 0, 10, 2, 0, 10)}, E("outcomes", 5, "int_sd", "arm_sd_zero")),
+    (
+        "counts_for_an_smd",
+        {5: binary(2, 10, 3, 10)},
+        E("outcomes", 5, "effect_measure", "arm_measure"),
+    ),
+    (
+        "means_for_an_odds_ratio",
+        {2: means(1, 3, 10, 2, 3, 10)},
+        E("outcomes", 2, "effect_measure", "arm_measure"),
+    ),
+    ("zero_total", {2: binary(0, 0, 3, 10)}, E("outcomes", 2, "int_total", "range")),
+]
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"), [c[1:] for c in ARM_CASES], ids=[c[0] for c in ARM_CASES]
+)
+def test_bad_arm_data_is_a_located_error_and_no_number(tmp_path, cells, expected):
+    sheets, codebook = copy_review(tmp_path)
+    with_arms(sheets, cells)
+    result = validate_review(sheets, codebook)
+    assert error_locations(result) == {expected}, [f.one_line() for f in result.findings]
+    assert expected[2] not in set(result.clean["outcomes"]["source_row"])
+    assert not result.summary["passed"]
+
+
+def test_part_of_a_2x2_table_names_each_missing_cell(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    with_arms(sheets, {2: {"int_events": "4", "ctl_total": "30"}})
+    result = validate_review(sheets, codebook)
+    assert error_locations(result) == {
+        E("outcomes", 2, "int_total", "arm_incomplete"),
+        E("outcomes", 2, "ctl_events", "arm_incomplete"),
+    }
+
+
+def test_arm_data_without_an_effect_measure_asks_for_one(tmp_path):
+    sheets, codebook = copy_review(tmp_path)
+    with_arms(sheets, {4: binary(4, 30, 8, 30)})  # row 4: no estimate, no effect_measure
+    result = validate_review(sheets, codebook)
+    assert error_locations(result) == {E("outcomes", 4, "effect_measure", "effect_measure_missing")}

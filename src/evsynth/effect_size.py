@@ -14,9 +14,10 @@ Conventions:
   before anything is computed, for the risk difference too (``escalc``'s defaults ``add=1/2,
   to="only0"``, with the corrected counts used for both the estimate and its variance). A table
   with no events in either arm (or only events) is kept, as ``escalc``'s default
-  ``drop00=FALSE`` does: corrected, its ratio is exactly 1 with a wide interval, so it
-  carries little weight; validation warns about it, because the Cochrane Handbook (10.4.4.2)
-  would rather leave such a study out of a ratio meta-analysis.
+  ``drop00=FALSE`` does: corrected, its ratio is near 1 (exactly 1 when the arms are the
+  same size) with a wide interval, so it carries little weight; validation warns about it,
+  because the Cochrane Handbook (10.4.4.2) would rather leave such a study out of a ratio
+  meta-analysis.
 * SMD is Hedges' g: Cohen's d on the pooled SD times the exact small-sample correction
   ``c(m) = Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2))``, m = n1 + n2 - 2, with the large-sample
   variance ``1/n1 + 1/n2 + g^2 / (2 (n1 + n2))`` (Hedges 1981; Hedges 1982, eq. 8; escalc's
@@ -44,6 +45,7 @@ __all__ = [
     "continuous_effects",
     "hedges_correction",
     "mantel_haenszel",
+    "normal_ci",
     "within_rounding",
 ]
 
@@ -145,6 +147,14 @@ def continuous_effects(
             np.nan,
         )
     return ArmEffects(yi, vi, np.zeros(yi.shape, dtype=bool))
+
+
+def normal_ci(yi: ArrayLike, vi: ArrayLike) -> tuple[Array, Array]:
+    """The 95% confidence interval ``yi -/+ z_0.975 sqrt(vi)`` (normal quantile, as
+    ``summary.escalc``), on the analysis scale."""
+    y, v = _floats(yi, vi)
+    half = _Z * np.sqrt(v)
+    return y - half, y + half
 
 
 class MantelHaenszel(NamedTuple):

@@ -190,8 +190,9 @@ def effect_sizes(outcomes: pd.DataFrame) -> pd.DataFrame:
     """Rows with an estimate and 95% CI, on the analysis scale (log for ratio measures).
 
     One estimate per study, outcome and measure: validation warns about repeats and the first
-    row is used. The standard error is recovered from the 95% CI (Cochrane Handbook 6.3.1 and
-    6.3.2: SE = (upper − lower) / (2 × 1.96), on the log scale for ratios).
+    row is used. The standard error is the row's ``se`` (validation's: from the arm-level data,
+    or from the 95% CI); where a table has none it is recovered from the 95% CI (Cochrane
+    Handbook 6.3.1 and 6.3.2: SE = (upper − lower) / (2 × 1.96), on the log scale for ratios).
     """
     # Typed (clean/outcomes.parquet): a blank estimate is NaN; a text frame gives "" instead.
     given = pd.to_numeric(outcomes["estimate"].replace("", np.nan)).notna()
@@ -205,6 +206,11 @@ def effect_sizes(outcomes: pd.DataFrame) -> pd.DataFrame:
         se_from_ci(np.where(ratio, lo, 1.0), np.where(ratio, hi, 1.0), log_scale=True),
         se_from_ci(lo, hi, log_scale=False),
     )
+    if "se" in rows:
+        # Computed from arm-level data, the CI is yi ± 1.96 SE rounded to 12 digits: the
+        # stored SE is the exact one.
+        stored = pd.to_numeric(rows["se"].replace("", np.nan)).to_numpy(dtype=float)
+        se = np.where(np.isfinite(stored), stored, se)
     return rows.assign(yi=yi, vi=se**2).reset_index(drop=True)
 
 
@@ -309,6 +315,41 @@ def pooled_study_weights(effects: pd.DataFrame, pooled: pd.DataFrame) -> pd.Data
             method=pd.Series(dtype=object), weight=pd.Series(dtype=float)
         )
     return pd.concat(frames, ignore_index=True)
+
+
+#: The Mantel-Haenszel columns of ``outcomes/meta_analysis.csv`` (:func:`with_mantel_haenszel`).
+MH_COLUMNS = ["mh_estimate", "mh_ci_lower", "mh_ci_upper"]
+#: The arm-level counts a Mantel-Haenszel estimate needs from every study of an analysis.
+_COUNTS = ["int_events", "int_total", "ctl_events", "ctl_total"]
+
+
+def with_mantel_haenszel(pooled: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
+    """``pooled`` (:func:`meta_analysis`) with :data:`MH_COLUMNS`: for an ``or``, ``rr`` or
+    ``rd`` analysis whose studies (``study_ids``, rows of ``effects``, :func:`effect_sizes`)
+    all give their 2x2 counts, the Mantel-Haenszel common effect
+    (:func:`evsynth.effect_size.mantel_haenszel`; ratio scale for or/rr), a common-effect
+    estimate for sparse binary data beside the random-effects one (Cochrane Handbook 10.4.1);
+    blank otherwise."""
+    from evsynth.effect_size import BINARY_MEASURES, mantel_haenszel
+
+    values = np.full((len(pooled), len(MH_COLUMNS)), np.nan)
+    have = set(_COUNTS) <= set(effects.columns)
+    for i, p in enumerate(pooled[["outcome", "effect_measure", "study_ids"]].itertuples()):
+        if not have or p.effect_measure not in BINARY_MEASURES:
+            continue
+        rows = effects[
+            (effects["outcome"] == p.outcome)
+            & (effects["effect_measure"] == p.effect_measure)
+            & effects["study_id"].isin(str(p.study_ids).split(";"))
+        ]
+        numbers = rows[_COUNTS].apply(pd.to_numeric, errors="coerce")
+        counts = numbers.to_numpy(dtype=float, na_value=np.nan)
+        if len(rows) == 0 or not np.isfinite(counts).all():
+            continue
+        mh = mantel_haenszel(p.effect_measure, *counts.T)
+        bounds = np.array([mh.estimate, mh.ci_lower, mh.ci_upper])
+        values[i] = np.exp(bounds) if p.effect_measure in RATIO_MEASURES else bounds
+    return pooled.assign(**{c: values[:, j] for j, c in enumerate(MH_COLUMNS)})
 
 
 def not_shown_note(left_out: pd.DataFrame, codebook: Codebook) -> str:
@@ -496,6 +537,7 @@ def run_outcomes(
         sensitivity_exclude_quality=excluded,
         prediction_interval=settings.prediction_interval,
     )
+    pooled = with_mantel_haenszel(pooled, effect_sizes(outcomes))
     write_table(pooled, out.meta_analysis)
     outcome_labels = {code: o.label for code, o in codebook.outcomes.items()}
     direction_chart(direction, out.direction_figure)

@@ -8,6 +8,7 @@ decided afterwards, by :func:`gate`, so the findings survive a failed validation
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import difflib
 import json
 import re
@@ -20,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from evsynth import registry
+from evsynth import effect_size, registry
 from evsynth.certainty import CERQUAL_COMPONENTS, GRADE_DOMAINS
 from evsynth.codebook import AppraisalTool, Codebook, load_codebook
 from evsynth.contract import MULTI_SEPARATOR, RATIO_MEASURES, SPREADSHEET_ERROR_PATTERN
@@ -35,6 +36,7 @@ from evsynth.intake import (
     read_sheets,
     sha256_file,
 )
+from evsynth.stats import se_from_ci
 from evsynth.tables import write_table
 
 #: What a boolean cell may hold, in any case (the registry's trueValues and falseValues).
@@ -602,6 +604,210 @@ def _check_outcomes(clean: pd.DataFrame, col: _Collector) -> None:
     )
 
 
+#: The optional arm-level columns of the outcomes sheet: a 2x2 table, and means with SDs.
+BINARY_ARMS = ("int_events", "int_total", "ctl_events", "ctl_total")
+CONTINUOUS_ARMS = ("int_mean", "int_sd", "int_n", "ctl_mean", "ctl_sd", "ctl_n")
+#: How the clean table writes a computed effect: 12 significant digits, so that the SE the
+#: outcomes stage reads back is the computed one to far below any printed precision.
+_COMPUTED = "{:.12g}"
+
+
+def _numbers(clean: pd.DataFrame, columns: tuple[str, ...]) -> list[np.ndarray]:
+    return [
+        pd.to_numeric(clean[c].replace("", np.nan), errors="coerce").to_numpy(float)
+        for c in columns
+    ]
+
+
+def _decimals(texts: pd.Series) -> np.ndarray:
+    """Decimal places of each number as typed ("0.62" -> 2, "1" -> 0, "6.2e-1" -> 2); 0 for a
+    cell that is not a number (only rows whose cells are numbers are compared)."""
+
+    def places(text: str) -> int:
+        try:
+            return max(0, -int(decimal.Decimal(text.strip()).as_tuple().exponent))
+        except (decimal.InvalidOperation, TypeError, ValueError):
+            return 0
+
+    return np.array([places(t) for t in texts], dtype=float)
+
+
+def _check_arms(clean: pd.DataFrame, col: _Collector) -> None:
+    """The arm-level columns: each set complete or blank, one set a row, a measure that set
+    can give, events within totals, not both SDs zero (located errors); no events in either
+    arm of a ratio measure (a warning: the study is kept, as metafor's escalc keeps it)."""
+    measure = clean["effect_measure"]
+    sets = {}
+    for names, what in ((BINARY_ARMS, "four"), (CONTINUOUS_ARMS, "six")):
+        given = clean[list(names)] != ""
+        partial = given.any(axis=1) & ~given.all(axis=1)
+        for column in names:
+            col.cells(
+                partial & ~given[column],
+                column,
+                clean[column],
+                "arm_incomplete",
+                f"{', '.join(names[:-1])} and {names[-1]} go together: give all {what} or none",
+            )
+        sets[what] = given.all(axis=1)
+    binary, continuous = sets["four"], sets["six"]
+    col.cells(
+        binary & continuous,
+        "effect_measure",
+        measure,
+        "arm_measure",
+        "the row gives both event counts and means: give one kind of arm-level data a row",
+    )
+    for kind, allowed, hint in (
+        (binary & ~continuous, effect_size.BINARY_MEASURES, "or, rr or rd"),
+        (continuous & ~binary, effect_size.CONTINUOUS_MEASURES, "md or smd"),
+    ):
+        col.cells(
+            kind & (measure != "") & ~measure.isin(allowed),
+            "effect_measure",
+            measure,
+            "arm_measure",
+            f"'{{value}}' cannot be computed from this row's arm-level data: use {hint}, or "
+            "give the estimate and its CI instead",
+        )
+        estimate_given = clean[["estimate", "ci_lower", "ci_upper"]].ne("").all(axis=1)
+        col.cells(
+            kind & (measure == "") & ~estimate_given,
+            "effect_measure",
+            measure,
+            "effect_measure_missing",
+            f"arm-level data are given, so effect_measure is required ({hint})",
+        )
+    a, n1, c, n2 = _numbers(clean, BINARY_ARMS)
+    for events, total, e_name, t_name in ((a, n1, *BINARY_ARMS[:2]), (c, n2, *BINARY_ARMS[2:])):
+        over = binary.to_numpy() & (events > total)
+        messages = (
+            f"{e_name} '" + clean[e_name] + f"' is more than {t_name} '" + clean[t_name] + "': "
+            "events are counted among the arm's participants"
+        )
+        col.cells(over, e_name, clean[e_name], "arm_events_exceed_total", "", messages=messages)
+    _, s1, _, _, s2, _ = _numbers(clean, CONTINUOUS_ARMS)
+    col.cells(
+        continuous.to_numpy() & (s1 == 0) & (s2 == 0),
+        "int_sd",
+        clean["int_sd"],
+        "arm_sd_zero",
+        "int_sd and ctl_sd are both 0: with no spread the difference has a standard error of 0 "
+        "and cannot be pooled; check the standard deviations",
+    )
+    none_or_all = ((a == 0) & (c == 0)) | ((a == n1) & (c == n2))
+    col.cells(
+        binary.to_numpy() & measure.isin(["or", "rr"]).to_numpy() & none_or_all,
+        "int_events",
+        clean["int_events"],
+        "arm_no_events",
+        "no events in either arm (or events in every participant): 0.5 is added to every cell, "
+        "as metafor's escalc does, and the ratio is near 1 with a wide interval; such a study "
+        "says little about a relative effect (Cochrane Handbook 10.4.4.2), so consider leaving "
+        "it out",
+        severity="warning",
+    )
+
+
+def _with_effects(clean: pd.DataFrame, col: _Collector) -> pd.DataFrame:
+    """``clean`` with each usable row's effect: computed from its arm-level data where it
+    gives them (estimate, ci_lower, ci_upper on the ratio scale for or/rr, and ``se`` on the
+    log scale), else ``se`` from its 95% CI. A row whose given estimate or CI is not its arm
+    data's rounded to the decimals given gets the warning ``arm_data_disagrees``; the arm data
+    are used."""
+    ok = ~col.bad
+    measure = clean["effect_measure"].to_numpy(object)
+    binary = (
+        ok
+        & (clean[list(BINARY_ARMS)] != "").all(axis=1).to_numpy()
+        & np.isin(measure, effect_size.BINARY_MEASURES)
+    )
+    continuous = (
+        ok
+        & (clean[list(CONTINUOUS_ARMS)] != "").all(axis=1).to_numpy()
+        & np.isin(measure, effect_size.CONTINUOUS_MEASURES)
+    )
+    est, lo, hi = _numbers(clean, ("estimate", "ci_lower", "ci_upper"))
+    ratio = np.isin(measure, list(RATIO_MEASURES))
+    # Given effects: the SE from the 95% CI (Cochrane Handbook 6.3.1, 6.5.2.3), on the log
+    # scale for ratios; the checks above left only ordered bounds, > 0 for a ratio.
+    given = ok & np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi) & (measure != "")
+    se = np.full(len(clean), np.nan)
+    for log_scale in (True, False):
+        rows = given & (ratio == log_scale)
+        se[rows] = se_from_ci(lo[rows], hi[rows], log_scale=log_scale)
+    arms = binary | continuous
+    if arms.any():
+        yi = np.full(len(clean), np.nan)
+        vi = np.full(len(clean), np.nan)
+        if binary.any():
+            e = effect_size.binary_effects(
+                measure[binary], *(x[binary] for x in _numbers(clean, BINARY_ARMS))
+            )
+            yi[binary], vi[binary] = e.yi, e.vi
+        if continuous.any():
+            e = effect_size.continuous_effects(
+                measure[continuous], *(x[continuous] for x in _numbers(clean, CONTINUOUS_ARMS))
+            )
+            yi[continuous], vi[continuous] = e.yi, e.vi
+        se = np.where(arms, np.sqrt(vi), se)
+        # Normal 95% CI on the analysis scale, back on the ratio scale for or/rr.
+        computed = [yi, *effect_size.normal_ci(yi, vi)]
+        computed = [np.where(ratio, np.exp(x), x) for x in computed]
+        _warn_disagreement(clean, col, arms & given, computed, (est, lo, hi))
+        clean = clean.copy()
+        for name, values in zip(("estimate", "ci_lower", "ci_upper"), computed, strict=True):
+            clean.loc[arms, name] = [_COMPUTED.format(v) for v in values[arms]]
+    texts = np.full(len(clean), "", dtype=object)
+    has = np.isfinite(se)
+    texts[has] = [_COMPUTED.format(v) for v in se[has]]
+    return clean.assign(se=texts)
+
+
+def _warn_disagreement(
+    clean: pd.DataFrame,
+    col: _Collector,
+    both: np.ndarray,
+    computed: list[np.ndarray],
+    given: tuple[np.ndarray, ...],
+) -> None:
+    """``arm_data_disagrees`` at the first of estimate, ci_lower, ci_upper whose given value
+    is not the computed one rounded to the decimals it is given with."""
+    if not both.any():
+        return
+    names = ("estimate", "ci_lower", "ci_upper")
+    rows = np.flatnonzero(both)
+    agree = [
+        effect_size.within_rounding(g[rows], _decimals(clean[n].iloc[rows]), x[rows])
+        for n, g, x in zip(names, given, computed, strict=True)
+    ]
+    flagged = {n: np.zeros(len(clean), dtype=bool) for n in names}
+    for i, row in enumerate(rows):
+        first = next((n for n, a in zip(names, agree, strict=True) if not a[i]), None)
+        if first is not None:
+            flagged[first][row] = True
+    shown = [pd.Series(x).map(lambda v: f"{v:.4g}") for x in computed]
+    message = (
+        "the arm-level data give "
+        + shown[0].to_numpy(object)
+        + " ("
+        + shown[1].to_numpy(object)
+        + " to "
+        + shown[2].to_numpy(object)
+        + "), the row's estimate and CI say "
+        + clean["estimate"].to_numpy(object)
+        + " ("
+        + clean["ci_lower"].to_numpy(object)
+        + " to "
+        + clean["ci_upper"].to_numpy(object)
+        + "), more than rounding to the decimals given explains; the arm-level data are used, "
+        "so check both against the paper"
+    )
+    messages = pd.Series(message, index=clean.index)
+    for name in names:
+        col.cells(flagged[name], name, clean[name], "arm_data_disagrees", "", "warning", messages)
+
+
 def _check_screening(clean: pd.DataFrame, col: _Collector, n_studies: int) -> None:
     usable = clean[~col.bad]
     # Counts are few; Python ints never overflow, whatever size a typo makes them.
@@ -996,6 +1202,8 @@ def validate_review(
         _check_codes(clean["codes"], collectors["codes"])
     if "outcomes" in clean:
         _check_outcomes(clean["outcomes"], collectors["outcomes"])
+        _check_arms(clean["outcomes"], collectors["outcomes"])
+        clean["outcomes"] = _with_effects(clean["outcomes"], collectors["outcomes"])
 
     for name, col in collectors.items():
         findings += col.findings
@@ -1055,6 +1263,14 @@ class ValidationPaths:
     typed: Mapping[str, Path]
 
 
+def added_columns(sheet: str) -> dict[str, str]:
+    """The columns a clean table adds after the sheet's and ``source_row`` (the registry's
+    ``clean/<sheet>``: ``se`` of the outcomes), with their types."""
+    own = set(registry.core_columns(sheet)) | {SOURCE_ROW}
+    fields = registry.table_schema(f"clean/{sheet}")["fields"]
+    return {f["name"]: f["type"] for f in fields if f["name"] not in own}
+
+
 def write_validation(result: ValidationResult, paths: ValidationPaths) -> None:
     """Write issues.csv, summary.json, report.md and the clean tables (always all of them)."""
     from evsynth.handoff import write_typed
@@ -1069,10 +1285,11 @@ def write_validation(result: ValidationResult, paths: ValidationPaths) -> None:
     for name in [s for s in SHEETS if s in paths.clean]:
         # A sheet that is absent or unreadable still gets its (empty) table, with the header.
         specs = result.specs.get(name, [])
-        columns = [s.name for s in specs] + [SOURCE_ROW]
+        added = added_columns(name)
+        columns = [s.name for s in specs] + [SOURCE_ROW] + list(added)
         frame = result.clean.get(name, pd.DataFrame(columns=columns))
         write_table(frame, paths.clean[name])  # formulas neutralised, as everywhere
-        types = {s.name: s.type for s in specs if not s.multi} | {SOURCE_ROW: "integer"}
+        types = {s.name: s.type for s in specs if not s.multi} | {SOURCE_ROW: "integer"} | added
         write_typed(frame, paths.typed[name], types)
 
 
