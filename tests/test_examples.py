@@ -602,3 +602,20 @@ def test_evidence_review_reports_small_study_effects_not_assessed_below_ten(exam
     section = text.split("Small-study effects", 1)[1]
     assert section.count("not assessed (k < 10)") == len(table)
     assert "funnel.svg" not in (base / "report/evidence-review.html").read_text("utf-8")
+
+
+def test_evidence_review_shows_leave_one_out_and_the_common_effect(examples: Path):
+    # Issue 14 items 3 and 5: the leave_one_out rule's table, meta_analysis.csv's new
+    # columns, and the evidence review's sensitivity table and prediction-interval method.
+    base = examples / "results/families"
+    loo = rows(base / "outcomes/leave_one_out.csv")
+    meta = [r for r in rows(base / "outcomes/meta_analysis.csv") if r["analysis"] == "main"]
+    for m in meta:
+        key = (m["outcome"], m["effect_measure"])
+        drops = [r for r in loo if (r["outcome"], r["effect_measure"]) == key]
+        assert len(drops) == (int(m["k"]) if int(m["k"]) >= 3 else 0), m["outcome"]
+        assert m["pi_method"] == "normal" and m["test"] == "z" and m["ce_estimate"]
+    text = flat(pdf_words(base / "report/evidence-review.pdf"))
+    assert flat("Sensitivity of the pooled estimates: common effect and leave-one-out") in text
+    assert flat("the prediction interval from the normal quantile") in text
+

@@ -313,7 +313,7 @@ def sensitivity_partial(meta: pd.DataFrame, loo: pd.DataFrame) -> str:
                 "Omission changes the conclusion",
             ],
             rows,
-            [16, 8, 18, 18, 16, 16],
+            [15, 10, 18, 18, 16, 15],
             "llllll",
             "Sensitivity of the pooled estimates: common effect and leave-one-out",
         )
