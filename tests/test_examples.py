@@ -581,6 +581,36 @@ def check_forest_alt(text: str, base: Path) -> None:
             ) in text, (base.name, sid)
 
 
+def test_culturally_responsive_pools_reoffending_by_delivery_organisation(examples: Path):
+    """Issue 14's must-show: the culturally-responsive example pools re-offending within
+    by-and-for and within mainstream services (config meta_analysis.subgroups: [delivery_org]),
+    with the test for subgroup differences in its report; the families codebook has no such
+    field, so that review skips it with a note instead of failing."""
+    base = examples / "results/culturally-responsive"
+    table = [
+        r
+        for r in rows(base / "outcomes/subgroups.csv")
+        if (r["outcome"], r["field"]) == ("reoffending", "delivery_org")
+    ]
+    assert {r["value"] for r in table} == {"by_and_for", "mainstream_specialist"}
+    assert all(int(r["k"]) >= 2 and r["tau2"] != "" for r in table)
+    assert len({(r["q_between"], r["p_between"]) for r in table}) == 1
+    assert table[0]["df_between"] == "1" and table[0]["p_between"] != ""
+    families = rows(examples / "results/families/outcomes/subgroups.csv")
+    assert [(r["field"], r["note"].split(":")[0]) for r in families] == [
+        ("delivery_org", "skipped")
+    ]
+    text = body_words(base / "report/summary-of-evidence.pdf")
+    section = flat(text.split("Subgroup analyses", 1)[1])
+    for r in table:
+        low, high = float(r["ci_lower"]), float(r["ci_upper"])
+        assert flat(f"{float(r['estimate']):.2f} ({low:.2f} to {high:.2f})") in section
+    q, p = float(table[0]["q_between"]), float(table[0]["p_between"])
+    assert flat(f"Q = {q:.2f}, df = 1, p = {p:.3f}") in section
+    html = (base / "report/summary-of-evidence.html").read_text("utf-8")
+    assert f"test for subgroup differences Q {q:.2f}, df 1, p {p:.3f}" in html
+
+
 def test_evidence_review_reports_small_study_effects_not_assessed_below_ten(examples: Path):
     """Issue 14 item 4 in the families example (no outcome has 10 estimates): every outcome and
     measure with estimates is in small_study.csv as "not assessed (k < 10)", and the evidence
