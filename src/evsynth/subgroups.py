@@ -286,6 +286,8 @@ def _add_tests(rows: list[dict]) -> None:
             for r in members:
                 r["note"] = "; ".join(filter(None, [r.get("note", ""), why]))
             continue
+        # Each subgroup's SE as its CI uses it (Hartung-Knapp's where the config sets it), so
+        # the test weighs the subgroups as the table and the plot show them.
         q, df, p = difference_test([r["_y"] for r in tested], [r["se"] for r in tested])
         for r in members:
             r |= {"q_between": q, "df_between": df, "p_between": p}
