@@ -649,3 +649,34 @@ def test_evidence_review_shows_leave_one_out_and_the_common_effect(examples: Pat
     assert flat("Sensitivity of the pooled estimates: common effect and leave-one-out") in text
     assert flat("the prediction interval from the normal quantile") in text
 
+
+
+def test_effects_from_arm_level_data_and_mantel_haenszel(examples: Path):
+    """Issue 14 items 1 and 3: the culturally-responsive re-offending studies give only their
+    2x2 counts; the clean outcomes hold each computed odds ratio with its CI and se, and
+    meta_analysis.csv the Mantel-Haenszel estimate beside the random-effects one. The families
+    SMD row that gives means beside its estimate agrees to the decimals given: no warning, and
+    no Mantel-Haenszel estimate where the studies give no counts."""
+    import math
+
+    base = examples / "results/culturally-responsive"
+    clean = {(r["study_id"], r["outcome"]): r for r in rows(base / "clean/outcomes.csv")}
+    cr05 = clean[("CR05", "reoffending")]
+    # 41/110 vs 51/104: OR = (41 × 53) / (69 × 51), log-scale SE √(1/41 + 1/69 + 1/51 + 1/53).
+    assert float(cr05["estimate"]) == pytest.approx(41 * 53 / (69 * 51), rel=1e-9)
+    assert float(cr05["se"]) == pytest.approx(math.sqrt(1 / 41 + 1 / 69 + 1 / 51 + 1 / 53))
+    assert float(cr05["ci_lower"]) < float(cr05["estimate"]) < float(cr05["ci_upper"])
+    pooled = rows(base / "outcomes/meta_analysis.csv")
+    main = next(r for r in pooled if (r["outcome"], r["analysis"]) == ("reoffending", "main"))
+    assert float(main["mh_ci_lower"]) < float(main["mh_estimate"]) < float(main["mh_ci_upper"])
+    for review in ("culturally-responsive", "families"):
+        issues = rows(examples / f"results/{review}/validation/issues.csv")
+        assert not [r for r in issues if r["rule"].startswith("arm_")], review
+    families = rows(examples / "results/families/outcomes/meta_analysis.csv")
+    assert families and all(r["mh_estimate"] == "" for r in families)
+    fa05 = next(
+        r
+        for r in rows(examples / "results/families/clean/outcomes.csv")
+        if (r["study_id"], r["outcome"]) == ("FA05", "child_wellbeing")
+    )
+    assert round(float(fa05["estimate"]), 2) == 0.32 and fa05["se"] != ""
