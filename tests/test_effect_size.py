@@ -272,3 +272,46 @@ def test_meta_analysis_rows_get_the_mantel_haenszel_estimate_on_the_ratio_scale(
     )
     bare = _bcg_effects("rr").drop(columns=["int_events"])
     assert with_mantel_haenszel(pooled, bare)[MH_COLUMNS].isna().all(axis=None)
+
+
+def test_the_report_partial_names_the_computed_estimates_and_the_mh_table():
+    from evsynth.effect_size_report import arm_data_sentence, effect_size_partials
+
+    outcomes = pd.DataFrame(
+        {
+            "study_id": ["S_1", "S2", "S3"],
+            "int_events": pd.array([4, pd.NA, 3], dtype="Int64"),
+            "int_mean": [np.nan, 12.0, np.nan],
+        }
+    )
+    meta = pd.DataFrame(
+        {
+            "analysis": ["main"],
+            "label": ["Re-offending *police*"],
+            "effect_measure": ["or"],
+            "k": [2],
+            "estimate": [0.7],
+            "ci_lower": [0.5],
+            "ci_upper": [0.98],
+            "mh_estimate": [0.71],
+            "mh_ci_lower": [0.52],
+            "mh_ci_upper": [0.97],
+        }
+    )
+    parts = effect_size_partials(meta, outcomes)
+    text = parts["effect-sizes.md"]
+    assert "3 study estimates were computed" in text
+    assert r"S2, S3, S\_1" in text  # study IDs sorted, escaped as Markdown
+    assert r"Re\-offending \*police\*" in text  # the label escaped
+    assert "0.70 (0.50 to 0.98)" in text and "0.71 (0.52 to 0.97)" in text
+    assert parts["effect-sizes-sentence.md"].startswith("3 study results were worked out")
+    # Nothing computed from arm-level data: nothing said.
+    none = outcomes.assign(int_events=pd.array([pd.NA] * 3, dtype="Int64"), int_mean=np.nan)
+    assert effect_size_partials(meta, none) == {
+        "effect-sizes.md": "",
+        "effect-sizes-sentence.md": "",
+    }
+    # No MH estimate: the paragraph without the table, the sentence without the second method.
+    plain = meta.assign(mh_estimate=np.nan)
+    assert "Mantel" not in effect_size_partials(plain, outcomes)["effect-sizes.md"]
+    assert "second method" not in arm_data_sentence(plain, outcomes)

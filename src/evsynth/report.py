@@ -19,6 +19,7 @@ import pandas as pd
 from evsynth import alt_text, registry
 from evsynth.codebook import Codebook, load_codebook
 from evsynth.contract import EFFECT_MEASURES, QUALITY
+from evsynth.effect_size_report import effect_size_partials
 from evsynth.escape import markdown_text as md
 from evsynth.handoff import read_typed
 from evsynth.imprint import Publication, publication_metadata, read_publication
@@ -1208,6 +1209,7 @@ def build_partials(
             **small_study_partials(res.small_study, main_analyses(res.meta), res.outcomes),
             **subgroup_partials(res.subgroups),
             **sensitivity_partials(res.meta, res.leave_one_out),
+            **effect_size_partials(res.meta, res.outcomes),
         }
     )
     # Methods from the config's protocol block; a missing or incomplete one is a draft.
