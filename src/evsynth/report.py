@@ -84,7 +84,12 @@ class ReportInputs:
 
 
 def _optional_table(path: Path | None, table: str) -> pd.DataFrame:
-    return read_results(path, table) if path is not None else pd.DataFrame()
+    """The table, or without a path an empty one with the table's declared columns (so a
+    section reading it finds no rows, rather than no column)."""
+    if path is not None:
+        return read_results(path, table)
+    names = [f["name"] for f in registry.table_schema(table)["fields"]]
+    return pd.DataFrame({name: pd.Series(dtype=object) for name in names})
 
 
 @dataclass

@@ -56,6 +56,19 @@ class _QuietFileHandler(logging.FileHandler):
         pass
 
 
+#: Held while the first job imports the plotting stack (see :func:`_import_plotting`).
+_PLOTTING_IMPORT = threading.Lock()
+
+
+def _import_plotting() -> None:
+    """Import matplotlib (through evsynth.figures) once, one thread at a time. Two jobs
+    importing it at the same moment can see a partially initialised module (matplotlib's
+    own modules import one another), which failed a run now and then; after the first job
+    this is a dictionary lookup."""
+    with _PLOTTING_IMPORT:
+        import evsynth.figures.style  # noqa: F401 - imported for its side effect only
+
+
 def run_adapter(script: Path, job: Any) -> None:
     """Run a ``scripts/`` adapter in this process with ``job`` as its ``snakemake`` object.
 
@@ -63,6 +76,7 @@ def run_adapter(script: Path, job: Any) -> None:
     log, rule), the same names a ``script:`` gets, so an adapter reads the same either way.
     """
     try:
+        _import_plotting()
         runpy.run_path(str(script), init_globals={"snakemake": job}, run_name="__main__")
     except RuleFailed:
         raise
