@@ -124,6 +124,12 @@ def test_summary_of_evidence_pdf(examples: Path):
     themes = {r["code"]: r for r in rows(base / "tallies/themes.csv")}
     assert f"coded in {themes['cc']['n_studies']} of 46 included records" in body
     assert "Included records coded with each theme" not in body
+    # The subgroup, leave-one-out and small-study results, one plain sentence each (issue 14).
+    squeezed_body = flat(body)
+    assert flat("by delivering organisation") in squeezed_body
+    assert flat("(test for subgroup differences, p = ") in squeezed_body
+    assert flat("leaving out a single study") in squeezed_body
+    assert flat("No outcome had the 10 or more studies needed") in squeezed_body
     assert "Input files" not in body and "SHA-256" in text  # hashes in the appendix
     assert "PRISMA 2020 flow diagram" in text
     # The appendix lists every included record.
@@ -167,6 +173,7 @@ def test_strategic_briefing_pdf(examples: Path):
     for r in pooled:
         assert f"{float(r['estimate']):.2f} (95% CI" not in body
     assert "sign test" not in body.lower() and "Forest plot" not in body
+    assert flat("leaving out a single study changed whether") in flat(body)
     assert "FA32" in text
     # The key messages lead with the findings in plain words; the pooled re-offending
     # finding's prediction interval crosses no effect, and the message says so plainly.
