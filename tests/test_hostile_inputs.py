@@ -158,9 +158,12 @@ def _filled_template(tmp_path: Path) -> Path:
         header = [c.value for c in worksheet[1]]
         if name != "screening":
             rows = read_rows(TINY / "sheets", name)
-            assert rows[0] == header  # the template's columns are the sheet's columns
+            # The template offers every column; the sheet fills the ones it has (the outcomes
+            # sheet's optional arm-level columns stay blank).
+            assert set(rows[0]) <= set(header), set(rows[0]) - set(header)
             for record in rows[1:]:
-                worksheet.append([as_excel_value(v) for v in record])
+                by_name = dict(zip(rows[0], record, strict=True))
+                worksheet.append([as_excel_value(by_name.get(c, "")) for c in header])
         for row in range(worksheet.max_row + 1, 1025):
             worksheet.row_dimensions[row].height = 12.8
             for column in range(1, len(header) + 4):  # and three formatted columns past it

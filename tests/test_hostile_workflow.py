@@ -161,7 +161,16 @@ def test_editing_outcomes_reruns_only_what_reads_outcomes(copy: Path):
             "A trial. Synthetic",
             "A trial! Synthetic",
             # check_narrative: the references check compares the studies with the entries.
-            {"tally", "crosstab", "outcomes", "appraisal", "findings", "check_narrative"},
+            # subgroups: the studies' fields form the subgroups.
+            {
+                "tally",
+                "crosstab",
+                "outcomes",
+                "appraisal",
+                "findings",
+                "check_narrative",
+                "subgroups",
+            },
         ),
     ],
 )

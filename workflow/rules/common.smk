@@ -102,6 +102,7 @@ def read_by_content():
                 for sheet in ("studies", "codes", "outcomes", "screening", "appraisal", "findings")]
     patterns.append(rules.validation_gate.output.passed)
     patterns.append(rules.outcomes.output.study_weights)
+    patterns.append(rules.outcomes.output.meta_analysis)
     return frozenset(Path(str(p).format(review=r)) for p in patterns for r in REVIEWS)
 
 

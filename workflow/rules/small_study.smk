@@ -6,7 +6,9 @@ rule small_study:
     input:
         passed=passed_marker(),
         outcomes=clean("outcomes"),
-        meta_analysis=rules.outcomes.output.meta_analysis,
+        # By content, as findings reads the study weights: an outcomes rerun that rewrites
+        # the same pooled rows (a codes edit) does not redo this step (common.smk).
+        meta_analysis=ancient(rules.outcomes.output.meta_analysis),
         codebook=codebook_file,
         sheets=source_sheets("outcomes"),
     output:
