@@ -657,7 +657,6 @@ def test_evidence_review_shows_leave_one_out_and_the_common_effect(examples: Pat
     assert flat("the prediction interval from the normal quantile") in text
 
 
-
 def test_effects_from_arm_level_data_and_mantel_haenszel(examples: Path):
     """Issue 14 items 1 and 3: the culturally-responsive re-offending studies give only their
     2x2 counts; the clean outcomes hold each computed odds ratio with its CI and se, and

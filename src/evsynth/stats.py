@@ -1246,9 +1246,7 @@ def _t_prediction_interval(fits: PooledEstimates) -> PooledEstimates:
     df = np.maximum(fits.k - 2, 1)  # k < 3 is blanked below; this only keeps stdtrit defined
     crit = special.stdtrit(df, 0.5 + _LEVEL / 2.0)
     half = np.where(fits.k >= 3, crit * np.sqrt(fits.tau2 + fits.se * fits.se), np.nan)
-    return dataclasses.replace(
-        fits, pi_lower=fits.estimate - half, pi_upper=fits.estimate + half
-    )
+    return dataclasses.replace(fits, pi_lower=fits.estimate - half, pi_upper=fits.estimate + half)
 
 
 def _group_generalised_q(tau2: NDArray[np.float64], g: _Groups) -> NDArray[np.float64]:
