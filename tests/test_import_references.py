@@ -220,3 +220,30 @@ def test_imported_references_run_through_the_workflow(project: Path, capsys):
     }
     staged = results / "report/source/summary-of-evidence/_generated/references.json"
     assert [i["id"] for i in json.loads(staged.read_text("utf-8"))] == ["T1", "T2"]
+
+
+def test_a_title_column_is_matched_whole_and_a_shared_title_is_not_guessed(
+    project: Path, tmp_path: Path, capsys
+):
+    studies = project / "data/raw/tiny/studies.csv"
+    with open(studies, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    titles = ["Group work, again!", "Group work again", "Home visits", "Another", "x"]
+    for row, title in zip(rows, titles, strict=True):
+        row["title"], row["year"] = title, "2010"
+    with open(studies, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    export = tmp_path / "titles.ris"
+    export.write_text(
+        "TY  - JOUR\nID  - a\nTI  - GROUP WORK AGAIN\nPY  - 2010\nER  - \n\n"
+        "TY  - JOUR\nID  - b\nTI  - Home visits\nPY  - 2010\nER  - \n\n"
+        "TY  - JOUR\nID  - c\nTI  - Home visits for families\nPY  - 2010\nER  - \n",
+        encoding="utf-8",
+    )
+    assert main(["import", "references", str(export), "--review", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert [i["id"] for i in written(project)] == ["T3"]
+    assert "entry 'a': 'GROUP WORK AGAIN') matches T1, T2" in out
+    assert "entry 'c'" in out  # a longer title is not the study's title

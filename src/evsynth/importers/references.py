@@ -206,10 +206,14 @@ def describe(bib: Bibliography, item: dict) -> str:
 
 
 def match(bib: Bibliography, studies: list[Study]) -> Matching:
+    # Indexed by DOI and by year, so the title fallback compares an entry only with the
+    # studies of its year: the work stays near entries x studies-per-year, not entries x studies.
     by_doi: dict[str, list[Study]] = {}
+    by_year: dict[str, list[Study]] = {}
     for study in studies:
         if study.doi:
             by_doi.setdefault(study.doi, []).append(study)
+        by_year.setdefault(study.year, []).append(study)
     result = Matching()
     for item in bib.items:
         doi = norm_doi(item.get("DOI", ""))
@@ -217,9 +221,8 @@ def match(bib: Bibliography, studies: list[Study]) -> Matching:
         how = "DOI"
         if not candidates:
             title, year = norm_title(item.get("title", "")), item_year(item)
-            candidates = [
-                s for s in studies if title and year == s.year and title_matches(title, s)
-            ]
+            same_year = by_year.get(year, []) if year and title else []
+            candidates = [s for s in same_year if title_matches(title, s)]
             how = "title and year"
         if not candidates:
             result.unmatched.append(describe(bib, item))
