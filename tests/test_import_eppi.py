@@ -172,6 +172,20 @@ def test_wrong_type_names_its_json_path(project: Path, capsys):
     assert "References[2].Codes should be a list, not dict" in err
 
 
+def test_coded_text_that_is_not_an_object_names_its_json_path(project: Path, capsys):
+    data = _export()
+    data["References"][0]["Codes"][2]["ItemAttributeFullTextDetails"][0] = "Page 4: text"
+    err = _refused(project, _write(project, data), capsys)
+    assert "References[0].Codes[2].ItemAttributeFullTextDetails[0] should be an object" in err
+
+
+def test_one_attribute_id_on_two_codes_is_refused(project: Path, capsys):
+    data = _export()
+    data["CodeSets"][1]["Attributes"]["AttributesList"][1]["AttributeId"] = 500101
+    err = _refused(project, _write(project, data), capsys)
+    assert "CodeSets[1].Attributes.AttributesList[1].AttributeId: 500101 is used by two" in err
+
+
 def test_not_an_eppi_export(project: Path, capsys):
     err = _refused(project, _write(project, [1, 2, 3]), capsys)
     assert "the top level is a list" in err

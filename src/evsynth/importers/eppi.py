@@ -321,6 +321,8 @@ def read_references(export: dict, tree: Tree, file: Path) -> Sheets:
                 )
             for k, detail in enumerate(details):
                 spot = [*at, "ItemAttributeFullTextDetails", k]
+                if not isinstance(detail, dict):
+                    raise ImportProblem(f"{file}: {_where(spot)} should be an object")
                 pieces, pages = _excerpts(_text(detail, "Text", spot, file))
                 row["excerpt"] += pieces
                 row["page"] += [p for p in pages if p not in row["page"]]
