@@ -66,6 +66,12 @@ def check_export(path: Path, suffixes: tuple[str, ...]) -> None:
         )
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it; this is a one-shot command
+    os.umask(mask)
+    return mask
+
+
 def write_all(files: dict[Path, str], *, force: bool, allowed: Targets) -> list[Path]:
     """Write every file (path -> text, UTF-8) or none; return the paths written.
 
@@ -90,6 +96,9 @@ def write_all(files: dict[Path, str], *, force: bool, allowed: Targets) -> list[
             handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
                 out.write(text)
+            # mkstemp makes the file readable by its owner only; a lead's sheet is an ordinary
+            # file, as the umask would make it (read by the team that shares the project).
+            os.chmod(temp, 0o666 & ~_umask())
             staged.append((Path(temp), path))
         for temp, path in staged:
             os.replace(temp, path)
