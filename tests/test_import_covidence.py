@@ -208,3 +208,16 @@ def test_bad_mapping_file(tmp_path, capsys, change, expected):
     mapping = edited(tmp_path, "m.yaml", MAPPING.read_text().replace(*change, 1))
     err = refused(tmp_path, capsys, mapping=mapping)
     assert f"{mapping}" in err and expected in err
+
+
+def test_bounded_rows_and_lines(tmp_path, capsys, monkeypatch):
+    # The real bounds (30,000 rows, 1 MiB lines) scaled down: the same code refuses the same way.
+    from evsynth.importers import covidence
+
+    monkeypatch.setattr(covidence, "MAX_ROWS", 2)
+    err = refused(tmp_path, capsys)
+    assert f"{EXPORT}, row 4: more than 2 rows" in err
+    monkeypatch.setattr(covidence, "MAX_ROWS", 30_000)
+    monkeypatch.setattr(covidence, "MAX_LINE_CHARS", 100)
+    err = refused(tmp_path, capsys)
+    assert f"{EXPORT}, line 1: longer than 100 characters" in err

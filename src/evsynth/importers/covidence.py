@@ -29,7 +29,13 @@ from typing import Any
 import yaml
 
 from evsynth.contract import SHEET_COLUMNS
-from evsynth.importers.common import ImportProblem, check_export, targets, write_all
+from evsynth.importers.common import (
+    MAX_EXPORT_BYTES,
+    ImportProblem,
+    check_export,
+    targets,
+    write_all,
+)
 from evsynth.inputfile import RefusedFile, read_limited
 from evsynth.spreadsheet_safe import is_armed
 
@@ -39,8 +45,13 @@ MAX_MAPPING_BYTES = 256 << 10
 #: csv reader build one enormous row before any check could refuse it).
 MAX_LINE_CHARS = 1 << 20
 MAX_COLUMNS = 5000
+#: Rows of one export: far more than any review extracts (two reviewers and a consensus row
+#: for 10,000 studies), and what keeps a large file's time and memory in bounds.
+MAX_ROWS = 30_000
 STUDY_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Studies the summary names one by one (whose row each came from).
+SHOWN = 50
 #: Contract columns that hold several `;`-separated values: each is mapped on its own.
 MULTI = frozenset({"country", "intervention_type"})
 DEFAULT_EXPORT = {"study_id": "Study ID", "reviewer": "Reviewer Name", "consensus": "Consensus"}
@@ -210,25 +221,35 @@ def load_mapping(path: Path) -> Mapping:
 
 
 def _lines(path: Path, text: str) -> Iterator[str]:
-    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
-        if len(line) > MAX_LINE_CHARS:
+    """The text's lines (ends kept), refusing an over-long one before it is copied out."""
+    start, number = 0, 0
+    while start < len(text):
+        number += 1
+        end = text.find("\n", start, start + MAX_LINE_CHARS + 1)
+        if end < 0 and len(text) - start > MAX_LINE_CHARS:
             raise ImportProblem(
                 f"{path}, line {number}: longer than {MAX_LINE_CHARS:,} characters; "
                 "not a Covidence extraction export"
             )
-        yield line
+        stop = len(text) if end < 0 else end + 1
+        yield text[start:stop]
+        start = stop
 
 
 def read_export(path: Path, mapping: Mapping) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header and, per data row, (row number as a spreadsheet shows it, mapped cells)."""
     check_export(path, (".csv",))
-    raw = path.read_bytes()
+    try:  # what is read is what is checked: a regular file, within the bound
+        raw = read_limited(path, MAX_EXPORT_BYTES, "Covidence export")
+    except RefusedFile as exc:
+        raise ImportProblem(exc.message) from None
     if b"\0" in raw[:8192]:
         raise ImportProblem(f"{path}: a binary file, not a CSV (an Excel export? use Single sheet)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportProblem(f"{path}: not UTF-8 text (byte {exc.start}); export it again") from None
+    del raw  # the decoded text is what is read from here on: hold one copy, not two
     reader = csv.reader(_lines(path, text), strict=True)
     number = 1
     try:
@@ -248,6 +269,10 @@ def read_export(path: Path, mapping: Mapping) -> tuple[list[str], list[tuple[int
                 raise ImportProblem(
                     f"{path}, row {number}: {len(row)} fields where the header has "
                     f"{len(header)}; is the file cut short or edited by hand?"
+                )
+            if len(rows) == MAX_ROWS:
+                raise ImportProblem(
+                    f"{path}, row {number}: more than {MAX_ROWS:,} rows; is it the right file?"
                 )
             rows.append((number, {name: row[i] for name, i in index.items()}))
     except csv.Error as exc:
@@ -417,8 +442,10 @@ def main(args: Any) -> int:
     print(f"Imported {len(chosen)} studies and {n_outcomes} outcome rows from {args.export}:")
     for path in written:
         print(f"  wrote {path}")
-    for study in chosen:
+    for study in chosen[:SHOWN]:
         print(f"  {study.study_id}: row {study.row}, {study.source}")
+    if len(chosen) > SHOWN:
+        print(f"  ... and {len(chosen) - SHOWN} more studies")
     print("Next:")
     unmapped = [c for c in REQUIRED_STUDY if c not in mapping.studies]
     if unmapped:
