@@ -182,9 +182,11 @@ class Matching:
 
     matched: dict[str, dict] = field(default_factory=dict)
     how: dict[str, str] = field(default_factory=dict)  # study_id -> "DOI" | "title and year"
-    unmatched: list[str] = field(default_factory=list)
-    ambiguous: list[str] = field(default_factory=list)
-    second: list[str] = field(default_factory=list)
+    #: Entries left out, each with what to add after its name. Named (key, line) only when
+    #: listed: finding an entry's line scans the file, so thousands would take minutes.
+    unmatched: list[tuple[dict, str]] = field(default_factory=list)
+    ambiguous: list[tuple[dict, str]] = field(default_factory=list)
+    second: list[tuple[dict, str]] = field(default_factory=list)
 
 
 def title_matches(title: str, study: Study) -> bool:
@@ -225,12 +227,12 @@ def match(bib: Bibliography, studies: list[Study]) -> Matching:
             candidates = [s for s in same_year if title_matches(title, s)]
             how = "title and year"
         if not candidates:
-            result.unmatched.append(describe(bib, item))
+            result.unmatched.append((item, ""))
         elif len(candidates) > 1:
             ids = ", ".join(s.study_id for s in candidates)
-            result.ambiguous.append(f"{describe(bib, item)} matches {ids}")
+            result.ambiguous.append((item, f" matches {ids}"))
         elif candidates[0].study_id in result.matched:
-            result.second.append(f"{describe(bib, item)} (also {candidates[0].study_id})")
+            result.second.append((item, f" (also {candidates[0].study_id})"))
         else:
             result.matched[candidates[0].study_id] = item
             result.how[candidates[0].study_id] = how
@@ -249,6 +251,13 @@ def listed(title: str, lines: list[str]) -> list[str]:
     shown = [f"  - {line}" for line in lines[:MAX_LISTED]]
     more = [f"  ... and {len(lines) - MAX_LISTED} more"] if len(lines) > MAX_LISTED else []
     return [f"{title} ({len(lines)}):", *shown, *more]
+
+
+def entries(bib: Bibliography, left: list[tuple[dict, str]]) -> list[str]:
+    """Lines for the entries ``left`` out: the first MAX_LISTED named, the rest only counted
+    (``listed`` shows no more than that)."""
+    named = [describe(bib, item) + note for item, note in left[:MAX_LISTED]]
+    return named + [""] * (len(left) - len(named))
 
 
 def pandoc() -> str:
@@ -293,10 +302,13 @@ def import_references(args: argparse.Namespace, root: Path = Path(".")) -> int:
         *listed(
             "Entries that match no study (left out; add the study's DOI or fix the title "
             "and year, then import again with --force)",
-            found.unmatched,
+            entries(bib, found.unmatched),
         ),
-        *listed("Entries matching more than one study (left out)", found.ambiguous),
-        *listed("Second entries for a study already matched (the first is kept)", found.second),
+        *listed("Entries matching more than one study (left out)", entries(bib, found.ambiguous)),
+        *listed(
+            "Second entries for a study already matched (the first is kept)",
+            entries(bib, found.second),
+        ),
         *listed("Studies without an entry (cited by their ID in the report)", missing),
         "Next: check the matches, then add this line under the review in config/config.yaml "
         f"(reviews: {args.review}:), replacing any references line there:",
