@@ -247,3 +247,14 @@ def test_a_title_column_is_matched_whole_and_a_shared_title_is_not_guessed(
     assert [i["id"] for i in written(project)] == ["T3"]
     assert "entry 'a': 'GROUP WORK AGAIN') matches T1, T2" in out
     assert "entry 'c'" in out  # a longer title is not the study's title
+
+
+def test_ris_record_splits_a_page_range_and_keeps_a_single_page():
+    from evsynth.importers.references import ris_record
+
+    def pages(value: str) -> list[tuple[str, str]]:
+        return [t for t in ris_record("X", {"page": value}) if t[0] in ("SP", "EP")]
+
+    assert pages("e12\u2013e20") == [("SP", "e12"), ("EP", "e20")]
+    assert pages("10-19") == [("SP", "10"), ("EP", "19")]
+    assert pages("7") == [("SP", "7")]

@@ -56,6 +56,8 @@ RIS_TYPES = {
     "webpage": "ELEC",
     "dataset": "DATA",
 }
+#: A page range as CSL holds it: "10-19", or with an en dash as a CSL JSON file may write it.
+PAGE_RANGE = re.compile(r"\s*(\S+?)\s*[-\u2013]+\s*(\S+)\s*")
 #: Listed names in a message: enough to act on, never the whole of a large export.
 MAX_LISTED = 20
 
@@ -360,9 +362,9 @@ def ris_record(study_id: str, item: dict) -> list[tuple[str, str]]:
     ]
     for tag, key in simple:
         value = item_year(item) if key is None else ris_value(item.get(key, ""))
-        if tag == "SP" and "-" in value:
-            start, end = value.split("-", 1)
-            tags += [("SP", start.strip()), ("EP", end.strip())]
+        pages = PAGE_RANGE.fullmatch(value) if tag == "SP" else None
+        if pages:
+            tags += [("SP", pages.group(1)), ("EP", pages.group(2))]
         elif value:
             tags.append((tag, value))
     return [*tags, ("ER", "")]
