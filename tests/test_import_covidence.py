@@ -80,6 +80,10 @@ def test_sheets_take_consensus_rows_else_agreeing_reviewers(tmp_path, capsys):
         ("Chen_2020", "wellbeing"),
     ]
     assert outcomes[2]["estimate"] == "0.95" and outcomes[2]["ci_lower"] == "0.70"
+    # The reviewer as coder: the consensus row, else the reviewers whose rows agreed.
+    assert studies["Adams_2015"]["coder"] == "Consensus"
+    assert [r["coder"] for r in outcomes[:1]] == ["Consensus"]
+    assert studies["Baker_2018"]["coder"].startswith("Reviewer One")
     assert "Adams_2015: row 4, consensus" in out
     assert "Baker_2018: row 5, reviewer 'Reviewer One' (no consensus row)" in out
     assert "codes.csv" in out

@@ -12,8 +12,9 @@ Which row a study's values come from (deterministic): its ``Consensus`` row wher
 every mapped column (the first in file order is used); rows that disagree with no consensus
 are refused, naming both rows and the column, because picking one would be a silent choice.
 
-The contract's studies and outcomes sheets have no ``coder`` column (only codes has one), so
-the reviewer is not written; the summary says, per study, whose row was used.
+The reviewer goes into the sheets' optional ``coder`` column: ``Consensus`` for a consensus
+row, else the names of the reviewers whose agreeing rows were used (``;``-separated), unless
+the mapping feeds ``coder`` itself; the summary also says, per study, whose row was used.
 """
 
 from __future__ import annotations
@@ -318,6 +319,7 @@ class Chosen:
     row: int
     cells: dict[str, str]
     source: str
+    coder: str  # the sheets' coder column: "Consensus", or the agreeing reviewers
 
 
 def _convert(mapping: Mapping, export: Path, contract: str, source: Source, row: int,
@@ -382,7 +384,9 @@ def choose_rows(
         ids[study_id] = (key, first_row)
         reviewer = first.get(mapping.reviewer, "").strip() or "the only row"
         source = "consensus" if consensus else f"reviewer {reviewer!r} (no consensus row)"
-        chosen.append(Chosen(study_id, first_row, first, source))
+        names = dict.fromkeys(c.get(mapping.reviewer, "").strip() for _, c in pool)
+        coder = "Consensus" if consensus else "; ".join(n for n in names if n)
+        chosen.append(Chosen(study_id, first_row, first, source, coder))
     return chosen
 
 
@@ -399,7 +403,7 @@ def build_sheets(export: Path, mapping: Mapping, chosen: list[Chosen]) -> tuple[
     extra = [c for c in mapping.studies if c not in STUDY_COLUMNS]
     study_rows, outcome_rows = [], []
     for study in chosen:
-        row = {"study_id": study.study_id}
+        row = {"study_id": study.study_id, "coder": study.coder}
         for contract, source in mapping.studies.items():
             row[contract] = _convert(mapping, export, contract, source, study.row, study.cells)
         study_rows.append(row)
@@ -409,7 +413,7 @@ def build_sheets(export: Path, mapping: Mapping, chosen: list[Chosen]) -> tuple[
             read = [s.column for s in block.values() if s.column]
             if read and not any(study.cells[c].strip() for c in read):
                 continue
-            orow = {"study_id": study.study_id}
+            orow = {"study_id": study.study_id, "coder": study.coder}
             for contract, source in block.items():
                 orow[contract] = _convert(mapping, export, contract, source, study.row, study.cells)
             outcome_rows.append(orow)
