@@ -33,8 +33,9 @@ def config_block(review: str, codebook: Path, workbook: Path) -> str:
         f'    title: "{title}: summary of evidence"\n'
         f"    sheets: {workbook.as_posix()}\n"
         f"    codebook: {codebook.as_posix()}\n"
-        f"    report: summary-of-evidence       # or: strategic-briefing\n"
+        f"    report: summary-of-evidence       # or strategic-briefing, evidence-review, a list\n"
         f"    # narrative: reports/narrative/{review}/   # add when you write the prose\n"
+        f"    # protocol: and publication: blocks (config/README.md) finish the draft\n"
     )
 
 
