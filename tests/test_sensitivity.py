@@ -323,3 +323,21 @@ def test_sensitivity_partial_and_sentence_escape_and_read_right():
     assert sensitivity_sentence(table.iloc[:0]) == ""
     assert sensitivity_partial(_meta_row("o", "md", 2).iloc[:0], table) == ""
     assert "not run (k = 2)" in sensitivity_partial(_meta_row("o", "md", 2), table.iloc[:0])
+
+
+def test_leave_one_out_and_the_findings_stage_share_one_rule_for_holding_no_effect():
+    """An interval with a bound exactly at no effect does not cross it, in the findings
+    stage, the certainty signals and leave-one-out alike (evsynth.contract.interval_holds):
+    the two tables' ci_crosses_no_effect can never disagree at a boundary."""
+    from evsynth.certainty import _crosses
+    from evsynth.review_findings import _crosses_no_effect
+    from evsynth.sensitivity import _crosses as loo_crosses
+
+    lower = np.array([0.5, 0.5, 1.0, 0.9])
+    upper = np.array([1.0, 1.2, 1.5, 1.1])
+    expected = [False, True, False, True]
+    assert loo_crosses(lower, upper, 1.0).tolist() == expected
+    assert [
+        _crosses_no_effect(lo, hi, "rr") == "true" for lo, hi in zip(lower, upper, strict=True)
+    ] == expected
+    assert [_crosses(lo, hi, 1.0) for lo, hi in zip(lower, upper, strict=True)] == expected

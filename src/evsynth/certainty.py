@@ -35,6 +35,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+from evsynth.contract import interval_holds
+
 # ---------------------------------------------------------------------------------------
 # Vocabularies
 # ---------------------------------------------------------------------------------------
@@ -290,7 +292,7 @@ _RANK: dict[str | None, int] = {None: -1, "not_serious": 0, "serious": 1, "very_
 
 
 def _crosses(lower: float, upper: float, value: float) -> bool:
-    return lower < value < upper
+    return bool(interval_holds(lower, upper, value))
 
 
 def imprecision_signal(

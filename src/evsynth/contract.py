@@ -38,6 +38,14 @@ SPREADSHEET_ERROR_PATTERN = (
 )
 
 
+def interval_holds(lower, upper, value):  # noqa: ANN001, ANN201 - floats or numpy arrays
+    """Whether an interval holds ``value`` strictly inside it: the one rule for "the CI (or
+    PI) crosses no effect" and "crosses a threshold", wherever the pipeline decides it (the
+    findings stage, the certainty signals, leave-one-out). A bound exactly at the value does
+    not cross it. Works on floats and, elementwise, on numpy arrays."""
+    return (lower < value) & (value < upper)
+
+
 def no_effect(effect_measure: str) -> float:
     """The value of no effect on the reported scale: 1 for a ratio measure, else 0."""
     return 1.0 if effect_measure in RATIO_MEASURES else 0.0

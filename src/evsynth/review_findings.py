@@ -36,7 +36,7 @@ import pandas as pd
 
 from evsynth import certainty as cert
 from evsynth.codebook import RANDOMISED_BY_DEFAULT, Codebook
-from evsynth.contract import RATIO_MEASURES, no_effect
+from evsynth.contract import RATIO_MEASURES, interval_holds, no_effect
 from evsynth.findings import Finding, InputError, write_issues_csv
 from evsynth.handoff import read_typed
 from evsynth.outcomes import MetaAnalysisSettings, effect_sizes, per_study_directions
@@ -216,7 +216,7 @@ def _crosses_no_effect(lower: float, upper: float, effect_measure: str) -> str:
     difference on average; for the prediction interval: a new setting may see none."""
     if not (math.isfinite(lower) and math.isfinite(upper)):
         return ""
-    return "true" if lower < no_effect(effect_measure) < upper else "false"
+    return "true" if interval_holds(lower, upper, no_effect(effect_measure)) else "false"
 
 
 def _row_of(finding: pd.Series) -> int | None:

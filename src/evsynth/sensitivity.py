@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from evsynth.contract import RATIO_MEASURES, no_effect
+from evsynth.contract import RATIO_MEASURES, interval_holds, no_effect
 from evsynth.escape import markdown_text as md
 from evsynth.handoff import read_typed
 from evsynth.stats import (
@@ -137,7 +137,9 @@ def meta_analysis_extras(
 
 
 def _crosses(lower: NDArray[np.float64], upper: NDArray[np.float64], null: float) -> NDArray:
-    return (lower <= null) & (null <= upper)
+    # The findings stage's rule (contract.interval_holds), so that this table's
+    # ci_crosses_no_effect and summary_of_findings.csv's never disagree at a boundary.
+    return interval_holds(lower, upper, null)
 
 
 def leave_one_out(effects: pd.DataFrame, method: str, hartung_knapp: bool) -> pd.DataFrame:
