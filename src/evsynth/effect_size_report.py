@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from evsynth.escape import markdown_text as md
+from evsynth.markdown_blocks import pipe_table
 from evsynth.outcomes import MH_COLUMNS
 
 #: The columns whose values mark a row's effect as computed from arm-level data.
@@ -53,8 +54,6 @@ def arm_data_partial(meta: pd.DataFrame, outcomes: pd.DataFrame) -> str:
     else:
         main = main.iloc[:0]
     if not main.empty:
-        from evsynth.report import pipe_table
-
         table = [
             [
                 md(r.label),

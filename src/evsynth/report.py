@@ -9,7 +9,6 @@ and is kept as written, with live figures filled in.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,16 @@ from evsynth.effect_size_report import effect_size_partials
 from evsynth.escape import markdown_text as md
 from evsynth.handoff import read_typed
 from evsynth.imprint import Publication, publication_metadata, read_publication
+from evsynth.markdown_blocks import (
+    figure,
+    is_missing,
+    main_analyses,
+    number,
+    p_value,
+    pct,
+    pipe_table,
+    study_word,
+)
 from evsynth.narrative import (
     FINDING_FIGURES,
     SECTIONS,
@@ -44,7 +53,6 @@ FORMAT_LABELS = {
     "strategic-briefing": "Strategic briefing",
     "evidence-review": "Evidence review",
 }
-FIGURE_WIDTH = "100%"
 SOURCE_SHORT = {"academic": "Academic", "grey": "Grey"}
 #: GRADE's certainty levels as its summary-of-findings tables print them (GRADE handbook 5.1;
 #: GRADEpro): a filled circle-plus per level, an empty circle for each level below high.
@@ -169,26 +177,10 @@ class ReviewResults:
 # --- Formatting --------------------------------------------------------------------------------
 
 
-def pct(value: float) -> str:
-    return f"{value:.0f}%"
-
-
-def p_value(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def number(x: float, digits: int = 2) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
 def pooled_text(row: pd.Series) -> str:
     return (
         f"{number(row['estimate'])} (95% CI {number(row['ci_lower'])} to {number(row['ci_upper'])})"
     )
-
-
-def is_missing(x: object) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
 
 
 def study_list(ids: str) -> str:
@@ -264,33 +256,6 @@ def participants_text(row: pd.Series) -> str:
     return f"{k} ({n:,})" if n_k == k else f"{k} ({n:,} in {n_k})"
 
 
-def pipe_table(
-    headers: list[str],
-    rows: list[list[str]],
-    widths: list[int],
-    align: str | None = None,
-    caption: str | None = None,
-) -> str:
-    """A Markdown pipe table; ``widths`` are relative column widths, ``align`` 'l'/'r' each.
-
-    Cells must already be Markdown (escaped where they hold free text).
-    """
-    align = align or "l" * len(headers)
-    rule = [
-        ("-" * (w - 1) + ":") if a == "r" else ("-" * w) for w, a in zip(widths, align, strict=True)
-    ]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(rule) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    if caption:
-        lines += ["", f": {caption}"]
-    return "\n".join(lines) + "\n"
-
-
-def figure(path: str, caption: str, alt: str, ident: str) -> str:
-    alt_attr = alt.replace("\\", "\\\\").replace('"', '\\"')
-    return f'![{caption}]({path}){{#{ident} fig-alt="{alt_attr}" width="{FIGURE_WIDTH}"}}\n'
-
-
 def label_of(vocabulary: dict[str, str], code: str) -> str:
     return vocabulary.get(code, code)
 
@@ -351,10 +316,6 @@ def finding_figures(res: ReviewResults) -> dict[str, str]:
             }
             figures.update({f"{kind}:{fid}": values[kind] for kind in FINDING_FIGURES})
     return figures
-
-
-def main_analyses(meta: pd.DataFrame) -> pd.DataFrame:
-    return meta[meta["analysis"] == "main"] if len(meta) else meta
 
 
 # --- Narrative ---------------------------------------------------------------------------------
@@ -525,10 +486,6 @@ def theme_findings(res: ReviewResults, top_code: str) -> str:
         for r in rows
     ]
     return "**Review findings (GRADE-CERQual)**\n\n" + "\n".join(items) + "\n"
-
-
-def study_word(k: int) -> str:
-    return f"{k} study" if k == 1 else f"{k} studies"
 
 
 def summary_of_findings(

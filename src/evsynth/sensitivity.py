@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from evsynth.contract import RATIO_MEASURES, interval_holds, no_effect
 from evsynth.escape import markdown_text as md
 from evsynth.handoff import read_typed
+from evsynth.markdown_blocks import main_analyses, number, pipe_table
 from evsynth.stats import (
     PooledEstimates,
     common_effect_many,
@@ -261,19 +262,11 @@ def run_leave_one_out(
 # ---------------------------------------------------------------------------------------
 
 
-def _number(x: float) -> str:
-    return f"{x:.2f}"
-
-
-def _main(meta: pd.DataFrame) -> pd.DataFrame:
-    return meta[meta["analysis"] == "main"] if len(meta) else meta
-
-
 def sensitivity_partial(meta: pd.DataFrame, loo: pd.DataFrame) -> str:
     """``_generated/sensitivity.md``: per pooled outcome, the common-effect estimate beside the
     random-effects one, and the range of the leave-one-out estimates with any study whose
     omission changes the conclusion. Empty when nothing is pooled."""
-    pooled = _main(meta)
+    pooled = main_analyses(meta)
     if pooled.empty:
         return ""
     out = [
@@ -286,7 +279,7 @@ def sensitivity_partial(meta: pd.DataFrame, loo: pd.DataFrame) -> str:
     for r in pooled.itertuples(index=False):
         drops = loo[(loo["outcome"] == r.outcome) & (loo["effect_measure"] == r.effect_measure)]
         if len(drops):
-            spread = f"{_number(drops['estimate'].min())} to {_number(drops['estimate'].max())}"
+            spread = f"{number(drops['estimate'].min())} to {number(drops['estimate'].max())}"
             changed = drops[drops["conclusion_changes"] == "true"]["omitted"].tolist()
             changes = ", ".join(md(s) for s in changed) if changed else "none"
         elif r.k < 3:
@@ -297,14 +290,12 @@ def sensitivity_partial(meta: pd.DataFrame, loo: pd.DataFrame) -> str:
             [
                 md(r.label),
                 md(str(r.effect_measure).upper()),
-                f"{_number(r.estimate)} ({_number(r.ci_lower)} to {_number(r.ci_upper)})",
-                f"{_number(r.ce_estimate)} ({_number(r.ce_ci_lower)} to {_number(r.ce_ci_upper)})",
+                f"{number(r.estimate)} ({number(r.ci_lower)} to {number(r.ci_upper)})",
+                f"{number(r.ce_estimate)} ({number(r.ce_ci_lower)} to {number(r.ce_ci_upper)})",
                 spread,
                 changes,
             ]
         )
-    from evsynth.report import pipe_table
-
     out.append(
         pipe_table(
             [

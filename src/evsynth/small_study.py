@@ -32,6 +32,7 @@ from evsynth.certainty import EGGER_ALPHA, EGGER_MIN_K
 from evsynth.contract import EFFECT_MEASURES
 from evsynth.escape import markdown_text as md
 from evsynth.handoff import read_typed
+from evsynth.markdown_blocks import figure, pipe_table
 from evsynth.outcomes import MetaAnalysisSettings, effect_sizes
 from evsynth.stats import egger_test
 from evsynth.tables import read_results, write_table
@@ -237,8 +238,6 @@ def small_study_section(table: pd.DataFrame, pooled: pd.DataFrame, estimates: pd
     """The evidence review's "Small-study effects" partial (``_generated/small-study.md``):
     Egger's test per outcome and measure with estimates, "not assessed (k < 10)" where there
     are too few, and the funnel plot when any outcome was assessed. Empty without estimates."""
-    from evsynth.report import figure, pipe_table
-
     if table.empty:
         return ""
     out = [

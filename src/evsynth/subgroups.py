@@ -45,6 +45,8 @@ from scipy import special
 
 from evsynth.codebook import Codebook
 from evsynth.contract import EFFECT_MEASURES, QUALITY, RATIO_MEASURES, SOURCE_TYPES
+from evsynth.escape import markdown_text as md
+from evsynth.markdown_blocks import figure, number, p_value, pipe_table
 from evsynth.outcomes import DIRECTION_ORDER, effect_sizes, per_study_directions, split_votes
 from evsynth.stats import random_effects_many, sign_test
 
@@ -410,9 +412,6 @@ def subgroups_alt_text(table: pd.DataFrame) -> str:
 def subgroups_section(table: pd.DataFrame) -> str:
     """``_generated/subgroups.md``: the subgroup table and the grouped forest plot, with how
     the subgroups were pooled and tested; "" when the config names no subgroup field."""
-    from evsynth.escape import markdown_text as md
-    from evsynth.report import figure, number, p_value, pipe_table
-
     if table.empty or not (table["outcome"].notna() & (table["outcome"].astype(str) != "")).any():
         return ""  # no subgroup field, or every one skipped (the note is in the table)
     pooled = _tested(table)
@@ -479,9 +478,6 @@ def subgroups_section(table: pd.DataFrame) -> str:
 def subgroups_sentence(table: pd.DataFrame) -> str:
     """``_generated/subgroups-sentence.md``: one plain sentence on the first subgroup
     comparison that was tested, for a summary or briefing; "" when none was."""
-    from evsynth.escape import markdown_text as md
-    from evsynth.report import number, p_value
-
     pooled = _tested(table)
     if pooled.empty or pooled["q_between"].isna().all():
         return ""
