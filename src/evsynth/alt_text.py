@@ -1,8 +1,8 @@
 """Alt text that carries each figure's data (issue 13): a reader who cannot see the chart gets
 the numbers it shows, read from the same result tables the figure was drawn from.
 
-Each builder takes result tables and returns plain text; :func:`evsynth.markdown_blocks.figure` escapes
-it for the attribute it goes into. Nothing is computed here beyond choosing and wording the
+Each builder takes result tables and returns plain text;
+:func:`evsynth.markdown_blocks.figure` escapes it for the attribute it goes into. Nothing is computed here beyond choosing and wording the
 values: percentages, estimates and counts are the stages' own.
 """
 
