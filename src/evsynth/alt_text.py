@@ -2,8 +2,9 @@
 the numbers it shows, read from the same result tables the figure was drawn from.
 
 Each builder takes result tables and returns plain text;
-:func:`evsynth.markdown_blocks.figure` escapes it for the attribute it goes into. Nothing is computed here beyond choosing and wording the
-values: percentages, estimates and counts are the stages' own.
+:func:`evsynth.markdown_blocks.figure` escapes it for the attribute it goes into. Nothing is
+computed here beyond choosing and wording the values: percentages, estimates and counts are
+the stages' own.
 """
 
 from __future__ import annotations
