@@ -55,3 +55,17 @@ def test_nothing_outside_the_review_is_written(tmp_path: Path):
 def test_a_bad_review_id_is_refused(review: str):
     with pytest.raises(ImportProblem, match="review id"):
         targets(review)
+
+
+def test_a_sheet_cell_with_a_bare_carriage_return_reads_back_whole():
+    """Free text from an export may hold a bare CR (old Mac line ends pasted into a form): the
+    CSV an importer writes must read back as the same cells, as validation reads them."""
+    import csv
+    import io
+
+    from evsynth.importers.common import sheet_csv
+
+    rows = [{"study_id": "S1", "citation": "Line one\rline two"}, {"study_id": "S2"}]
+    text = sheet_csv(("study_id", "citation"), rows)
+    back = list(csv.reader(io.StringIO(text, newline="")))
+    assert back == [["study_id", "citation"], ["S1", "Line one\rline two"], ["S2", ""]]

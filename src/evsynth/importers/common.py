@@ -9,11 +9,16 @@ refused or failed import leaves nothing half written.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from evsynth.spreadsheet_safe import texts_quoting
 
 #: A review id, as `make new-review` accepts it (evsynth.scaffold).
 REVIEW_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -106,3 +111,17 @@ def write_all(files: dict[Path, str], *, force: bool, allowed: Targets) -> list[
         for temp, _ in staged:
             temp.unlink(missing_ok=True)
     return [path for _, path in staged]
+
+
+def sheet_csv(columns: Sequence[str], rows: list[dict[str, str]]) -> str:
+    """A sheet's CSV text: the header, then each row's cells verbatim ("" where a row lacks a
+    column). A cell holding a bare CR gets every field quoted (spreadsheet_safe.texts_quoting):
+    unquoted, a reader would end the row there."""
+    out = io.StringIO()
+    values = [v for row in rows for v in row.values()]
+    writer = csv.DictWriter(
+        out, list(columns), restval="", lineterminator="\n", quoting=texts_quoting(values)
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

@@ -20,7 +20,6 @@ the mapping feeds ``coder`` itself; the summary also says, per study, whose row 
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from evsynth.importers.common import (
     MAX_EXPORT_BYTES,
     ImportProblem,
     check_export,
+    sheet_csv,
     targets,
     write_all,
 )
@@ -390,14 +390,6 @@ def choose_rows(
     return chosen
 
 
-def _csv(columns: list[str], rows: list[dict[str, str]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([row.get(c, "") for c in columns] for row in rows)
-    return out.getvalue()
-
-
 def build_sheets(export: Path, mapping: Mapping, chosen: list[Chosen]) -> tuple[str, str]:
     """The studies and outcomes CSV text."""
     extra = [c for c in mapping.studies if c not in STUDY_COLUMNS]
@@ -417,8 +409,8 @@ def build_sheets(export: Path, mapping: Mapping, chosen: list[Chosen]) -> tuple[
             for contract, source in block.items():
                 orow[contract] = _convert(mapping, export, contract, source, study.row, study.cells)
             outcome_rows.append(orow)
-    studies = _csv(["study_id", *STUDY_COLUMNS, *extra], study_rows)
-    outcomes = _csv(["study_id", *OUTCOME_COLUMNS], outcome_rows)
+    studies = sheet_csv(["study_id", *STUDY_COLUMNS, *extra], study_rows)
+    outcomes = sheet_csv(["study_id", *OUTCOME_COLUMNS], outcome_rows)
     return studies, outcomes
 
 

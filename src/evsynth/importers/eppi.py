@@ -24,8 +24,6 @@ What is written, all or nothing (evsynth.importers.common.write_all):
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import re
 import unicodedata
@@ -35,9 +33,15 @@ from typing import Any
 
 import yaml
 
-from evsynth.importers.common import ImportProblem, check_export, targets, write_all
+from evsynth.importers.common import (
+    ImportProblem,
+    check_export,
+    sheet_csv,
+    targets,
+    write_all,
+)
 from evsynth.scaffold import config_block
-from evsynth.spreadsheet_safe import is_armed, texts_quoting
+from evsynth.spreadsheet_safe import is_armed
 
 STARTER = Path(__file__).resolve().parent.parent / "starter" / "codebook.yaml"
 STUDIES_COLUMNS = (
@@ -341,18 +345,6 @@ def read_references(export: dict, tree: Tree, file: Path) -> Sheets:
     return sheets
 
 
-def to_csv(columns: tuple[str, ...], rows: list[dict[str, str]]) -> str:
-    """The rows as CSV text, every value verbatim (a cell with a bare CR: every field quoted)."""
-    out = io.StringIO()
-    values = [v for row in rows for v in row.values()]
-    writer = csv.DictWriter(
-        out, columns, restval="", lineterminator="\n", quoting=texts_quoting(values)
-    )
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def codebook_text(review: str, themes: list[dict], source: Path) -> str:
     """The starter codebook for ``review`` with its themes replaced by the export's tree."""
     starter = STARTER.read_text("utf-8").replace("REVIEW_ID", review)
@@ -400,9 +392,9 @@ def main(args: argparse.Namespace) -> int:
     sheets = read_references(export, tree, file)
     files = {
         where.codebook: codebook_text(args.review, tree.themes, file),
-        where.sheets / "studies.csv": to_csv(STUDIES_COLUMNS, sheets.studies),
-        where.sheets / "codes.csv": to_csv(CODES_COLUMNS, sheets.codes),
-        where.sheets / "outcomes.csv": to_csv(OUTCOMES_COLUMNS, []),
+        where.sheets / "studies.csv": sheet_csv(STUDIES_COLUMNS, sheets.studies),
+        where.sheets / "codes.csv": sheet_csv(CODES_COLUMNS, sheets.codes),
+        where.sheets / "outcomes.csv": sheet_csv(OUTCOMES_COLUMNS, []),
     }
     written = write_all(files, force=args.force, allowed=where)
     print(report(args.review, written, tree, sheets))
