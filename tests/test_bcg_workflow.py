@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 
 from conftest import REPO
 from evsynth.tables import read_clean, read_results
+from pdf_text import pdf_text
 
 pytestmark = pytest.mark.workflow
 
@@ -100,7 +100,7 @@ def test_reml_matches_metafor(tmp_path: Path):
             assert (workdir / f"results/bcg/figures/{name}.{ext}").is_file(), name
     # ... and the report, a draft, prints the pooled risk ratio exp(-0.7145) = 0.49.
     pdf = workdir / "results/bcg/report/summary-of-evidence.pdf"
-    text = " ".join("\n".join(page.extract_text() or "" for page in PdfReader(pdf).pages).split())
+    text = " ".join(pdf_text(pdf).split())
     assert "Draft: figures only" in text
     assert "0.49 (0.34 to 0.70)" in text
 

@@ -1,5 +1,5 @@
 """The two bundled example reviews, rendered in their house formats and read back as a
-reader would: PDF text (pypdf) and the HTML page."""
+reader would: PDF text (PDFium, tests/pdf_text.py) and the HTML page."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from docx import Document
 from pypdf import PdfReader
 
 from conftest import REPO
+from pdf_text import page_texts, pdf_text
 from test_workflow import snakemake
 
 pytestmark = pytest.mark.workflow
@@ -88,13 +89,13 @@ def flat(text: str) -> str:
 
 
 def pdf_words(path: Path) -> str:
-    return words("\n".join(page.extract_text() or "" for page in PdfReader(path).pages))
+    return words(pdf_text(path))
 
 
 def body_words(path: Path) -> str:
     """The PDF's text without its running header and footer (the first and last line of each
     page after the cover), so that a sentence broken across pages reads whole."""
-    pages = [(page.extract_text() or "").splitlines() for page in PdfReader(path).pages]
+    pages = [page.splitlines() for page in page_texts(path)]
     return words("\n".join("\n".join(lines[1:-1]) for lines in pages[1:]))
 
 
@@ -199,8 +200,9 @@ def test_strategic_briefing_pdf(examples: Path):
 def test_strategic_briefing_body_fits_eight_pages(examples: Path):
     """The briefing's body, from its key messages to its further resources, within eight A4
     pages (issue 13); the appendices follow."""
-    reader = PdfReader(examples / "results/families/report/strategic-briefing.pdf")
-    pages = [words(page.extract_text() or "") for page in reader.pages]
+    pdf = examples / "results/families/report/strategic-briefing.pdf"
+    reader = PdfReader(pdf)
+    pages = [words(page) for page in page_texts(pdf)]
     first = next(i for i, page in enumerate(pages) if "Key messages" in page)
     # The last page naming the first appendix: the contents name it too.
     appendix = max(i for i, page in enumerate(pages) if "Appendix A. Included studies" in page)
@@ -297,7 +299,7 @@ def test_families_renders_both_formats_each_in_its_own_folder(examples: Path):
         assert (base / "source" / fmt / "_generated" / "methods.md").is_file()
         reader = PdfReader(base / f"{fmt}.pdf")
         assert len(reader.pages) >= 3
-        assert label in (reader.pages[1].extract_text() or "")  # the running header
+        assert label in page_texts(base / f"{fmt}.pdf")[1]  # the running header
         html = (base / f"{fmt}.html").read_text("utf-8")
         assert label in html
         document = Document(str(base / f"{fmt}.docx"))
@@ -454,13 +456,13 @@ def test_every_format_has_a_cover_an_imprint_and_metadata_from_the_config(exampl
         assert info["/CreationDate"] == f"D:{pub['date'].replace('-', '')}000000Z"
         # The cover: format, title (no word hyphenated), subtitle, authors, organisation,
         # date and version; no contents, no page number.
-        cover = reader.pages[0].extract_text()
+        cover = page_texts(base / f"{fmt}.pdf")[0]
         assert "\u00ad" not in cover and not re.search(r"\w-\n", cover), cover
         for text in (label.upper(), settings["title"], pub["organisation"], pub["version"]):
             assert words(text) in words(cover), (fmt, text)
         assert all(name in cover for name in authors)
         assert "Contents" not in cover and "Page 1 of" not in cover
-        second = words(reader.pages[1].extract_text())
+        second = words(page_texts(base / f"{fmt}.pdf")[1])
         assert "Contents" in second and "About this publication" in second
         for key in ("licence", "funder"):
             assert flat(pub[key]) in flat(second), (fmt, key)
@@ -512,9 +514,9 @@ def test_html_and_pdf_name_the_same_format(examples: Path):
         label = FORMAT_LABELS[html.stem]
         page = html.read_text("utf-8")
         assert re.findall(r'<span class="evs-format">([^<]*)</span>', page) == [label]
-        reader = PdfReader(html.with_suffix(".pdf"))
-        assert label.upper() in reader.pages[0].extract_text()
-        header = reader.pages[2].extract_text().splitlines()[0]
+        pages = page_texts(html.with_suffix(".pdf"))
+        assert label.upper() in pages[0]
+        header = pages[2].splitlines()[0]
         assert header.endswith(label), (html.name, header)
         others = set(FORMAT_LABELS.values()) - {label}
         assert not any(f'"evs-format">{o}<' in page for o in others)

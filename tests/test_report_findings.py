@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pypdf import PdfReader
 
 from conftest import REPO, TINY
 from evsynth.codebook import load_codebook
@@ -28,6 +27,7 @@ from evsynth.review_findings import QUALITATIVE_FINDINGS_COLUMNS, SUMMARY_OF_FIN
 from evsynth.tables import write_table
 from evsynth.tally import run_agreement, run_tally
 from evsynth.validate import run_validate
+from pdf_text import page_texts
 from stage_paths import meta_settings, outcomes_paths, tally_paths, validation_paths
 
 CODEBOOK = TINY / "codebook.yaml"
@@ -553,8 +553,7 @@ def test_hostile_finding_text_prints_literally_in_html_and_pdf(tiny_results: Pat
     # explanation).
     assert page.count(HOSTILE) == 8, page.count(HOSTILE)
     assert 'href="http://x"' not in page
-    reader = PdfReader(out / "summary-of-evidence.pdf")
-    pdf = "".join("".join(page.extract_text() or "" for page in reader.pages).split())
+    pdf = "".join("".join(page_texts(out / "summary-of-evidence.pdf")).split())
     assert pdf.count("".join(HOSTILE.split())) == 8  # table cells wrap: compare unspaced
     assert "Summaryoffindings" in pdf and "Effectfindings(GRADE)" in pdf
     # The Word file prints it literally too, in the table cells as in the prose.

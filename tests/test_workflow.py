@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 
 from conftest import HOSTILE_TEXTS, REPO
+from pdf_text import page_texts, pdf_text
 
 pytestmark = pytest.mark.workflow
 
@@ -45,10 +45,6 @@ def snakemake(workdir: Path, *extra: str, env: dict | None = None) -> subprocess
         timeout=900,
         env={**os.environ, "EVSYNTH_ENGINE": "pandoc", **(env or {})},
     )
-
-
-def pdf_text(path: Path) -> str:
-    return "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
 
 
 @pytest.fixture
@@ -120,7 +116,7 @@ def test_pdf_has_the_notice_the_live_numbers_and_the_studies(tiny_run: Path):
     # No findings or appraisal sheet: those sections are left out, not shown empty.
     for absent in ("Summary of findings", "Quality of the evidence", "Findings checks"):
         assert absent not in flat, absent
-    assert len(PdfReader(tiny_run / "results/tiny/report/summary-of-evidence.pdf").pages) >= 3
+    assert len(page_texts(tiny_run / "results/tiny/report/summary-of-evidence.pdf")) >= 3
 
 
 def test_html_is_self_contained_and_prints_hostile_text_literally(tiny_run: Path):
