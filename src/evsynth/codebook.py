@@ -159,7 +159,7 @@ CORE_STUDY_COLUMNS: tuple[str, ...] = SHEET_COLUMNS["studies"]
 @cache  # the package's own file: parsed once per process (55 ms a time, every codebook load)
 def _schema() -> dict:
     text = resources.files("evsynth").joinpath("schemas/codebook.schema.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def key_path(parts: Any, data: Any = None) -> str:
