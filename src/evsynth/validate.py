@@ -32,7 +32,9 @@ from evsynth.intake import (
     SHEETS,
     Intake,
     Sheet,
-    joined,
+    any_contains,
+    any_match,
+    may_contain,
     read_sheets,
     sha256_file,
 )
@@ -179,9 +181,9 @@ class _Collector:
 
 #: A whole number as a spreadsheet may write it: optional sign, ASCII digits, maybe ".0".
 _INTEGER = r"[+-]?[0-9]+(?:\.0*)?"
-#: Something that may need rewriting as a plain whole number ("+5", "007", "2019.0"); searched
-#: in the whole column joined by NULs (see :func:`evsynth.intake.joined`).
-_NON_CANONICAL_INTEGER = re.compile(r"\x00(?:\+|-?0[0-9])|\.[0-9]*\x00")
+#: A cell that may need rewriting as a plain whole number ("+5", "007", "2019.0"): searched in
+#: every cell at once (RE2, through :func:`evsynth.intake.any_match`).
+_NON_CANONICAL_INTEGER = r"^(?:\+|-?0[0-9])|\.[0-9]*$"
 
 
 #: The largest whole number a clean table holds (a 64-bit integer in the typed hand-off).
@@ -189,12 +191,12 @@ MAX_INTEGER_TEXT = str(2**63 - 1)
 
 _SPREADSHEET_ERROR = re.compile(SPREADSHEET_ERROR_PATTERN)
 #: Cheap test on the whole column first: every error value holds one of these.
-_ERROR_MARKS = re.compile(r"#[A-Z]|Err:")
+_ERROR_MARKS = r"#[A-Z]|Err:"
 
 
 def _spreadsheet_errors(values: pd.Series) -> pd.Series:
     """Cells holding exactly a spreadsheet error value (``#REF!``, ``#N/A``, ``Err:502``)."""
-    if not _ERROR_MARKS.search(joined(values)):
+    if not may_contain(values, "#", "Err:") or not any_match(values, _ERROR_MARKS):
         return pd.Series(False, index=values.index)
     return values.str.strip().str.fullmatch(_SPREADSHEET_ERROR.pattern)
 
@@ -230,7 +232,7 @@ MAX_SUGGESTED = 1000
 
 def _contains(values: pd.Series, text: str) -> pd.Series:
     """``values.str.contains(text)``, skipped (all False) when no cell can contain it."""
-    if text not in joined(values):
+    if not any_contains(values, text):
         return pd.Series(False, index=values.index)
     return values.str.contains(text, regex=False)
 
@@ -269,7 +271,7 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
     elif spec.type == "integer":
         ok = present & values.str.fullmatch(_INTEGER)
         col.cells(present & ~ok, spec.name, values, "integer", "'{value}' is not a whole number")
-        if _NON_CANONICAL_INTEGER.search(joined(values)):
+        if any_match(values, _NON_CANONICAL_INTEGER):
             canonical = (
                 values.str.replace(r"\.0*$", "", regex=True)
                 .str.replace(r"^\+", "", regex=True)
