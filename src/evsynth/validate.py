@@ -30,10 +30,12 @@ from evsynth.intake import (
     CELL_SEPARATOR,
     OPTIONAL_SHEETS,
     SHEETS,
+    WHITESPACE_CLASS,
     Intake,
     Sheet,
     any_contains,
     any_match,
+    arrow_text,
     may_contain,
     read_sheets,
     sha256_file,
@@ -301,7 +303,7 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
             f"'{{value}}' is too large: a whole number here is at most {MAX_INTEGER_TEXT} either "
             "way",
         )
-        _check_range(col, spec, values, ok & ~huge)
+        _check_range(col, spec, values, ok & ~huge, whole=True)
     elif spec.type == "number":
         numbers = pd.to_numeric(values.where(present), errors="coerce")
         finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
@@ -327,25 +329,90 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
     return values
 
 
+def _split_multi(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
+    """Every part of each cell split at the separator, untrimmed, blanks kept (Arrow), and the
+    position in ``values`` of the cell each part comes from."""
+    cells = arrow_text(values)
+    parts = pc.split_pattern(cells, MULTI_SEPARATOR)
+    if isinstance(parts, pa.ChunkedArray):
+        parts = parts.combine_chunks()
+    rows = pc.list_parent_indices(parts).to_numpy(zero_copy_only=False)
+    return pc.list_flatten(parts), rows
+
+
 def _explode_multi(values: pd.Series) -> pd.Series:
-    """One entry per value of each multi-valued cell (index: the cell's row), blanks dropped."""
-    parts = values.str.split(MULTI_SEPARATOR, regex=False).explode().str.strip()
-    return parts[parts.notna() & (parts != "")]
+    """One entry per value of each multi-valued cell (index: the cell's row), blanks dropped;
+    Python strings, trimmed as ``str.strip`` trims (what later checks compare and show)."""
+    flat, rows = _split_multi(values)
+    texts = np.asarray(flat.to_pylist(), dtype=object)
+    padded = _padded(flat)
+    if padded.any():  # only the padded parts are trimmed one by one
+        texts[padded] = [text.strip() for text in texts[padded]]
+    parts = pd.Series(texts, index=values.index[rows], dtype=object)
+    return parts[parts != ""]
+
+
+def _padded(texts: pa.Array) -> np.ndarray:
+    """Which cells start or end with whitespace (as ``str.strip`` sees it)."""
+    edge = pc.or_(
+        pc.match_substring_regex(texts, f"^{WHITESPACE_CLASS}"),
+        pc.match_substring_regex(texts, f"{WHITESPACE_CLASS}$"),
+    )
+    return edge.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _all_known(values: pd.Series, allowed: Mapping[str, str]) -> bool:
+    """Whether every part of every cell of ``values`` (multi-valued, no blank cells) is a code
+    as it stands: no blank part, no padding, no other case. The usual column, answered in
+    Arrow without making a Python string of any part."""
+    flat, _ = _split_multi(values)
+    codes = pa.array(list(allowed), pa.string())
+    return bool(pc.all(pc.is_in(flat, value_set=codes)).as_py() is not False)
+
+
+#: A multi-valued cell that the normalisation below may change (its parts are not all trimmed,
+#: or one is blank): whitespace at a separator or at either end, a separator at either end or
+#: doubled, or any character at either end that is not printable ASCII (so that no reading of
+#: "whitespace" can differ from the one the rewriting uses).
+_MULTI_UNTIDY = (
+    rf"{WHITESPACE_CLASS}{re.escape(MULTI_SEPARATOR)}|{re.escape(MULTI_SEPARATOR)}{WHITESPACE_CLASS}"
+    rf"|{re.escape(MULTI_SEPARATOR)}{{2}}|^{re.escape(MULTI_SEPARATOR)}|{re.escape(MULTI_SEPARATOR)}$"
+    r"|^[^\x21-\x7e]|[^\x21-\x7e]$"
+)
 
 
 def _normalise_multi(values: pd.Series) -> pd.Series:
     """``"a ; b;;a"`` -> ``"a;b"``: trimmed parts, no blanks, no repeats, order kept.
 
-    Only cells that hold the separator are looked at, and only those with a repeated value
-    are taken apart and joined again, so the usual cell costs a few vectorised string calls.
+    Only cells that hold the separator are looked at, and only those that are untidy or repeat
+    a value are rewritten (:func:`_rewrite_multi`); the usual cell is found tidy in Arrow.
     """
-    has = _contains(values, MULTI_SEPARATOR)
-    if not has.any():
+    cells = arrow_text(values)
+    if not may_contain(values, MULTI_SEPARATOR):
         return values
+    has = pc.match_substring(cells, MULTI_SEPARATOR)
+    untidy = pc.and_(has, pc.match_substring_regex(cells, _MULTI_UNTIDY))
+    work = untidy.fill_null(False).to_numpy(zero_copy_only=False)
+    tidy = pc.and_(has, pc.invert(untidy)).fill_null(False).to_numpy(zero_copy_only=False)
+    if tidy.any():  # tidy cells that repeat a part ("a;b;a") are rewritten too
+        flat, rows = _split_multi(values[tidy])
+        pairs = pa.table({"row": rows, "part": flat})
+        counts = pairs.group_by(["row", "part"]).aggregate([([], "count_all")])
+        if counts.num_rows < pairs.num_rows:
+            repeated = pc.filter(counts["row"], pc.greater(counts["count_all"], 1))
+            work[np.flatnonzero(tidy)[np.unique(repeated.to_numpy())]] = True
+    if not work.any():
+        return values
+    out = values.copy()
+    out[work] = _rewrite_multi(values[work])
+    return out
+
+
+def _rewrite_multi(values: pd.Series) -> pd.Series:
+    """The normalisation of cells that hold the separator, one cell at a time in effect."""
     sep = re.escape(MULTI_SEPARATOR)
     cells = (
-        values[has]
-        .str.replace(rf"\s*{sep}[\s{sep}]*", MULTI_SEPARATOR, regex=True)
+        values.str.replace(rf"\s*{sep}[\s{sep}]*", MULTI_SEPARATOR, regex=True)
         .str.strip(MULTI_SEPARATOR)
         .str.strip()
     )
@@ -357,9 +424,7 @@ def _normalise_multi(values: pd.Series) -> pd.Series:
         pairs = pairs[pairs["row"].isin(rows) & ~repeated]
         rebuilt = pairs.groupby("row", sort=False)["part"].agg(MULTI_SEPARATOR.join)
         cells.loc[rebuilt.index] = rebuilt.to_numpy()
-    out = values.copy()
-    out[has] = cells
-    return out
+    return cells
 
 
 def _check_category(
@@ -367,6 +432,8 @@ def _check_category(
 ) -> pd.Series:
     allowed = dict(spec.values or {})
     if spec.multi:
+        if _all_known(values[present], allowed):
+            return values
         parts = _explode_multi(values[present])
     else:
         several = present & _contains(values, MULTI_SEPARATOR)
@@ -429,10 +496,24 @@ def _check_category(
     return values
 
 
-def _check_range(col: _Collector, spec: ColumnSpec, values: pd.Series, ok: pd.Series) -> None:
+def _check_range(
+    col: _Collector, spec: ColumnSpec, values: pd.Series, ok: pd.Series, whole: bool = False
+) -> None:
+    """Flag the ``ok`` cells outside the column's bounds. ``whole``: the ``ok`` cells are plain
+    whole numbers within 64 bits (checked and rewritten above), read by Arrow's cast instead of
+    ``to_numeric``: the same numbers (and the bounds are small, so no rounding of a huge one
+    can move it across a bound), without a Python object per cell."""
     if spec.minimum is None and spec.maximum is None:
         return
-    numbers = pd.to_numeric(values.where(ok), errors="coerce")
+    if whole:
+        okay = np.asarray(ok, dtype=bool)
+        cells = pc.if_else(pa.array(okay), arrow_text(values), "0")
+        numbers = pd.Series(
+            pc.cast(cells, pa.int64()).to_numpy(zero_copy_only=False).astype(float),
+            index=values.index,
+        ).where(okay)
+    else:
+        numbers = pd.to_numeric(values.where(ok), errors="coerce")
     low = spec.minimum if spec.minimum is not None else -np.inf
     high = spec.maximum if spec.maximum is not None else np.inf
     out = ok & ((numbers < low) | (numbers > high)).fillna(False)
@@ -492,6 +573,8 @@ def _check_sheet(sheet: Sheet, specs: list[ColumnSpec]) -> tuple[pd.DataFrame, _
 
 def _check_studies(clean: pd.DataFrame, col: _Collector) -> None:
     ids = clean["study_id"]
+    if len(pc.unique(arrow_text(ids))) == len(ids):
+        return  # every ID once (the usual sheet): found without pandas' factorising
     duplicated = (ids != "") & ids.duplicated(keep="first")
     if duplicated.any():
         first_row = clean.groupby("study_id")[SOURCE_ROW].first()
@@ -510,19 +593,29 @@ def _check_studies(clean: pd.DataFrame, col: _Collector) -> None:
         col.bad |= duplicated.to_numpy()
 
 
-def _is_in(values: pd.Series, allowed: pd.Series | set[str]) -> pd.Series:
+def _is_in(values: pd.Series, allowed: pd.Series | set[str] | pa.Array) -> pd.Series:
     """``values.isin(allowed)`` through pyarrow's hash lookup.
 
     pandas 3's ``isin`` on its Arrow-backed strings boxes every allowed value in Python: 7 s
     for 100,000 study IDs against a million code rows, where ``pyarrow.compute.is_in`` takes
     0.1 s. Both inputs are text (IDs); a missing value matches nothing.
     """
-    allowed = pa.array(list(allowed) if isinstance(allowed, set) else allowed, pa.string())
+    if isinstance(allowed, pa.ChunkedArray):
+        allowed = allowed.combine_chunks()
+    elif not isinstance(allowed, pa.Array):
+        allowed = pa.array(list(allowed) if isinstance(allowed, set) else allowed, pa.string())
     found = pc.is_in(pa.array(values, pa.string()), value_set=allowed, skip_nulls=True)
     return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=values.index)
 
 
-def _check_references(clean: pd.DataFrame, col: _Collector, study_ids: set[str]) -> None:
+def _known_ids(ids: pd.Series) -> pa.Array:
+    """The distinct non-blank IDs of a column, kept in Arrow (a Python set of 100,000 IDs
+    boxed each one: 0.1 s, for a lookup that Arrow does on its own strings)."""
+    cells = arrow_text(ids)
+    return pc.unique(pc.filter(cells, pc.not_equal(cells, "")))
+
+
+def _check_references(clean: pd.DataFrame, col: _Collector, study_ids: pa.Array) -> None:
     ids = clean["study_id"]
     unknown = (ids != "") & ~_is_in(ids, study_ids)
     col.cells(
@@ -1073,7 +1166,7 @@ _NEEDS = {
 }
 
 
-def _check_finding_studies(clean: pd.DataFrame, col: _Collector, study_ids: set[str]) -> None:
+def _check_finding_studies(clean: pd.DataFrame, col: _Collector, study_ids: pa.Array) -> None:
     """Each study a finding rests on is in the studies sheet (every unknown one named)."""
     parts = _explode_multi(clean["study_ids"])
     unknown = parts[~_is_in(parts, study_ids).to_numpy()]
@@ -1183,7 +1276,7 @@ def validate_review(
 
     if "studies" in clean:
         _check_studies(clean["studies"], collectors["studies"])
-        study_ids = set(clean["studies"]["study_id"]) - {""}
+        study_ids = _known_ids(clean["studies"]["study_id"])
         for name in ("codes", "outcomes"):
             if name in clean:
                 _check_references(clean[name], collectors[name], study_ids)
