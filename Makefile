@@ -63,11 +63,13 @@ unlock: $(STAMP)
 dry-run: $(STAMP)
 	$(SNAKEMAKE) --dry-run
 
-# One pytest worker per core (pytest-xdist), each taking whole files (loadfile), so a module's
-# shared workflow run is built once. Fresh clone on an idle 2-core machine: 882 tests in 248 s
-# (the tests add up to about 530 s: about that long serial).
+# One pytest worker per core (pytest-xdist), handed tests one at a time and taking work from
+# each other at the end, so no core sits idle behind a long file. The workflow runs that many
+# tests read (the tiny review's, the examples') are built once and shared by the workers
+# (conftest.built_once). (loadgroup would group by module, but pytest 9.2 broke it:
+# pytest-xdist issue 1386.)
 # Serial, e.g. on a machine shared with other work: make test PYTEST_ARGS=
-PYTEST_ARGS ?= -n auto --dist loadfile
+PYTEST_ARGS ?= -n auto --dist worksteal
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

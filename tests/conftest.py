@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -66,18 +68,53 @@ def make_run(workdir: Path, *extra: str, **popen) -> subprocess.CompletedProcess
     )
 
 
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    worker_id: str,
+    name: str,
+    build: Callable[[Path], None],
+) -> Path:
+    """``build(folder)`` run once for the whole test session, and ``folder``.
+
+    Under pytest-xdist the workers share it: the first to take the lock builds, the others
+    wait and then read the same folder (a second build would only take a core from other
+    tests). A failed build fails every test that asks for it, with the same message.
+    """
+    if worker_id == "master":  # not under xdist: this process's own temporary folder
+        folder = tmp_path_factory.mktemp(name) / name
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent / f"shared-{name}"
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        failed = shared / "failed.txt"
+        if failed.exists():
+            pytest.fail(failed.read_text("utf-8"))
+        if not (shared / "done").exists():
+            try:
+                build(shared / name)
+            except BaseException as exc:
+                failed.write_text(f"{type(exc).__name__}: {exc}", "utf-8")
+                raise
+            (shared / "done").touch()
+    return shared / name
+
+
 @pytest.fixture(scope="session")
-def tiny_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_built(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The tiny review run once from scratch through ``make run``'s wrapper, shared read-only.
 
-    A full run costs ~20 s; the workflow tests read this one (or a copy of it) instead of each
+    A full run costs ~8 s; the workflow tests read this one (or a copy of it) instead of each
     running their own. It is also the suite's real end-to-end run of ``make run``.
     """
-    workdir = tmp_path_factory.mktemp("built") / "tiny"
-    shutil.copytree(TINY, workdir)
-    done = make_run(workdir)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return workdir
+
+    def build(workdir: Path) -> None:
+        shutil.copytree(TINY, workdir)
+        done = make_run(workdir)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    return built_once(tmp_path_factory, worker_id, "tiny", build)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # kept to the end: xdist may run other modules in between
 def scattered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every stage run with each output in its own odd place and under an odd name: a stage
     that chose a name inside a folder it was given would write where no one asked."""

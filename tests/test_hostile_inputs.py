@@ -175,7 +175,7 @@ def _filled_template(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # kept to the end: xdist may run other modules in between
 def filled_template(tmp_path_factory) -> Path:
     return _filled_template(tmp_path_factory.mktemp("template"))
 

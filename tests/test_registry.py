@@ -97,7 +97,7 @@ FIGURES = (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # kept to the end: xdist may run other modules in between
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("registry")
     with pytest.MonkeyPatch.context() as patch:

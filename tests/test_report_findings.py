@@ -242,7 +242,7 @@ def write_findings(
     return paths
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # kept to the end: xdist may run other modules in between
 def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny review's real clean tables, tallies, outcomes and figures (no findings)."""
     from evsynth.outcomes import run_outcomes

@@ -333,7 +333,7 @@ def _write_review(tmp: Path, findings: pd.DataFrame, appraisal: bool = True) -> 
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # kept to the end: xdist may run other modules in between
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("findings")
     args = _write_review(tmp, _findings())

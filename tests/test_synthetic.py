@@ -19,12 +19,12 @@ from evsynth.validate import validate_review
 N = 200
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # kept to the end: xdist may run other modules in between
 def review(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return write_synthetic_review(tmp_path_factory.mktemp("synthetic"), N, seed=7)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # kept to the end: xdist may run other modules in between
 def validated(review):
     return validate_review(review["sheets"], review["codebook"])
 

@@ -152,7 +152,7 @@ def test_agreement_kappa_over_several_studies(tiny_clean):
 # --- The matrix-based tallies against plain pandas, on a synthetic review ---------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # kept to the end: xdist may run other modules in between
 def synthetic(tmp_path_factory: pytest.TempPathFactory):
     """A small synthetic review (a third double-coded) with a third coder and a blank coder
     added to some studies: (studies, codes, codebook)."""
