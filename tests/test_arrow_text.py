@@ -146,3 +146,14 @@ def test_whole_number_range_is_read_exactly() -> None:
     flagged = sorted((f.row, f.rule) for f in col.findings)
     assert flagged == [(2, "range"), (5, "range"), (6, "range"), (7, "integer"), (8, "range")]
     assert np.flatnonzero(col.bad).tolist() == [0, 3, 4, 5, 6]
+
+
+def test_repeating_parts_found_in_short_and_long_cells() -> None:
+    """Cells that repeat a part, by pairwise comparison (few parts) or by counting (many)."""
+    rng = random.Random(3)
+    for longest in (4, 40):  # 40 parts: more than validate._FEW_PARTS, the counting branch
+        texts = [";".join(rng.choice("abcdefghij") for _ in range(rng.randint(1, longest)))
+                 for _ in range(300)]  # fmt: skip
+        flat, rows = validate._split_multi(pd.Series(texts, dtype="str"))
+        expected = [i for i, t in enumerate(texts) if len(set(t.split(";"))) < t.count(";") + 1]
+        assert validate._repeating(flat, rows).tolist() == expected

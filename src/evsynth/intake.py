@@ -259,7 +259,7 @@ def read_csv_sheet(
                 "it as 'CSV UTF-8'",
             )
         ]
-    if not raw.strip():
+    if not raw or raw.isspace():  # what strip() would leave empty, without copying the file
         return None, findings + [
             Finding.error(name, None, "", "", "empty_file", f"{path}: the file is empty")
         ]

@@ -396,16 +396,37 @@ def _normalise_multi(values: pd.Series) -> pd.Series:
     tidy = pc.and_(has, pc.invert(untidy)).fill_null(False).to_numpy(zero_copy_only=False)
     if tidy.any():  # tidy cells that repeat a part ("a;b;a") are rewritten too
         flat, rows = _split_multi(values[tidy])
-        pairs = pa.table({"row": rows, "part": flat})
-        counts = pairs.group_by(["row", "part"]).aggregate([([], "count_all")])
-        if counts.num_rows < pairs.num_rows:
-            repeated = pc.filter(counts["row"], pc.greater(counts["count_all"], 1))
-            work[np.flatnonzero(tidy)[np.unique(repeated.to_numpy())]] = True
+        work[np.flatnonzero(tidy)[_repeating(flat, rows)]] = True
     if not work.any():
         return values
     out = values.copy()
     out[work] = _rewrite_multi(values[work])
     return out
+
+
+#: Parts a cell may have for :func:`_repeating` to compare them pairwise (more: a hash table).
+_FEW_PARTS = 16
+
+
+def _repeating(flat: pa.Array, rows: np.ndarray) -> np.ndarray:
+    """The cells (positions, as ``rows`` numbers them) where some part appears twice.
+
+    A cell's parts are consecutive in ``flat``: with a number for each distinct part, the cells
+    of a few parts are found by comparing each part with the next ones in the same cell."""
+    if len(flat) == 0:
+        return np.zeros(0, dtype=np.intp)
+    most = int(np.bincount(rows).max())
+    if most > _FEW_PARTS:  # a long list in some cell: count (cell, part) pairs instead
+        pairs = pa.table({"row": rows, "part": flat})
+        counts = pairs.group_by(["row", "part"]).aggregate([([], "count_all")])
+        repeated = pc.filter(counts["row"], pc.greater(counts["count_all"], 1))
+        return np.unique(repeated.to_numpy())
+    codes = pc.dictionary_encode(flat).indices.to_numpy(zero_copy_only=False)
+    found = [
+        rows[shift:][(rows[shift:] == rows[:-shift]) & (codes[shift:] == codes[:-shift])]
+        for shift in range(1, most)
+    ]
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.intp)
 
 
 def _rewrite_multi(values: pd.Series) -> pd.Series:
