@@ -157,3 +157,25 @@ def test_repeating_parts_found_in_short_and_long_cells() -> None:
         flat, rows = validate._split_multi(pd.Series(texts, dtype="str"))
         expected = [i for i, t in enumerate(texts) if len(set(t.split(";"))) < t.count(";") + 1]
         assert validate._repeating(flat, rows).tolist() == expected
+
+
+def test_strict_reader_takes_only_utf8() -> None:
+    """The strict reader is trusted to check UTF-8 in place of Python's decoder: it refuses
+    exactly the files the decoder refuses (overlong forms, surrogates, beyond U+10FFFF, cut)."""
+    rng = random.Random(9)
+    special = [
+        *(b"\xed\xa0\x80", b"\xc0\x80", b"\xe0\x80\x80", b"\xf0\x80\x80\x80", b"\xf4\x90\x80\x80"),
+        *(b"\xf5\x80\x80\x80", b"\xc2", b"\xe2\x82", b"\x80", b"\xef\xbf\xbf", b"\xf4\x8f\xbf\xbf"),
+        *(b"\xed\x9f\xbf", b"\xc1\xbf", b"\xc2\x80", b"\xff"),
+    ]
+    picks = [0x80, 0xBF, 0x9F, 0xA0, 0x8F, 0x90, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0x61]
+    drawn = [bytes(rng.choice(picks) for _ in range(rng.randint(1, 5))) for _ in range(3000)]
+    cells = special + drawn
+    for cell in cells:
+        raw = b"id,name\n1," + cell + b"\n"
+        try:
+            raw.decode("utf-8")
+            utf8 = True
+        except UnicodeDecodeError:
+            utf8 = False
+        assert (intake._parse_strict(raw, 2) is not None) == utf8, cell

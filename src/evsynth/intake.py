@@ -265,11 +265,17 @@ def read_csv_sheet(
         ]
     # Before anything is parsed or quoted: is this the sheet at all? A config or a symlink may
     # point at any file, and nothing of a file that is not a sheet goes into the findings.
-    problem = _header_problem(name, str(path), _first_record(raw))
+    first = _first_record(raw)
+    problem = _header_problem(name, str(path), first)
     if problem is not None:
         return None, findings + [problem]
+    # Arrow's reader checks that every cell is UTF-8, exactly as Python's decoder does (tests/
+    # test_arrow_text.py); only a file it leaves to pandas is decoded here.
+    frame = _parse_strict(raw, len(first))
+    text = ""
     try:
-        text = raw.decode("utf-8")
+        if frame is None:
+            text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         row, column = _locate(raw[: exc.start].decode("utf-8"))
         return None, [
@@ -294,7 +300,6 @@ def read_csv_sheet(
                 f"{path}: Windows (CRLF) line endings read as plain",
             )
         )
-    frame = _parse_strict(raw, len(_first_record(raw)))
     try:
         if frame is not None:
             raise _Parsed  # the common case, read by Arrow: nothing for pandas to do
@@ -377,10 +382,14 @@ def _parse_strict(raw: bytes, width: int) -> pd.DataFrame | None:
     try:
         table = arrow_csv.read_csv(
             io.BytesIO(raw + end + tail),
-            read_options=arrow_csv.ReadOptions(column_names=names, use_threads=False),
+            # One block for the whole file, so each column is one chunk of Arrow strings: every
+            # later test of a column is then one call, not one per megabyte.
+            read_options=arrow_csv.ReadOptions(
+                column_names=names, use_threads=False, block_size=len(raw) + len(tail) + 2
+            ),
             parse_options=arrow_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=arrow_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                column_types=dict.fromkeys(names, pa.large_string()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),

@@ -184,8 +184,10 @@ class _Collector:
 #: A whole number as a spreadsheet may write it: optional sign, ASCII digits, maybe ".0".
 _INTEGER = r"[+-]?[0-9]+(?:\.0*)?"
 #: A cell that may need rewriting as a plain whole number ("+5", "007", "2019.0"): searched in
-#: every cell at once (RE2, through :func:`evsynth.intake.any_match`).
-_NON_CANONICAL_INTEGER = r"^(?:\+|-?0[0-9])|\.[0-9]*$"
+#: every cell at once (RE2, through :func:`evsynth.intake.any_match`), the start and the end
+#: apart (an anchored search is cheap; the end's only where some cell holds a point).
+_NON_CANONICAL_START = r"^(?:\+|-?0[0-9])"
+_NON_CANONICAL_END = r"\.[0-9]*$"
 
 
 #: The largest whole number a clean table holds (a 64-bit integer in the typed hand-off).
@@ -273,7 +275,9 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
     elif spec.type == "integer":
         ok = present & values.str.fullmatch(_INTEGER)
         col.cells(present & ~ok, spec.name, values, "integer", "'{value}' is not a whole number")
-        if any_match(values, _NON_CANONICAL_INTEGER):
+        if any_match(values, _NON_CANONICAL_START) or (
+            may_contain(values, ".") and any_match(values, _NON_CANONICAL_END)
+        ):
             canonical = (
                 values.str.replace(r"\.0*$", "", regex=True)
                 .str.replace(r"^\+", "", regex=True)
@@ -290,11 +294,14 @@ def _check_column(col: _Collector, spec: ColumnSpec, values: pd.Series) -> pd.Se
             values = values.where(~ok, canonical)
         # The typed hand-off stores whole numbers as 64-bit integers: one beyond them would
         # stop the stage with a traceback instead of a finding at its cell.
-        digits = values.where(ok, "").str.lstrip("-")
-        huge = ok & (
-            (digits.str.len() > len(MAX_INTEGER_TEXT))
-            | ((digits.str.len() == len(MAX_INTEGER_TEXT)) & (digits > MAX_INTEGER_TEXT))
-        )
+        if _longest(values) < len(MAX_INTEGER_TEXT):  # too short for any to be too large
+            huge = pd.Series(False, index=values.index)
+        else:
+            digits = values.where(ok, "").str.lstrip("-")
+            huge = ok & (
+                (digits.str.len() > len(MAX_INTEGER_TEXT))
+                | ((digits.str.len() == len(MAX_INTEGER_TEXT)) & (digits > MAX_INTEGER_TEXT))
+            )
         col.cells(
             huge,
             spec.name,
@@ -338,6 +345,12 @@ def _split_multi(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
         parts = parts.combine_chunks()
     rows = pc.list_parent_indices(parts).to_numpy(zero_copy_only=False)
     return pc.list_flatten(parts), rows
+
+
+def _longest(values: pd.Series) -> int:
+    """The length of the longest cell in UTF-8 bytes (at least its length in characters)."""
+    cells = arrow_text(values)
+    return int(pc.max(pc.binary_length(cells)).as_py() or 0) if len(cells) else 0
 
 
 def _explode_multi(values: pd.Series) -> pd.Series:
