@@ -512,7 +512,7 @@ def run_outcomes(
     direction, forest, effect-direction and gap-map figures, each where ``out`` says."""
     from evsynth.codebook import load_codebook
     from evsynth.figures import direction_chart, effect_direction_plot, forest_plot, gap_map_plot
-    from evsynth.tally import codes_forward
+    from evsynth.tally import codes_forward, read_codes
 
     codebook = load_codebook(codebook_path)
     studies = read_typed(studies_path)
@@ -559,7 +559,7 @@ def run_outcomes(
         out.effect_direction_figure,
         **({} if left_out is None else {"not_shown": not_shown_note(left_out, codebook)}),
     )
-    codes = codes_forward(read_typed(codes_path), forward)
+    codes = codes_forward(read_codes(codes_path), forward)
     # The gap map maps where evidence is, not a vote: every study with the outcome is in it.
     gaps = gap_map(codes, outcomes, codebook, every)
     write_table(gaps, out.gap_map)
