@@ -1310,7 +1310,11 @@ def validate_review(
 
     if "studies" in clean:
         _check_studies(clean["studies"], collectors["studies"])
-        study_ids = _known_ids(clean["studies"]["study_id"])
+        others = [n for n in ("codes", "outcomes", "appraisal", "findings") if n in clean]
+        # Only a sheet that names studies needs them looked up.
+        study_ids = (
+            _known_ids(clean["studies"]["study_id"]) if others else pa.array([], pa.string())
+        )
         for name in ("codes", "outcomes"):
             if name in clean:
                 _check_references(clean[name], collectors[name], study_ids)
