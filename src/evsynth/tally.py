@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import sparse
 
 from evsynth.codebook import Codebook
@@ -64,13 +66,14 @@ class _Incidence:
 
 def _incidence(codes: pd.DataFrame, codebook: Codebook) -> _Incidence:
     order = [t.code for t in codebook.themes]
-    theme = pd.Index(order).get_indexer(codes["code"])  # -1: not in the codebook
-    known = theme >= 0
-    study, study_ids = pd.factorize(codes["study_id"][known], sort=True)
-    theme = theme[known]
-    if (study < 0).any():  # a blank (NaN) study ID counts for nothing
-        theme = theme[study >= 0]
-        study = study[study >= 0]
+    # In Arrow, on integer codes: pandas' get_indexer and factorize box each of a million
+    # Arrow strings as a Python object (0.4 s of every tally rule at 1M code rows).
+    theme = pc.index_in(_arrow_text(codes["code"]), value_set=pa.array(order, pa.string()))
+    study = _arrow_text(codes["study_id"])
+    # Codes the codebook does not know (null theme) and blank (null) study IDs count for nothing.
+    keep = pc.and_(pc.is_valid(theme), pc.is_valid(study))
+    theme = pc.filter(theme, keep).to_numpy(zero_copy_only=False).astype(np.int64)
+    study, study_ids = _sorted_codes(pc.filter(study, keep))
     direct = sparse.csr_array(
         (np.ones(len(study)), (study, theme)), shape=(len(study_ids), len(order))
     )
@@ -78,6 +81,26 @@ def _incidence(codes: pd.DataFrame, codebook: Codebook) -> _Incidence:
     rolled.sum_duplicates()
     rolled.data[:] = 1.0  # every stored entry is a positive count of (study, code) rows
     return _Incidence(study_ids, order, rolled)
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """A text column as one Arrow string array (no copy when pandas holds it in Arrow)."""
+    array = pa.array(values, type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values, sort=True)`` for a string array without nulls, in Arrow: each
+    value's position among the distinct values, and the distinct values sorted (Arrow sorts
+    strings by their UTF-8 bytes, which is the order of their code points, as Python's)."""
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    rank = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    position = np.empty(len(rank), dtype=np.int64)
+    position[rank] = np.arange(len(rank))
+    codes = position[encoded.indices.to_numpy(zero_copy_only=False)]
+    return codes, pd.Index(encoded.dictionary.take(pa.array(rank)).to_pandas())
 
 
 def theme_incidence(codes: pd.DataFrame, codebook: Codebook) -> _Incidence:
