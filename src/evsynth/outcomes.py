@@ -14,7 +14,7 @@ studies twice. ``direction.csv`` then says per outcome how many were left out an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -436,37 +436,68 @@ def gap_map(
     Rows follow the codebook: themes in tree order, outcomes in codebook order within each
     theme. Pairs no study covers are listed with zero: they are the gaps.
     """
-    from evsynth.tally import ID_SEPARATOR, theme_incidence
+    from evsynth.tally import join_runs, theme_incidence
 
+    if not codebook.outcomes or not codebook.themes:
+        return pd.DataFrame([], columns=GAP_MAP_COLUMNS)
     inc = theme_incidence(codes, codebook)  # studies × themes, rolled up the tree
-    names = inc.study_ids.to_numpy(dtype=object)
+    csc = inc.by_theme  # each theme's studies: ascending rows, i.e. sorted study IDs
     votes = per_study_directions(outcomes) if per_study is None else per_study
-    position = inc.study_ids.get_indexer(votes["study_id"])  # -1: a study with no codes
-    direction_code = pd.Index(DIRECTION_ORDER).get_indexer(votes["direction"])
-    rows = []
-    for outcome in codebook.outcomes:
-        # Each study's direction for this outcome, by its row in the incidence (-1: none).
-        chosen = (votes["outcome"] == outcome).to_numpy() & (position >= 0)
-        by_study = np.full(len(names), -1)
-        by_study[position[chosen]] = direction_code[chosen]
-        for j, theme in enumerate(codebook.themes):
-            members = inc.studies_of(j)  # ascending rows, i.e. sorted study IDs
-            cast = by_study[members]
-            voting = cast >= 0
-            n = np.bincount(cast[voting], minlength=len(DIRECTION_ORDER))
-            rows.append(
-                {
-                    "theme": theme.code,
-                    "outcome": outcome,
-                    "n_studies": int(voting.sum()),
-                    **{f"n_{d}": int(n[i]) for i, d in enumerate(DIRECTION_ORDER)},
-                    "study_ids": ID_SEPARATOR.join(names[members[voting]].tolist()),
-                }
-            )
-    # Themes in tree order, outcomes in codebook order within each theme.
-    order = {t.code: i for i, t in enumerate(codebook.themes)}
-    rows.sort(key=lambda r: order[r["theme"]])
-    return pd.DataFrame(rows, columns=GAP_MAP_COLUMNS)
+    position = _index_in(votes["study_id"], inc.study_ids)  # -1: a study with no codes
+    direction_code = _index_in(votes["direction"], DIRECTION_ORDER)
+    outcome_code = _index_in(votes["outcome"], list(codebook.outcomes))
+    chosen = (outcome_code >= 0) & (position >= 0)
+    # Each study's direction per outcome, by its row in the incidence (-1: none). Assigned
+    # in the votes' order, as the per-outcome loop this replaces did.
+    by_study = np.full((len(inc.study_ids), len(codebook.outcomes)), -1, dtype=np.int64)
+    by_study[position[chosen], outcome_code[chosen]] = direction_code[chosen]
+    theme_of = np.repeat(np.arange(len(inc.themes)), np.diff(csc.indptr))
+    n_directions = len(DIRECTION_ORDER)
+    counts, cells = [], []  # per outcome: theme × direction counts; each cell's members
+    for o in range(len(codebook.outcomes)):
+        cast = by_study[csc.indices, o]
+        voting = cast >= 0
+        flat = theme_of[voting] * n_directions + cast[voting]
+        counts.append(np.bincount(flat, minlength=len(inc.themes) * n_directions))
+        cells.append(voting)
+    counts = np.stack(counts).reshape(len(codebook.outcomes), len(inc.themes), n_directions)
+    # Rows: themes in tree order, outcomes in codebook order within each theme.
+    members, lengths = [], []
+    for j in range(len(inc.themes)):
+        rows = csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
+        for voting in cells:
+            chosen_rows = rows[voting[csc.indptr[j] : csc.indptr[j + 1]]]
+            members.append(chosen_rows)
+            lengths.append(len(chosen_rows))
+    n = counts.transpose(1, 0, 2).reshape(-1, n_directions)  # (theme, outcome) rows
+    return pd.DataFrame(
+        {
+            "theme": [t.code for t in codebook.themes for _ in codebook.outcomes],
+            "outcome": list(codebook.outcomes) * len(codebook.themes),
+            "n_studies": n.sum(axis=1),
+            **{f"n_{d}": n[:, i] for i, d in enumerate(DIRECTION_ORDER)},
+            "study_ids": join_runs(
+                inc.arrow_ids,
+                np.concatenate(members) if members else np.array([], dtype=np.int64),
+                np.array(lengths, dtype=np.int64),
+            ),
+        },
+        columns=GAP_MAP_COLUMNS,
+    )
+
+
+def _index_in(values: pd.Series, among: Sequence[str] | pd.Index) -> np.ndarray:
+    """Each value's position in ``among`` (-1: not there), in Arrow: pandas' get_indexer
+    boxes each Arrow string of ``values`` as a Python object."""
+    found = pc.index_in(
+        pa.array(values, type=pa.string(), from_pandas=True),
+        value_set=pa.array(
+            list(among) if not isinstance(among, pd.Index) else among,
+            type=pa.string(),
+            from_pandas=True,
+        ),
+    )
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def net_direction(gap: pd.DataFrame) -> pd.Series:
