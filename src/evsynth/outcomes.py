@@ -189,10 +189,16 @@ def _key(key: object) -> tuple:
 
 
 def joined_sorted(ids: pd.Series, separator: str = ";") -> str:
-    """``separator.join(sorted(ids))``, without iterating the Series: pandas 3 boxes each
-    Arrow string it yields, one at a time (most of the direction tables' time at 100,000
-    studies). numpy sorts an object array of str by the strings' own ``<``, as sorted does."""
-    return separator.join(np.sort(ids.to_numpy(dtype=object)).tolist())
+    """``separator.join(sorted(ids))`` for text, in Arrow: pandas 3 boxes each Arrow string
+    it yields, one at a time, and numpy sorts an object array by Python comparisons (most
+    of the direction and meta-analysis tables' time at 100,000 studies). Arrow orders
+    strings by their UTF-8 bytes, which is the order of their code points, as sorted does."""
+    array = pa.array(ids, type=pa.large_string(), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    ordered = array.take(pc.array_sort_indices(array))
+    whole = pa.LargeListArray.from_arrays(pa.array([0, len(ordered)], pa.int64()), ordered)
+    return pc.binary_join(whole, pa.scalar(separator, pa.large_string()))[0].as_py()
 
 
 def _isin(values: pd.Series, wanted: list[str]) -> np.ndarray:

@@ -106,17 +106,25 @@ def _arrow_text(values: pd.Series, kind: pa.DataType | None = None) -> pa.Array:
 
 
 def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pd.Index]:
-    """``pd.factorize(values, sort=True)`` for a string array without nulls, in Arrow: each
-    value's position among the distinct values, and the distinct values sorted (Arrow sorts
-    strings by their UTF-8 bytes, which is the order of their code points, as Python's)."""
+    """``pd.factorize(values, sort=True)`` for a string array, in Arrow: each value's
+    position among the distinct values (-1 for a null), and the distinct values sorted
+    (Arrow sorts strings by their UTF-8 bytes, which is the order of their code points, as
+    Python and pandas sort them)."""
     encoded = pc.dictionary_encode(values)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     rank = pc.array_sort_indices(encoded.dictionary).to_numpy()
-    position = np.empty(len(rank), dtype=np.int64)
+    position = np.empty(len(rank) + 1, dtype=np.int64)  # the last slot: a null's -1
     position[rank] = np.arange(len(rank))
-    codes = position[encoded.indices.to_numpy(zero_copy_only=False)]
-    return codes, pd.Index(encoded.dictionary.take(pa.array(rank)).to_pandas())
+    position[-1] = -1
+    index = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return position[index], pd.Index(encoded.dictionary.take(pa.array(rank)).to_pandas())
+
+
+def _factorize_text(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values, sort=True)`` for a text column (:func:`_sorted_codes`):
+    pandas' own boxes each Arrow string as a Python object."""
+    return _sorted_codes(_arrow_text(values))
 
 
 def theme_incidence(codes: pd.DataFrame, codebook: Codebook) -> _Incidence:
@@ -428,9 +436,9 @@ def _double_coding(codes: pd.DataFrame) -> _DoubleCoding:
     between its two alphabetically first coders.
     """
     named = codes[codes["coder"].fillna("") != ""]
-    study, study_ids = pd.factorize(named["study_id"], sort=True)
-    coder, coder_ids = pd.factorize(named["coder"], sort=True)
-    code, code_ids = pd.factorize(named["code"], sort=True)
+    study, study_ids = _factorize_text(named["study_id"])
+    coder, coder_ids = _factorize_text(named["coder"])
+    code, code_ids = _factorize_text(named["code"])
     has_study = study >= 0
     # each study's coders in alphabetical order: the first two are the ones compared
     pair_study, pair_coder = _unique_pairs(study[has_study], coder[has_study], len(coder_ids))
@@ -484,7 +492,7 @@ def _agreement_table(double: _DoubleCoding, codebook: Codebook) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     n = int(decisions["study_id"].nunique())
     order = {t.code: i for i, t in enumerate(codebook.themes)}
-    unknown = sorted(set(decisions["code"]) - set(order))
+    unknown = sorted(set(decisions["code"].unique()) - set(order))
     if unknown:
         raise ValueError(f"codes not in the codebook: {', '.join(map(str, unknown))}")
     # per code: how many studies each coder gave it, and how many the two decided differently
