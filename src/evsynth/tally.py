@@ -20,7 +20,6 @@ from scipy import sparse
 
 from evsynth.codebook import Codebook
 from evsynth.contract import MULTI_SEPARATOR, QUALITY, SOURCE_TYPES
-from evsynth.handoff import read_typed
 from evsynth.tables import read_typed_columns, write_table
 
 ID_SEPARATOR = ";"
@@ -602,7 +601,7 @@ def run_tally(
     from evsynth.figures import theme_chart
 
     codebook = load_codebook(codebook_path)
-    studies = read_typed(studies_path)
+    studies = read_typed_columns(studies_path)
     incidence = _incidence(codes_forward(read_codes(codes_path), forward), codebook)
     themes = _theme_tally(len(studies), incidence, codebook)
     write_table(themes, out.themes)
@@ -625,7 +624,7 @@ def run_crosstab(
     fields = study_category_fields(codebook)
     if field not in fields:
         raise ValueError(f"'{field}' is not a category field of this review's studies sheet")
-    studies = read_typed(studies_path)
+    studies = read_typed_columns(studies_path)
     incidence = _incidence(codes_forward(read_codes(codes_path), forward), codebook)
     write_table(_theme_crosstab(studies, incidence, codebook, field, fields[field]), out_path)
 
