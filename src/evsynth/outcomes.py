@@ -89,21 +89,35 @@ def per_study_directions(outcomes: pd.DataFrame) -> pd.DataFrame:
     ``mixed`` when not (Thomson & Thomas 2013); a majority of ``no_effect`` or ``unclear``
     rows also gives ``mixed``.
     """
+    from evsynth.tally import factorize_text
+
     if outcomes.empty:
         return pd.DataFrame(columns=["outcome", "study_id", "direction"])
-    counts = (
-        outcomes.groupby(["outcome", "study_id", "direction"], sort=True)
-        .size()
-        .unstack(fill_value=0)
-    )
-    votes = counts.to_numpy()
-    top = counts.columns.to_numpy()[votes.argmax(axis=1)]
+    # On integer codes (as a groupby of the three text columns and an unstack would count,
+    # but without boxing 200,000 Arrow strings): rows with a blank key count for nothing.
+    outcome, outcome_names = factorize_text(outcomes["outcome"])
+    study, study_names = factorize_text(outcomes["study_id"])
+    direction, direction_names = factorize_text(outcomes["direction"])
+    keep = (outcome >= 0) & (study >= 0) & (direction >= 0)
+    if not keep.any():
+        return pd.DataFrame(columns=["outcome", "study_id", "direction"])
+    # (outcome, study) pairs in sorted order, as the groupby's
+    pairs, pair_of = np.unique(outcome[keep] * len(study_names) + study[keep], return_inverse=True)
+    n_directions = len(direction_names)
+    votes = np.bincount(
+        pair_of * n_directions + direction[keep], minlength=len(pairs) * n_directions
+    ).reshape(len(pairs), n_directions)  # columns: the directions in sorted order
+    top = direction_names.to_numpy(dtype=object)[votes.argmax(axis=1)]
     share = votes.max(axis=1) / votes.sum(axis=1)
     single = (votes > 0).sum(axis=1) == 1
     # A share of 0.7 or more cannot be tied, so argmax picks the one clear majority.
     decided = single | (np.isin(top, ["benefit", "harm"]) & (share >= AGREEMENT_SHARE))
-    return counts.index.to_frame(index=False).assign(
-        direction=np.where(decided, top, "mixed").astype(object)
+    return pd.DataFrame(
+        {
+            "outcome": outcome_names.take(pairs // len(study_names)),
+            "study_id": study_names.take(pairs % len(study_names)),
+            "direction": np.where(decided, top, "mixed").astype(object),
+        }
     )
 
 
@@ -454,13 +468,13 @@ def gap_map(
     chosen = (outcome_code >= 0) & (position >= 0)
     # Each study's direction per outcome, by its row in the incidence (-1: none). Assigned
     # in the votes' order, as the per-outcome loop this replaces did.
-    by_study = np.full((len(inc.study_ids), len(codebook.outcomes)), -1, dtype=np.int64)
-    by_study[position[chosen], outcome_code[chosen]] = direction_code[chosen]
+    by_study = np.full((len(codebook.outcomes), len(inc.study_ids)), -1, dtype=np.int64)
+    by_study[outcome_code[chosen], position[chosen]] = direction_code[chosen]
     theme_of = np.repeat(np.arange(len(inc.themes)), np.diff(csc.indptr))
     n_directions = len(DIRECTION_ORDER)
     counts, cells = [], []  # per outcome: theme × direction counts; each cell's members
     for o in range(len(codebook.outcomes)):
-        cast = by_study[csc.indices, o]
+        cast = by_study[o][csc.indices]
         voting = cast >= 0
         flat = theme_of[voting] * n_directions + cast[voting]
         counts.append(np.bincount(flat, minlength=len(inc.themes) * n_directions))
@@ -599,11 +613,12 @@ def run_outcomes(
         sensitivity_exclude_quality=excluded,
         prediction_interval=settings.prediction_interval,
     )
-    pooled = with_mantel_haenszel(pooled, effect_sizes(outcomes))
+    effects = effect_sizes(outcomes)
+    pooled = with_mantel_haenszel(pooled, effects)
     write_table(pooled, out.meta_analysis)
     outcome_labels = {code: o.label for code, o in codebook.outcomes.items()}
     direction_chart(direction, out.direction_figure)
-    weights = pooled_study_weights(effect_sizes(outcomes), pooled)
+    weights = pooled_study_weights(effects, pooled)
     if out.study_weights is not None:
         write_table(weights[STUDY_WEIGHT_COLUMNS], out.study_weights)
     forest_plot(

@@ -120,7 +120,7 @@ def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pd.Index]:
     return position[index], pd.Index(encoded.dictionary.take(pa.array(rank)).to_pandas())
 
 
-def _factorize_text(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+def factorize_text(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize(values, sort=True)`` for a text column (:func:`_sorted_codes`):
     pandas' own boxes each Arrow string as a Python object."""
     return _sorted_codes(_arrow_text(values))
@@ -435,9 +435,9 @@ def _double_coding(codes: pd.DataFrame) -> _DoubleCoding:
     between its two alphabetically first coders.
     """
     named = codes[codes["coder"].fillna("") != ""]
-    study, study_ids = _factorize_text(named["study_id"])
-    coder, coder_ids = _factorize_text(named["coder"])
-    code, code_ids = _factorize_text(named["code"])
+    study, study_ids = factorize_text(named["study_id"])
+    coder, coder_ids = factorize_text(named["coder"])
+    code, code_ids = factorize_text(named["code"])
     has_study = study >= 0
     # each study's coders in alphabetical order: the first two are the ones compared
     pair_study, pair_coder = _unique_pairs(study[has_study], coder[has_study], len(coder_ids))
