@@ -383,33 +383,36 @@ def _all_known(values: pd.Series, allowed: Mapping[str, str]) -> bool:
     return bool(pc.all(pc.is_in(flat, value_set=codes)).as_py() is not False)
 
 
-#: A multi-valued cell that the normalisation below may change (its parts are not all trimmed,
-#: or one is blank): whitespace at a separator or at either end, a separator at either end or
-#: doubled, or any character at either end that is not printable ASCII (so that no reading of
-#: "whitespace" can differ from the one the rewriting uses).
-_MULTI_UNTIDY = (
-    rf"{WHITESPACE_CLASS}{re.escape(MULTI_SEPARATOR)}|{re.escape(MULTI_SEPARATOR)}{WHITESPACE_CLASS}"
-    rf"|{re.escape(MULTI_SEPARATOR)}{{2}}|^{re.escape(MULTI_SEPARATOR)}|{re.escape(MULTI_SEPARATOR)}$"
-    r"|^[^\x21-\x7e]|[^\x21-\x7e]$"
-)
+def _untidy_parts(flat: pa.Array) -> np.ndarray:
+    """Which parts are blank, or start or end with a byte that is not printable ASCII: every
+    part the normalisation below may change is one of them (whitespace, by Python's reading or
+    Arrow's, is either an ASCII control or space or a character of several bytes). Read from
+    the parts' first and last bytes in place, not with a pattern per cell."""
+    _, offsets, data = flat.buffers()
+    starts = np.frombuffer(offsets, np.int32)[flat.offset : flat.offset + len(flat) + 1]
+    body = np.frombuffer(data, np.uint8) if data else np.zeros(0, np.uint8)
+    odd = starts[1:] == starts[:-1]
+    filled = ~odd
+    if filled.any():
+        first, last = body[starts[:-1][filled]], body[starts[1:][filled] - 1]
+        odd[filled] = (first < 0x21) | (first > 0x7E) | (last < 0x21) | (last > 0x7E)
+    return odd
 
 
 def _normalise_multi(values: pd.Series) -> pd.Series:
     """``"a ; b;;a"`` -> ``"a;b"``: trimmed parts, no blanks, no repeats, order kept.
 
-    Only cells that hold the separator are looked at, and only those that are untidy or repeat
-    a value are rewritten (:func:`_rewrite_multi`); the usual cell is found tidy in Arrow.
+    Only cells that hold the separator are looked at, and only those with an untidy part
+    (:func:`_untidy_parts`) or a repeated one are rewritten (:func:`_rewrite_multi`); the
+    usual cell is found tidy in Arrow, with one split of the column.
     """
-    cells = arrow_text(values)
     if not may_contain(values, MULTI_SEPARATOR):
         return values
-    has = pc.match_substring(cells, MULTI_SEPARATOR)
-    untidy = pc.and_(has, pc.match_substring_regex(cells, _MULTI_UNTIDY))
-    work = untidy.fill_null(False).to_numpy(zero_copy_only=False)
-    tidy = pc.and_(has, pc.invert(untidy)).fill_null(False).to_numpy(zero_copy_only=False)
-    if tidy.any():  # tidy cells that repeat a part ("a;b;a") are rewritten too
-        flat, rows = _split_multi(values[tidy])
-        work[np.flatnonzero(tidy)[_repeating(flat, rows)]] = True
+    flat, rows = _split_multi(values)
+    work = np.zeros(len(values), dtype=bool)
+    work[rows[_untidy_parts(flat)]] = True
+    work[_repeating(flat, rows)] = True
+    work &= np.bincount(rows, minlength=len(values)) > 1  # the cells holding the separator
     if not work.any():
         return values
     out = values.copy()
