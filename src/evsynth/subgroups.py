@@ -47,7 +47,13 @@ from evsynth.codebook import Codebook
 from evsynth.contract import EFFECT_MEASURES, QUALITY, RATIO_MEASURES, SOURCE_TYPES
 from evsynth.escape import markdown_text as md
 from evsynth.markdown_blocks import figure, number, p_value, pipe_table
-from evsynth.outcomes import DIRECTION_ORDER, effect_sizes, per_study_directions, split_votes
+from evsynth.outcomes import (
+    DIRECTION_ORDER,
+    effect_sizes,
+    joined_sorted,
+    per_study_directions,
+    split_votes,
+)
 from evsynth.stats import random_effects_many, sign_test
 
 log = logging.getLogger(__name__)
@@ -131,14 +137,26 @@ def membership(studies: pd.DataFrame, field: SubgroupField) -> pd.DataFrame:
     """One row per (study_id, value): a multi-valued cell gives one row per value, a blank cell
     the value :data:`NOT_RECORDED`."""
     cells = studies.drop_duplicates("study_id")[["study_id", field.name]].astype(str)
-    rows = [
-        (study, value.strip())
-        for study, cell in cells.itertuples(index=False)
-        for value in (cell.split(";") if field.multi else [cell])
-        if value.strip()
+    # Each distinct cell text is split once (a field has a few dozen, not 100,000 studies):
+    # a Python loop over every study's cell was half of the subgroups stage's time.
+    cell, texts = pd.factorize(cells[field.name], use_na_sentinel=False)
+    parts = [
+        [v.strip() for v in (text.split(";") if field.multi else [text]) if v.strip()]
+        for text in texts
     ]
-    pairs = pd.DataFrame(rows, columns=["study_id", "value"])
-    blank = sorted(set(cells["study_id"]) - set(pairs["study_id"]))
+    names = np.array([v for ps in parts for v in ps], dtype=object)
+    size = np.array([len(ps) for ps in parts], dtype=np.int64)
+    start = np.cumsum(size) - size
+    # (study row, value) pairs: each study's values in its cell's order, studies in order
+    n_parts = size[cell]
+    row = np.repeat(np.arange(len(cell)), n_parts)
+    offset = np.arange(len(row)) - np.repeat(np.cumsum(n_parts) - n_parts, n_parts)
+    ids = cells["study_id"].to_numpy(dtype=object)
+    pairs = pd.DataFrame(
+        {"study_id": ids[row], "value": names[np.repeat(start[cell], n_parts) + offset]},
+        columns=["study_id", "value"],
+    )
+    blank = np.sort(ids[n_parts == 0])
     blanks = pd.DataFrame({"study_id": blank, "value": NOT_RECORDED})
     return pd.concat([pairs, blanks], ignore_index=True).drop_duplicates()
 
@@ -328,7 +346,7 @@ def subgroup_directions(
                         "label": codebook.outcomes[outcome].label,
                         "field_label": field.label,
                         "value_label": _value_label(field, value),
-                        "study_ids": ";".join(sorted(group["study_id"])),
+                        "study_ids": joined_sorted(group["study_id"]),
                     }
                 )
     return pd.DataFrame(rows, columns=DIRECTION_COLUMNS)
