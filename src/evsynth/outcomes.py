@@ -468,7 +468,7 @@ def gap_map(
     chosen = (outcome_code >= 0) & (position >= 0)
     # Each study's direction per outcome, by its row in the incidence (-1: none). Assigned
     # in the votes' order, as the per-outcome loop this replaces did.
-    by_study = np.full((len(codebook.outcomes), len(inc.study_ids)), -1, dtype=np.int64)
+    by_study = np.full((len(codebook.outcomes), len(inc.study_ids)), -1, dtype=np.int8)
     by_study[outcome_code[chosen], position[chosen]] = direction_code[chosen]
     theme_of = np.repeat(np.arange(len(inc.themes)), np.diff(csc.indptr))
     n_directions = len(DIRECTION_ORDER)
@@ -476,18 +476,19 @@ def gap_map(
     for o in range(len(codebook.outcomes)):
         cast = by_study[o][csc.indices]
         voting = cast >= 0
-        flat = theme_of[voting] * n_directions + cast[voting]
+        flat = theme_of[voting] * n_directions + cast[voting].astype(np.int64)
         counts.append(np.bincount(flat, minlength=len(inc.themes) * n_directions))
         cells.append(voting)
     counts = np.stack(counts).reshape(len(codebook.outcomes), len(inc.themes), n_directions)
-    # Rows: themes in tree order, outcomes in codebook order within each theme.
-    members, lengths = [], []
+    # Rows: themes in tree order, outcomes in codebook order within each theme; the IDs are
+    # joined a theme at a time, so only one theme's copies of them are held at once.
+    study_ids: list[str] = []
     for j in range(len(inc.themes)):
         rows = csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
-        for voting in cells:
-            chosen_rows = rows[voting[csc.indptr[j] : csc.indptr[j + 1]]]
-            members.append(chosen_rows)
-            lengths.append(len(chosen_rows))
+        members = [rows[voting[csc.indptr[j] : csc.indptr[j + 1]]] for voting in cells]
+        study_ids += join_runs(
+            inc.arrow_ids, np.concatenate(members), np.array([len(m) for m in members])
+        )
     n = counts.transpose(1, 0, 2).reshape(-1, n_directions)  # (theme, outcome) rows
     return pd.DataFrame(
         {
@@ -495,11 +496,7 @@ def gap_map(
             "outcome": list(codebook.outcomes) * len(codebook.themes),
             "n_studies": n.sum(axis=1),
             **{f"n_{d}": n[:, i] for i, d in enumerate(DIRECTION_ORDER)},
-            "study_ids": join_runs(
-                inc.arrow_ids,
-                np.concatenate(members) if members else np.array([], dtype=np.int64),
-                np.array(lengths, dtype=np.int64),
-            ),
+            "study_ids": study_ids,
         },
         columns=GAP_MAP_COLUMNS,
     )
