@@ -826,8 +826,10 @@ def _group_heterogeneity(g: _Groups) -> _GroupHeterogeneity:
     tr_p = _gsum(w * o, g) / sw
     e = g.y - np.repeat(_gsum(w * g.y, g) / sw, g.k)
     q = np.maximum(0.0, _gsum(w * e * e, g))
+    # Q's p value: chdtrc(df, q) is gammaincc(df/2, q/2), and gives the same numbers bit for
+    # bit (tests/test_stats_batched.py), but its ufunc took twice as long on a thousand groups.
     return _GroupHeterogeneity(
-        q=q, q_df=df, q_p=special.chdtrc(df, q), typical_v=df / tr_p, trace_p=tr_p
+        q=q, q_df=df, q_p=special.gammaincc(df * 0.5, q * 0.5), typical_v=df / tr_p, trace_p=tr_p
     )
 
 
