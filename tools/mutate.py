@@ -172,8 +172,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "many_q_p_uses_k_df",
         "stats",
-        "q=q, q_df=df, q_p=special.chdtrc(df, q)",
-        "q=q, q_df=df, q_p=special.chdtrc(g.k, q)",
+        "q=q, q_df=df, q_p=special.gammaincc(df * 0.5, q * 0.5)",
+        "q=q, q_df=df, q_p=special.gammaincc(g.k * 0.5, q * 0.5)",
         STATS,
         OUTCOMES,
     ),
@@ -296,8 +296,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "gap_map_counts_all_theme_studies",
         "outcomes",
-        '"n_studies": int(voting.sum())',
-        '"n_studies": len(members)',
+        '"n_studies": n.sum(axis=1),',
+        '"n_studies": np.repeat(np.diff(csc.indptr), len(codebook.outcomes)),',  # all, not voting
         OUTCOMES,
     ),
     # --- tally: themes and double coding ---------------------------------------------------------
@@ -311,8 +311,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "theme_pct_of_coded_studies",
         "tally",
-        "round(100 * n / n_included, 1) if n_included",
-        "round(100 * n / len(names), 1) if len(names)",
+        "round(100 * int(k) / n_included, 1) if n_included",
+        "round(100 * int(k) / len(inc.study_ids), 1) if len(inc.study_ids)",
         TALLY,
     ),
     _m(
