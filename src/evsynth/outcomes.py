@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from evsynth.codebook import Codebook
 from evsynth.contract import QUALITY, RATIO_MEASURES
+from evsynth.handoff import read_typed
 from evsynth.sensitivity import EXTRA_META_COLUMNS, meta_analysis_extras
 from evsynth.stats import (
     random_effects_many,
@@ -33,7 +34,7 @@ from evsynth.stats import (
     sign_test,
     wilson_interval,
 )
-from evsynth.tables import read_typed_columns, write_table
+from evsynth.tables import write_table
 
 DIRECTION_ORDER = ("benefit", "harm", "no_effect", "mixed", "unclear")
 #: A study's rows for one outcome agree when at least this share point the same way
@@ -588,8 +589,8 @@ def run_outcomes(
     from evsynth.tally import codes_forward, read_codes
 
     codebook = load_codebook(codebook_path)
-    studies = read_typed_columns(studies_path)
-    outcomes = read_typed_columns(outcomes_path)
+    studies = read_typed(studies_path)
+    outcomes = read_typed(outcomes_path)
     with_quality = outcomes.merge(studies[["study_id", "quality"]], on="study_id", how="left")
     every = per_study_directions(outcomes)  # one direction per study and outcome
     # The studies whose design votes, and those left out (None: the codebook leaves none out).

@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from evsynth.contract import RATIO_MEASURES, interval_holds, no_effect
 from evsynth.escape import markdown_text as md
+from evsynth.handoff import read_typed
 from evsynth.markdown_blocks import main_analyses, number, pipe_table
 from evsynth.stats import (
     PooledEstimates,
@@ -42,7 +43,7 @@ from evsynth.stats import (
     random_effects_many,
     tau2_ci_q_profile_many,
 )
-from evsynth.tables import read_typed_columns, write_table
+from evsynth.tables import write_table
 
 if TYPE_CHECKING:  # evsynth.outcomes imports this module
     from evsynth.outcomes import MetaAnalysisSettings
@@ -252,7 +253,7 @@ def run_leave_one_out(
     from evsynth.outcomes import effect_sizes
 
     write_table(
-        leave_one_out(effect_sizes(read_typed_columns(outcomes_path)), method, hartung_knapp),
+        leave_one_out(effect_sizes(read_typed(outcomes_path)), method, hartung_knapp),
         out_path,
     )
 

@@ -375,11 +375,12 @@ def run_subgroups(
     forest plot, each where ``out`` says."""
     from evsynth.codebook import load_codebook
     from evsynth.figures.subgroups import subgroup_forest_plot
-    from evsynth.tables import read_typed_columns, write_table
+    from evsynth.handoff import read_typed
+    from evsynth.tables import write_table
 
     codebook = load_codebook(codebook_path)
-    studies = read_typed_columns(studies_path)
-    outcomes = read_typed_columns(outcomes_path)
+    studies = read_typed(studies_path)
+    outcomes = read_typed(outcomes_path)
     table = subgroup_analysis(outcomes, studies, codebook, fields, method, hartung_knapp)
     write_table(table, out.subgroups)
     write_table(subgroup_directions(outcomes, studies, codebook, fields), out.direction)

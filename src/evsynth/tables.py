@@ -6,46 +6,19 @@ digits, and rows in an order the stage fixes (never the order a dict or a hash h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from evsynth import registry
-from evsynth.handoff import PARQUET_SUFFIX
 from evsynth.spreadsheet_safe import escape, quoting, restore
 
 
 def read_clean(path: Path) -> pd.DataFrame:
     """A clean table as text, blanks as empty strings (the form validation wrote)."""
     return restore(pd.read_csv(path, dtype=str, keep_default_na=False))
-
-
-def read_typed_columns(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """A typed clean table as :func:`evsynth.handoff.read_typed` reads it (the same frame),
-    or only those of ``columns`` it has, in that order: the others are never decoded.
-
-    Why: the codes table's free-text ``excerpt`` is most of its bytes, and decoding it was
-    0.7 s of every tally rule at a million code rows that only needed three short columns.
-    And the file is read as one ``ParquetFile``: ``pyarrow.parquet.read_table`` imports
-    ``pyarrow.dataset`` on its first call, 0.45 s in every process that reads a table. A
-    column the file lacks is left out, so a stage fails where it looks for it, as before.
-    """
-    if path.suffix != PARQUET_SUFFIX:
-        raise ValueError(
-            f"{path}: a stage reads the typed clean tables "
-            f"(clean/<name>{PARQUET_SUFFIX}), not their CSV copies"
-        )
-    with pq.ParquetFile(path) as parquet:
-        present = parquet.schema_arrow.names
-        wanted = present if columns is None else [c for c in dict.fromkeys(columns) if c in present]
-        table = parquet.read(columns=wanted)
-    # The same mapping as read_typed: integers as nullable Int64, strings as pandas text.
-    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:

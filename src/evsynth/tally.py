@@ -20,7 +20,8 @@ from scipy import sparse
 
 from evsynth.codebook import Codebook
 from evsynth.contract import MULTI_SEPARATOR, QUALITY, SOURCE_TYPES
-from evsynth.tables import read_typed_columns, write_table
+from evsynth.handoff import read_typed
+from evsynth.tables import write_table
 
 ID_SEPARATOR = ";"
 
@@ -591,7 +592,7 @@ CODE_COLUMNS = ("study_id", "code", "coder")
 
 def read_codes(codes_path: Path) -> pd.DataFrame:
     """The typed codes table, only :data:`CODE_COLUMNS` (the excerpts are never decoded)."""
-    return read_typed_columns(codes_path, CODE_COLUMNS)
+    return read_typed(codes_path, CODE_COLUMNS)
 
 
 def run_tally(
@@ -601,7 +602,7 @@ def run_tally(
     from evsynth.figures import theme_chart
 
     codebook = load_codebook(codebook_path)
-    studies = read_typed_columns(studies_path)
+    studies = read_typed(studies_path)
     incidence = _incidence(codes_forward(read_codes(codes_path), forward), codebook)
     themes = _theme_tally(len(studies), incidence, codebook)
     write_table(themes, out.themes)
@@ -624,7 +625,7 @@ def run_crosstab(
     fields = study_category_fields(codebook)
     if field not in fields:
         raise ValueError(f"'{field}' is not a category field of this review's studies sheet")
-    studies = read_typed_columns(studies_path)
+    studies = read_typed(studies_path)
     incidence = _incidence(codes_forward(read_codes(codes_path), forward), codebook)
     write_table(_theme_crosstab(studies, incidence, codebook, field, fields[field]), out_path)
 
