@@ -69,9 +69,13 @@ dry-run: $(STAMP)
 # (conftest.built_once). (loadgroup would group by module, but pytest 9.2 broke it:
 # pytest-xdist issue 1386.)
 # Serial, e.g. on a machine shared with other work: make test PYTEST_ARGS=
+# Python may cache compiled modules (__pycache__, git-ignored) even where the environment says
+# PYTHONDONTWRITEBYTECODE, as this project's build machines do: else every one of the suite's
+# ~70 Snakemake and command processes compiles the package again, and each worker rewrites
+# every test module's asserts before its first test (about 5 s a worker).
 PYTEST_ARGS ?= -n auto --dist worksteal
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # snakemake --lint asks for a conda env per rule; every rule runs in the one project
 # environment (pyproject.toml, or environment.yml for conda), so that lint alone is expected.
