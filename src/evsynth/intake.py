@@ -841,17 +841,36 @@ WHITESPACE_CLASS = (
 )
 
 
+def _arrow_backed(values: pd.Series) -> bool:
+    """Whether the column is pandas text held in Arrow (``str``, as every sheet is read)."""
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+
+
 def arrow_text(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     """The column's cells as Arrow strings: pandas 3 keeps text in Arrow, so this is no copy,
     and Arrow's compute functions test every cell in C where a pandas ``.str`` call may box
     each cell as a Python string."""
+    if _arrow_backed(values):
+        # Text already in Arrow: taken as it is (``astype`` and ``pa.array`` with a type
+        # cost 0.25 ms a call even on five cells, and validation calls this hundreds of times).
+        return pa.array(values.array).cast(pa.string())
     return pa.array(values.astype("str"), type=pa.string())
 
 
-def _chunks(values: pd.Series) -> list[tuple[np.ndarray, np.ndarray]]:
+#: A column as the helpers below take it: pandas text, or its Arrow strings (:func:`arrow_text`)
+#: when the caller tests the same column several times and converts it once.
+Text = pd.Series | pa.Array | pa.ChunkedArray
+
+
+def as_arrow(values: Text) -> pa.Array | pa.ChunkedArray:
+    """``values`` as Arrow strings: converted if pandas, as it is if already Arrow."""
+    return values if isinstance(values, pa.Array | pa.ChunkedArray) else arrow_text(values)
+
+
+def _chunks(values: Text) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each Arrow chunk of the column as (its cells' UTF-8 bytes, back to back; the offsets
     where each cell starts, and one past the last), read in place."""
-    cells = arrow_text(values)
+    cells = as_arrow(values)
     out = []
     for chunk in cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]:
         _, offsets, data = chunk.buffers()
@@ -860,7 +879,7 @@ def _chunks(values: pd.Series) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def may_contain(values: pd.Series, *texts: str) -> bool:
+def may_contain(values: Text, *texts: str) -> bool:
     """Whether any cell may contain any of ``texts``: searched in the cells' bytes back to
     back, so a text split across two cells may be found too. Only ever a gate (a "no" is
     certain) before the exact per-cell test, at the cost of one search in C over the bytes."""
@@ -874,17 +893,16 @@ def may_contain(values: pd.Series, *texts: str) -> bool:
     return False
 
 
-def any_match(values: pd.Series, pattern: str) -> bool:
+def any_match(values: Text, pattern: str) -> bool:
     """Whether any cell matches the RE2 ``pattern`` (searched, not anchored)."""
-    found = pc.any(pc.match_substring_regex(arrow_text(values), pattern)).as_py()
+    found = pc.any(pc.match_substring_regex(as_arrow(values), pattern)).as_py()
     return bool(found)
 
 
-def any_contains(values: pd.Series, text: str) -> bool:
+def any_contains(values: Text, text: str) -> bool:
     """Whether any cell contains ``text`` (plain text, not a pattern)."""
-    return may_contain(values, text) and bool(
-        pc.any(pc.match_substring(arrow_text(values), text)).as_py()
-    )
+    cells = as_arrow(values)
+    return may_contain(cells, text) and bool(pc.any(pc.match_substring(cells, text)).as_py())
 
 
 #: The first and the last byte of every whitespace character in UTF-8 (see WHITESPACE_CLASS).
@@ -895,14 +913,15 @@ for _code in (*range(0x09, 0x0E), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range
     _FIRST_BYTES[chr(_code).encode("utf-8")[0]] = _LAST_BYTES[chr(_code).encode("utf-8")[-1]] = True
 
 
-def any_padded(values: pd.Series) -> bool:
+def any_padded(values: Text) -> bool:
     """Whether any cell starts or ends with whitespace (as ``str.strip`` sees it).
 
     The first and last byte of each cell are looked up first (a few array operations over
     the offsets); only a column where some cell may be padded is searched with a pattern.
     """
+    cells = as_arrow(values)
     maybe = False
-    for data, starts in _chunks(values):
+    for data, starts in _chunks(cells):
         filled = starts[1:] > starts[:-1]
         if filled.any() and (
             _FIRST_BYTES[data[starts[:-1][filled]]].any()
@@ -911,8 +930,14 @@ def any_padded(values: pd.Series) -> bool:
             maybe = True
             break
     return maybe and (
-        any_match(values, f"^{WHITESPACE_CLASS}") or any_match(values, f"{WHITESPACE_CLASS}$")
+        any_match(cells, f"^{WHITESPACE_CLASS}") or any_match(cells, f"{WHITESPACE_CLASS}$")
     )
+
+
+def _bools(result: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean result as a NumPy mask, a missing answer read as False (as pandas'
+    comparisons of a missing cell are)."""
+    return np.asarray(result.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _has_text(values: pd.Series) -> bool:
@@ -988,12 +1013,20 @@ def _tidy(
     if any(f.severity == "error" for f in findings):
         return None, findings
 
-    body = body.set_axis(names, axis=1).astype(str)
+    body = body.set_axis(names, axis=1)
+    if not all(_arrow_backed(body[column]) for column in names):
+        body = body.astype(str)
     stripped = body.copy()
+    # Which rows are blank, column by column in Arrow (one conversion of each column, shared
+    # with the padding test): a frame-wide ``== ""`` costs a pandas operation per column.
+    blank = np.ones(len(body), dtype=bool)
     for column in names:
-        if not any_padded(body[column]):
-            continue  # the usual case, found with one regex pass over the whole column
+        cells = arrow_text(body[column])
+        if not any_padded(cells):  # the usual case, found with one regex pass over the column
+            blank &= _bools(pc.equal(cells, ""))
+            continue
         stripped[column] = body[column].str.strip()
+        blank &= _bools(pc.equal(arrow_text(stripped[column]), ""))
         padded = (stripped[column] != body[column]).to_numpy()
         padded = padded & (stripped[column] != "").to_numpy()  # spaces only: a blank cell
         if broken is not None:
@@ -1010,7 +1043,6 @@ def _tidy(
                     f"{int(padded.sum())} value(s) had leading or trailing spaces; trimmed",
                 )
             )
-    blank = (stripped == "").all(axis=1).to_numpy() if names else np.ones(len(body), dtype=bool)
     filled = np.flatnonzero(~blank)
     between = blank.copy()
     between[(filled[-1] + 1 if filled.size else 0) :] = False
