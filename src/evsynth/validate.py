@@ -12,7 +12,7 @@ import decimal
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -732,10 +732,45 @@ def _check_codes(clean: pd.DataFrame, col: _Collector) -> None:
     )
 
 
-def _check_outcomes(clean: pd.DataFrame, col: _Collector) -> None:
+class _Columns:
+    """A clean table's columns as the table checks read them, each converted once and shared
+    between checks: its Arrow text, which cells are filled, its numbers."""
+
+    def __init__(self, clean: pd.DataFrame):
+        self.clean = clean
+        self._cells: dict[str, pa.Array | pa.ChunkedArray] = {}
+        self._numbers: dict[str, np.ndarray] = {}
+
+    def cells(self, name: str) -> pa.Array | pa.ChunkedArray:
+        if name not in self._cells:
+            self._cells[name] = arrow_text(self.clean[name])
+        return self._cells[name]
+
+    def filled(self, *names: str) -> np.ndarray:
+        """Which rows have every one of ``names`` filled (``!= ""``, as pandas has it)."""
+        out = np.ones(len(self.clean), dtype=bool)
+        for name in names:
+            out &= ~_blank(self.cells(name))
+        return out
+
+    def is_in(self, name: str, allowed: Collection[str]) -> np.ndarray:
+        codes = pa.array(list(allowed), pa.string())
+        return _mask(pc.is_in(self.cells(name), value_set=codes))
+
+    def numbers(self, *names: str) -> list[np.ndarray]:
+        """Each column's cells as ``pandas.to_numeric`` reads them (NaN: blank or not a
+        number)."""
+        for name in names:
+            if name not in self._numbers:
+                self._numbers[name] = _to_numbers(self.clean[name])
+        return [self._numbers[name] for name in names]
+
+
+def _check_outcomes(clean: pd.DataFrame, col: _Collector, columns: _Columns) -> None:
     names = ("estimate", "ci_lower", "ci_upper")
-    triple = clean[list(names)] != ""
-    partial = triple.any(axis=1) & ~triple.all(axis=1)
+    triple = {name: columns.filled(name) for name in names}
+    all_three = columns.filled(*names)
+    partial = (triple["estimate"] | triple["ci_lower"] | triple["ci_upper"]) & ~all_three
     for column in names:
         col.cells(
             partial & ~triple[column],
@@ -744,9 +779,9 @@ def _check_outcomes(clean: pd.DataFrame, col: _Collector) -> None:
             "ci_incomplete",
             "estimate, ci_lower and ci_upper go together: give all three or none",
         )
-    est, lo, hi = (pd.to_numeric(clean[c].where(triple[c]), errors="coerce") for c in names)
+    est, lo, hi = columns.numbers(*names)
     # All three present and numbers (a cell that is not a number is reported by its column).
-    usable = triple.all(axis=1) & np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi)
+    usable = all_three & np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi)
     disorder = usable & ~((lo <= est) & (est <= hi))
     if disorder.any():
         messages = (
@@ -767,7 +802,7 @@ def _check_outcomes(clean: pd.DataFrame, col: _Collector) -> None:
         "ci_lower and ci_upper are both '{value}': a zero-width interval means a standard "
         "error of 0, so the study cannot be pooled; check the interval",
     )
-    no_measure = usable & (clean["effect_measure"] == "")
+    no_measure = usable & ~columns.filled("effect_measure")
     col.cells(
         no_measure,
         "effect_measure",
@@ -775,7 +810,7 @@ def _check_outcomes(clean: pd.DataFrame, col: _Collector) -> None:
         "effect_measure_missing",
         "an estimate is given, so effect_measure is required",
     )
-    ratio = usable & clean["effect_measure"].isin(RATIO_MEASURES)
+    ratio = usable & columns.is_in("effect_measure", RATIO_MEASURES)
     for column, numbers in (("estimate", est), ("ci_lower", lo), ("ci_upper", hi)):
         col.cells(
             ratio & (numbers <= 0),
@@ -785,7 +820,9 @@ def _check_outcomes(clean: pd.DataFrame, col: _Collector) -> None:
             "'{value}' must be greater than 0 for a ratio measure (or, rr, hr)",
         )
     keys = ["study_id", "outcome", "effect_measure"]
-    repeated = usable & clean[keys].where(usable).duplicated(keep="first")
+    repeated = np.zeros(len(clean), dtype=bool)
+    if usable.sum() > 1:  # the usable rows' keys, the first of each kept
+        repeated[usable] = clean.loc[usable, keys].duplicated(keep="first").to_numpy()
     col.cells(
         repeated,
         "estimate",
@@ -804,13 +841,6 @@ CONTINUOUS_ARMS = ("int_mean", "int_sd", "int_n", "ctl_mean", "ctl_sd", "ctl_n")
 _COMPUTED = "{:.12g}"
 
 
-def _numbers(clean: pd.DataFrame, columns: tuple[str, ...]) -> list[np.ndarray]:
-    return [
-        pd.to_numeric(clean[c].replace("", np.nan), errors="coerce").to_numpy(float)
-        for c in columns
-    ]
-
-
 def _decimals(texts: pd.Series) -> np.ndarray:
     """Decimal places of each number as typed ("0.62" -> 2, "1" -> 0, "6.2e-1" -> 2); 0 for a
     cell that is not a number (only rows whose cells are numbers are compared)."""
@@ -824,15 +854,16 @@ def _decimals(texts: pd.Series) -> np.ndarray:
     return np.array([places(t) for t in texts], dtype=float)
 
 
-def _check_arms(clean: pd.DataFrame, col: _Collector) -> None:
+def _check_arms(clean: pd.DataFrame, col: _Collector, columns: _Columns) -> None:
     """The arm-level columns: each set complete or blank, one set a row, a measure that set
     can give, events within totals, not both SDs zero (located errors); no events in either
     arm of a ratio measure (a warning: the study is kept, as metafor's escalc keeps it)."""
     measure = clean["effect_measure"]
     sets = {}
     for names, what in ((BINARY_ARMS, "four"), (CONTINUOUS_ARMS, "six")):
-        given = clean[list(names)] != ""
-        partial = given.any(axis=1) & ~given.all(axis=1)
+        given = {name: columns.filled(name) for name in names}
+        every = columns.filled(*names)
+        partial = np.logical_or.reduce(list(given.values())) & ~every
         for column in names:
             col.cells(
                 partial & ~given[column],
@@ -841,8 +872,10 @@ def _check_arms(clean: pd.DataFrame, col: _Collector) -> None:
                 "arm_incomplete",
                 f"{', '.join(names[:-1])} and {names[-1]} go together: give all {what} or none",
             )
-        sets[what] = given.all(axis=1)
+        sets[what] = every
     binary, continuous = sets["four"], sets["six"]
+    blank_measure = ~columns.filled("effect_measure")
+    estimate_given = columns.filled("estimate", "ci_lower", "ci_upper")
     col.cells(
         binary & continuous,
         "effect_measure",
@@ -855,32 +888,33 @@ def _check_arms(clean: pd.DataFrame, col: _Collector) -> None:
         (continuous & ~binary, effect_size.CONTINUOUS_MEASURES, "md or smd"),
     ):
         col.cells(
-            kind & (measure != "") & ~measure.isin(allowed),
+            kind & ~blank_measure & ~columns.is_in("effect_measure", allowed),
             "effect_measure",
             measure,
             "arm_measure",
             f"'{{value}}' cannot be computed from this row's arm-level data: use {hint}, or "
             "give the estimate and its CI instead",
         )
-        estimate_given = clean[["estimate", "ci_lower", "ci_upper"]].ne("").all(axis=1)
         col.cells(
-            kind & (measure == "") & ~estimate_given,
+            kind & blank_measure & ~estimate_given,
             "effect_measure",
             measure,
             "effect_measure_missing",
             f"arm-level data are given, so effect_measure is required ({hint})",
         )
-    a, n1, c, n2 = _numbers(clean, BINARY_ARMS)
+    a, n1, c, n2 = columns.numbers(*BINARY_ARMS)
     for events, total, e_name, t_name in ((a, n1, *BINARY_ARMS[:2]), (c, n2, *BINARY_ARMS[2:])):
-        over = binary.to_numpy() & (events > total)
+        over = binary & (events > total)
+        if not over.any():
+            continue
         messages = (
             f"{e_name} '" + clean[e_name] + f"' is more than {t_name} '" + clean[t_name] + "': "
             "events are counted among the arm's participants"
         )
         col.cells(over, e_name, clean[e_name], "arm_events_exceed_total", "", messages=messages)
-    _, s1, _, _, s2, _ = _numbers(clean, CONTINUOUS_ARMS)
+    s1, s2 = columns.numbers("int_sd", "ctl_sd")
     col.cells(
-        continuous.to_numpy() & (s1 == 0) & (s2 == 0),
+        continuous & (s1 == 0) & (s2 == 0),
         "int_sd",
         clean["int_sd"],
         "arm_sd_zero",
@@ -889,7 +923,7 @@ def _check_arms(clean: pd.DataFrame, col: _Collector) -> None:
     )
     none_or_all = ((a == 0) & (c == 0)) | ((a == n1) & (c == n2))
     col.cells(
-        binary.to_numpy() & measure.isin(["or", "rr"]).to_numpy() & none_or_all,
+        binary & columns.is_in("effect_measure", ["or", "rr"]) & none_or_all,
         "int_events",
         clean["int_events"],
         "arm_no_events",
@@ -901,7 +935,7 @@ def _check_arms(clean: pd.DataFrame, col: _Collector) -> None:
     )
 
 
-def _with_effects(clean: pd.DataFrame, col: _Collector) -> pd.DataFrame:
+def _with_effects(clean: pd.DataFrame, col: _Collector, columns: _Columns) -> pd.DataFrame:
     """``clean`` with each usable row's effect: computed from its arm-level data where it
     gives them (estimate, ci_lower, ci_upper on the ratio scale for or/rr, and ``se`` on the
     log scale), else ``se`` from its 95% CI. A row whose given estimate or CI is not its arm
@@ -911,16 +945,16 @@ def _with_effects(clean: pd.DataFrame, col: _Collector) -> pd.DataFrame:
     measure = clean["effect_measure"].to_numpy(object)
     binary = (
         ok
-        & (clean[list(BINARY_ARMS)] != "").all(axis=1).to_numpy()
-        & np.isin(measure, effect_size.BINARY_MEASURES)
+        & columns.filled(*BINARY_ARMS)
+        & columns.is_in("effect_measure", effect_size.BINARY_MEASURES)
     )
     continuous = (
         ok
-        & (clean[list(CONTINUOUS_ARMS)] != "").all(axis=1).to_numpy()
-        & np.isin(measure, effect_size.CONTINUOUS_MEASURES)
+        & columns.filled(*CONTINUOUS_ARMS)
+        & columns.is_in("effect_measure", effect_size.CONTINUOUS_MEASURES)
     )
-    est, lo, hi = _numbers(clean, ("estimate", "ci_lower", "ci_upper"))
-    ratio = np.isin(measure, list(RATIO_MEASURES))
+    est, lo, hi = columns.numbers("estimate", "ci_lower", "ci_upper")
+    ratio = columns.is_in("effect_measure", RATIO_MEASURES)
     # Given effects: the SE from the 95% CI (Cochrane Handbook 6.3.1, 6.5.2.3), on the log
     # scale for ratios; the checks above left only ordered bounds, > 0 for a ratio.
     given = ok & np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi) & (measure != "")
@@ -934,12 +968,13 @@ def _with_effects(clean: pd.DataFrame, col: _Collector) -> pd.DataFrame:
         vi = np.full(len(clean), np.nan)
         if binary.any():
             e = effect_size.binary_effects(
-                measure[binary], *(x[binary] for x in _numbers(clean, BINARY_ARMS))
+                measure[binary], *(x[binary] for x in columns.numbers(*BINARY_ARMS))
             )
             yi[binary], vi[binary] = e.yi, e.vi
         if continuous.any():
             e = effect_size.continuous_effects(
-                measure[continuous], *(x[continuous] for x in _numbers(clean, CONTINUOUS_ARMS))
+                measure[continuous],
+                *(x[continuous] for x in columns.numbers(*CONTINUOUS_ARMS)),
             )
             yi[continuous], vi[continuous] = e.yi, e.vi
         se = np.where(arms, np.sqrt(vi), se)
@@ -978,6 +1013,8 @@ def _warn_disagreement(
         first = next((n for n, a in zip(names, agree, strict=True) if not a[i]), None)
         if first is not None:
             flagged[first][row] = True
+    if not any(mask.any() for mask in flagged.values()):
+        return  # every row's given effect agrees: no message to write
     shown = [pd.Series(x).map(lambda v: f"{v:.4g}") for x in computed]
     message = (
         "the arm-level data give "
@@ -1397,9 +1434,10 @@ def validate_review(
     if "codes" in clean:
         _check_codes(clean["codes"], collectors["codes"])
     if "outcomes" in clean:
-        _check_outcomes(clean["outcomes"], collectors["outcomes"])
-        _check_arms(clean["outcomes"], collectors["outcomes"])
-        clean["outcomes"] = _with_effects(clean["outcomes"], collectors["outcomes"])
+        columns = _Columns(clean["outcomes"])  # each column converted once for the three
+        _check_outcomes(clean["outcomes"], collectors["outcomes"], columns)
+        _check_arms(clean["outcomes"], collectors["outcomes"], columns)
+        clean["outcomes"] = _with_effects(clean["outcomes"], collectors["outcomes"], columns)
 
     for name, col in collectors.items():
         findings += col.findings
