@@ -19,11 +19,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 
 from evsynth.codebook import APPRAISAL_LEVELS, AppraisalTool
-from evsynth.figures.layout import MAX_PLOT_STUDIES, inch_canvas
+from evsynth.figures.layout import MAX_PLOT_STUDIES, inch_canvas, text_settings, text_width_px
 from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, one_at_a_time, placeholder, save
 
 LEVEL_COLOURS = {
@@ -42,14 +41,13 @@ assert set(LEVEL_COLOURS) == set(APPRAISAL_LEVELS)  # the contract's four levels
 
 
 def text_width_in(fig: plt.Figure, texts, fontsize: float, weight: str = "normal") -> float:
-    """The widest of ``texts`` in inches, measured by the renderer directly: the appraisal
-    plots measure every domain label and study ID, and making a Text artist for each (as
-    :func:`evsynth.figures.layout.text_width_in` does) took seconds on the example reviews."""
-    renderer = fig.canvas.get_renderer()
-    prop = FontProperties(family=STYLE["font.family"], size=fontsize, weight=weight)
+    """The widest of ``texts`` in inches, each measured as one line by the renderer
+    (:func:`evsynth.figures.layout.text_width_px`, remembered): the appraisal plots measure
+    every domain label and study ID, several times over as they are laid out."""
+    settings = text_settings()
     widest = 0.0
     for text in texts:
-        w, _, _ = renderer.get_text_width_height_descent(str(text), prop, ismath=False)
+        w = text_width_px(str(text), fontsize, weight, fig.dpi, settings)
         widest = max(widest, w / fig.dpi)
     return widest
 

@@ -6,17 +6,79 @@ can show.
 
 from __future__ import annotations
 
+import functools
 import re
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.font_manager import FontProperties
 
 from evsynth.figures.style import A4_WIDTH_IN
 
+#: Text widths in pixels by (text, size, weight, dpi, font and text settings): the same labels
+#: are measured again and again (every row label when a plot is planned and again when it is
+#: cut to its column; the same labels in a review's several figures), and each measurement
+#: lays the text out in FreeType, about a millisecond.
+_WIDTHS: dict[tuple, float] = {}
+_WIDTHS_MAX = 65536
+
+
+def text_settings() -> tuple:
+    """The rcParams a text's measured width depends on (its font and FreeType's settings)."""
+    return tuple(
+        (k, tuple(v) if isinstance(v, list) else v)
+        for k, v in matplotlib.rcParams.items()
+        if k.startswith(("font.", "text."))
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _renderer(dpi: float) -> RendererAgg:
+    """A renderer to measure with: its measurements depend on its dpi only, not its size."""
+    return RendererAgg(8, 8, dpi)
+
+
+def text_width_px(
+    text: str, fontsize: float, weight: str, dpi: float, settings: tuple | None = None
+) -> float:
+    """``text`` measured as one line, in pixels at ``dpi``: what the Agg renderer gives (as
+    ``RendererAgg.get_text_width_height_descent``), remembered. ``settings`` is
+    :func:`text_settings` when the caller has it already."""
+    if not text:
+        return 0.0
+    key = (text, fontsize, weight, dpi, text_settings() if settings is None else settings)
+    width = _WIDTHS.get(key)
+    if width is None:
+        prop = FontProperties(size=fontsize, weight=weight)
+        width, _, _ = _renderer(dpi).get_text_width_height_descent(text, prop, ismath=False)
+        if len(_WIDTHS) >= _WIDTHS_MAX:
+            _WIDTHS.clear()
+        _WIDTHS[key] = width
+    return width
+
 
 def text_width_in(fig: plt.Figure, texts, fontsize: float, weight: str = "normal") -> float:
-    """The widest of ``texts`` in inches, as ``fig`` would draw it."""
+    """The widest of ``texts`` in inches, as ``fig`` would draw it.
+
+    A text artist's width is its widest line's as the renderer measures it (line by line,
+    literally when mathtext and TeX are off, as the house style has them), so the lines are
+    measured directly rather than through a throwaway artist each; the numbers are the same
+    to the last bit. With mathtext or TeX on, the artist measures."""
+    if matplotlib.rcParams["text.usetex"] or matplotlib.rcParams["text.parse_math"]:
+        return _artist_width_in(fig, texts, fontsize, weight)
+    settings = text_settings()
+    widest = 0.0
+    for text in texts:
+        lines = str(text).split("\n")
+        width = max(text_width_px(line, fontsize, weight, fig.dpi, settings) for line in lines)
+        widest = max(widest, width / fig.dpi)
+    return widest
+
+
+def _artist_width_in(fig: plt.Figure, texts, fontsize: float, weight: str) -> float:
     renderer = fig.canvas.get_renderer()
     widest = 0.0
     for text in texts:

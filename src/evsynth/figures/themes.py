@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.transforms import blended_transform_factory
 
+from evsynth.figures.layout import text_width_in
 from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, one_at_a_time, placeholder, save
 
 INDENT_IN = 0.2  # per level below the top
@@ -26,14 +27,11 @@ SUB_BAR_HEIGHT = 0.45
 
 def _label_width_in(fig: plt.Figure, themes: pd.DataFrame) -> float:
     """The widest indented label in inches, as drawn."""
-    renderer = fig.canvas.get_renderer()
     widest = 0.0
     for level, label in zip(themes["level"], themes["label"], strict=True):
         size = LABEL_PT.get(int(level), SUB_LABEL_PT)
         weight = "bold" if level == 1 else "normal"
-        artist = fig.text(0, 0, str(label), fontsize=size, fontweight=weight)
-        width = artist.get_window_extent(renderer).width / fig.dpi
-        artist.remove()
+        width = text_width_in(fig, [label], size, weight)
         widest = max(widest, (int(level) - 1) * INDENT_IN + width)
     return widest
 
