@@ -22,7 +22,13 @@ import pandas as pd
 from matplotlib.patches import Patch
 
 from evsynth.codebook import APPRAISAL_LEVELS, AppraisalTool
-from evsynth.figures.layout import MAX_PLOT_STUDIES, inch_canvas, text_settings, text_width_px
+from evsynth.figures.layout import (
+    MAX_PLOT_STUDIES,
+    inch_canvas,
+    measuring_figure,
+    text_settings,
+    text_width_px,
+)
 from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, one_at_a_time, placeholder, save
 
 LEVEL_COLOURS = {
@@ -293,7 +299,7 @@ def traffic_light_plot(
         return placeholder(path, "No study appraisals in this review")
     margin = 0.05
     with plt.rc_context(STYLE):
-        fig, _ = inch_canvas(1.0)
+        fig = measuring_figure()
         rows = {c: judged[judged["tool"] == c] for c in used}
         panels = [_measure(fig, tools[c], rows[c], A4_WIDTH_IN - 2 * margin) for c in used]
         columns = [panels]
@@ -302,7 +308,6 @@ def traffic_light_plot(
             # taller than wide, and the PDF shrank their text): two columns side by side.
             half = (A4_WIDTH_IN - 2 * margin - COLUMN_GAP_IN) / 2
             columns = _balanced([_measure(fig, tools[c], rows[c], half) for c in used])
-        plt.close(fig)
         total = max(sum(p.height for p in column) for column in columns)
         fig, ax = inch_canvas(total)
         left = margin

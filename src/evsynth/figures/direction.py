@@ -26,6 +26,7 @@ from evsynth.figures.layout import (
     fit_text,
     inch_canvas,
     largest_studies,
+    measuring_figure,
     p_text,
     text_width_in,
     wrap_text,
@@ -222,7 +223,7 @@ def effect_direction_plot(
     marker_scale = 0.55 if dense else 1.0
     margin = 0.05
     with plt.rc_context(STYLE):
-        fig, ax = inch_canvas(1.0)
+        fig = measuring_figure()
         labels = {}
         for s in rows:
             year = str(info["year"].get(s, "")) if "year" in info else ""
@@ -249,7 +250,6 @@ def effect_direction_plot(
             note = "\n".join(line for line in (note, shown) if line)
         note_h = (note.count("\n") + 2) * line_h if note else 0.0
         height = header_h + len(rows) * row_h + sign_h + legend_h + note_h + 0.1
-        plt.close(fig)
 
         fig, ax = inch_canvas(height)
         x_label, x_n = margin, margin + label_w

@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from evsynth.figures.layout import column_headers, fit_text, inch_canvas, text_width_in
+from evsynth.figures.layout import (
+    column_headers,
+    fit_text,
+    inch_canvas,
+    measuring_figure,
+    text_width_in,
+)
 from evsynth.figures.style import A4_WIDTH_IN, OKABE_ITO, STYLE, one_at_a_time, placeholder, save
 
 #: Net direction scale of the gap map: harm (vermillion) through neutral to benefit (blue), the
@@ -54,7 +60,7 @@ def gap_map_plot(
     row_h = 0.2 if many else 0.27
     margin = 0.05
     with plt.rc_context(STYLE):
-        fig, _ = inch_canvas(1.0)
+        fig = measuring_figure()
         indent = 0.14
         label_w = min(
             max(
@@ -77,7 +83,6 @@ def gap_map_plot(
         header_h = head_h + 0.12
         legend_h = 0.86
         height = header_h + len(themes) * row_h + legend_h + 0.1
-        plt.close(fig)
 
         fig, ax = inch_canvas(height)
         right = A4_WIDTH_IN - margin

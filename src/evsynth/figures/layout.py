@@ -13,7 +13,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
 from evsynth.figures.style import A4_WIDTH_IN
@@ -141,6 +142,15 @@ def column_headers(
     texts = [wrap_text(fig, str(label), 1.1, fontsize, 2, "bold") for label in labels]
     lines = [line for t in texts for line in t.split("\n")]
     return texts, True, text_width_in(fig, lines, fontsize, "bold")
+
+
+def measuring_figure(height_in: float = 1.0) -> Figure:
+    """An A4-wide figure to measure text with before a plot's size is known: not one of
+    pyplot's figures (nothing to close) and without axes, which only the plot itself needs.
+    Its dpi is the house style's, as :func:`inch_canvas`'s."""
+    fig = Figure(figsize=(A4_WIDTH_IN, height_in))
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def inch_canvas(height_in: float) -> tuple[plt.Figure, plt.Axes]:
