@@ -1014,14 +1014,14 @@ def _tidy(
         return None, findings
 
     body = body.set_axis(names, axis=1)
-    if not all(_arrow_backed(body[column]) for column in names):
+    if not all(_arrow_backed(values) for _, values in body.items()):
         body = body.astype(str)
     stripped = body.copy()
     # Which rows are blank, column by column in Arrow (one conversion of each column, shared
     # with the padding test): a frame-wide ``== ""`` costs a pandas operation per column.
     blank = np.ones(len(body), dtype=bool)
-    for column in names:
-        cells = arrow_text(body[column])
+    for column, values in body.items():
+        cells = arrow_text(values)
         if not any_padded(cells):  # the usual case, found with one regex pass over the column
             blank &= _bools(pc.equal(cells, ""))
             continue

@@ -657,15 +657,30 @@ def _check_sheet(sheet: Sheet, specs: list[ColumnSpec]) -> tuple[pd.DataFrame, _
                 f"column '{extra}' is not in the contract or codebook; ignored{hint}",
             )
         )
-    out = {}
+    out: dict[str, pd.Series | np.ndarray] = {}
+    blank: pd.Series | None = None
     for spec in specs:
         if spec.name in frame.columns:
-            out[spec.name] = _check_column(col, spec, frame[spec.name].astype(str))
+            values = frame[spec.name]
+            if not _is_text(values):
+                values = values.astype(str)
+            out[spec.name] = _check_column(col, spec, values)
         else:  # absent: blank (a missing required column is reported once, above)
-            out[spec.name] = pd.Series("", index=frame.index, dtype=str)
-    clean = pd.DataFrame(out, index=frame.index)
-    clean[SOURCE_ROW] = sheet.rows.to_numpy()
-    return clean, col
+            if blank is None:  # one blank column for all the absent ones: the frame copies it
+                blank = pd.Series("", index=frame.index, dtype=str)
+            out[spec.name] = blank
+    out[SOURCE_ROW] = sheet.rows.to_numpy()
+    return pd.DataFrame(out, index=frame.index), col
+
+
+def _is_text(values: pd.Series) -> bool:
+    """Whether the column is already pandas text (``str``): every sheet's is, as read."""
+    dtype = values.dtype
+    return (
+        isinstance(dtype, pd.StringDtype)
+        and dtype.storage == "pyarrow"
+        and dtype.na_value is not pd.NA
+    )
 
 
 def _check_studies(clean: pd.DataFrame, col: _Collector) -> None:
