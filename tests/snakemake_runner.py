@@ -15,7 +15,7 @@ call's, the working directory and ``sys.path`` are the ones a fresh interpreter 
 then ``snakemake.cli.main`` runs and its exit status (or an uncaught exception's traceback and
 status 1) ends the child as Python's own exit would, atexit handlers included. The caller gets
 a :class:`subprocess.CompletedProcess` with the same args, return code and text. The
-forkserver ends with the pytest process that started it (multiprocessing closes its pipe).
+forkserver is stopped and waited for when the pytest process (each xdist worker) exits.
 
 What stays a real subprocess: ``make run``'s wrapper (``python -m evsynth.cli run``, which
 starts Snakemake itself: tests/conftest.py's shared tiny build and tests/test_run.py, the
@@ -30,6 +30,7 @@ import functools
 import json
 import locale
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import runpy
 import signal
@@ -110,7 +111,18 @@ def _context() -> multiprocessing.context.ForkServerContext:
     """The forkserver context, its preload list set; the server starts on the first child."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
+    atexit.register(_stop_forkserver)
     return context
+
+
+def _stop_forkserver() -> None:
+    """Stop the forkserver and wait for it, as this process exits. It would stop by itself
+    once this process is gone (its pipe closes), but a moment later, after pytest has
+    returned; waiting here leaves nothing behind when pytest returns."""
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    stop = getattr(server, "_stop", None)  # CPython's own, used by its tests
+    if stop is not None:
+        stop()
 
 
 def _fresh_sys_path(env: Mapping[str, str], workdir: str) -> list[str]:
