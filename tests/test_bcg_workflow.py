@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 from conftest import REPO
 from evsynth.tables import read_clean, read_results
 from pdf_text import pdf_text
+from snakemake_runner import run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -50,10 +50,8 @@ def run_bcg(tmp_path: Path, extra_config: str = "", *targets: str) -> Path:
         "2",
         *targets,
     ]
-    done = subprocess.run(
+    done = run_snakemake(
         command,
-        capture_output=True,
-        text=True,
         timeout=600,
         env={**os.environ, "EVSYNTH_ENGINE": "pandoc"},
     )

@@ -12,11 +12,9 @@
 from __future__ import annotations
 
 import html
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -29,31 +27,9 @@ from evsynth.narrative import check_narrative
 from evsynth.narrative_markup import NarrativeMarkupError, expand_includes
 from evsynth.render import RenderError, pandoc_path, resolve_includes
 from evsynth.tables import RESULT_TABLES, read_results, result_columns
+from test_workflow import snakemake
 
 SECRET = "TOPSECRET-7f3a9c"
-
-
-def snakemake(workdir: Path) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "workflow/Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "2",
-    ]
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "EVSYNTH_ENGINE": "pandoc"},
-    )
 
 
 def html_text(path: Path) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from evsynth.small_study import (
     small_study_table,
 )
 from evsynth.tables import read_results, write_table
+from snakemake_runner import run_snakemake
 
 MAGNESIUM = REPO / "tests" / "data" / "magnesium"
 LABELS = {"mortality": "Mortality"}
@@ -246,7 +246,7 @@ def test_workflow_small_study_rule_on_magnesium_trials(tmp_path: Path):
         "results/magnesium/outcomes/small_study.csv",
         "results/magnesium/figures/funnel.svg",
     ]
-    done = subprocess.run(
+    done = run_snakemake(
         [
             sys.executable,
             "-m",
@@ -261,8 +261,6 @@ def test_workflow_small_study_rule_on_magnesium_trials(tmp_path: Path):
             "2",
             *targets,
         ],
-        capture_output=True,
-        text=True,
         timeout=600,
         env={**os.environ, "EVSYNTH_ENGINE": "pandoc"},
     )

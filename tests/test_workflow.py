@@ -18,12 +18,14 @@ import pytest
 
 from conftest import HOSTILE_TEXTS, REPO
 from pdf_text import page_texts, pdf_text
+from snakemake_runner import run_snakemake
 
 pytestmark = pytest.mark.workflow
 
 
 def snakemake(workdir: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the project's workflow in ``workdir`` with its config.yaml."""
+    """Run the project's workflow in ``workdir`` with its config.yaml, as ``python -m snakemake``
+    would (forked from a warm interpreter: tests/snakemake_runner.py)."""
     command = [
         sys.executable,
         "-m",
@@ -38,10 +40,8 @@ def snakemake(workdir: Path, *extra: str, env: dict | None = None) -> subprocess
         "2",
         *extra,
     ]
-    return subprocess.run(
+    return run_snakemake(
         command,
-        capture_output=True,
-        text=True,
         timeout=900,
         env={**os.environ, "EVSYNTH_ENGINE": "pandoc", **(env or {})},
     )
