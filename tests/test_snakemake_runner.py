@@ -17,7 +17,8 @@ from conftest import REPO
 from snakemake_runner import SUBPROCESS_VARIABLE, run_snakemake
 
 #: A workflow that prints what its process sees: a variable of the call's environment, the
-#: working directory, sys.path and sys.argv[0]; a child process's line (file descriptor 1, as
+#: working directory, sys.path, sys.argv[0] and any evsynth module imported before the run (none:
+#: the forkserver imports none of them); a child process's line (file descriptor 1, as
 #: Pandoc and Typst write); a line on stderr; and, asked to, whether matplotlib was imported
 #: before it (the warm forkserver's sign).
 PROBE = """\
@@ -26,6 +27,7 @@ print("probe:", os.environ.get("RUNNER_PROBE", "unset"))
 print("cwd:", os.getcwd())
 print("path:", sys.path)
 print("argv0:", sys.argv[0])
+print("evsynth imported:", [m for m in sys.modules if m.split(".")[0] == "evsynth"])
 print("a child process says:", flush=True)
 subprocess.run(["echo", "hello from fd 1"], check=True)
 print("to stderr", file=sys.stderr)
