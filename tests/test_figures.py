@@ -605,3 +605,46 @@ def test_theme_chart_indents_sub_themes_under_their_parent(tmp_path, monkeypatch
     assert x["Other child"] == pytest.approx(x["Child"], abs=0.5)
     assert "font-weight: 700" in text("Parent")[1] and "font-weight: 700" not in text("Child")[1]
     assert ">10 (50%)</text>" in drawn and ">2 (10%)</text>" in drawn
+
+
+MEASURED = [
+    "",
+    " ",
+    "Study",
+    "S000123 (2015)",
+    "  leading and trailing  ",
+    "two\nlines, the second longer",
+    "\n",
+    "$5 per head",
+    "a_b a\\b",
+    "Étude über Maßnahmen – “quoted” … ▲ ▼ τ² I²",
+    "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWW",
+]
+
+
+def test_text_widths_measured_directly_are_the_text_artists_to_the_bit():
+    """The layouts measure text with the renderer, remembered, not through a text artist
+    each; a width off in its last bit would move the layout and change the files. Each text
+    at several sizes and weights in turn, so a remembered width can never stand in for
+    another size's."""
+    import matplotlib.pyplot as plt
+    from matplotlib.font_manager import FontProperties
+
+    from evsynth.figures import STYLE, appraisal, layout
+
+    with plt.rc_context(STYLE):
+        fig = layout.measuring_figure()
+        renderer = fig.canvas.get_renderer()
+        for text in MEASURED:
+            for size in (6.5, 8, 10):
+                for weight in ("normal", "bold"):
+                    artist = fig.text(0, 0, text, fontsize=size, fontweight=weight)
+                    expected = artist.get_window_extent(renderer).width / fig.dpi
+                    artist.remove()
+                    assert layout.text_width_in(fig, [text], size, weight) == expected
+                    prop = FontProperties(family="DejaVu Sans", size=size, weight=weight)
+                    one_line = renderer.get_text_width_height_descent(text, prop, False)[0]
+                    assert appraisal.text_width_in(fig, [text], size, weight) == one_line / fig.dpi
+        assert layout.text_width_in(fig, MEASURED, 8) == max(
+            layout.text_width_in(fig, [text], 8) for text in MEASURED
+        )
