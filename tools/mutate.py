@@ -412,8 +412,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _m(
         "repeated_estimate_flags_the_first",
         "validate",
-        'repeated = usable & clean[keys].where(usable).duplicated(keep="first")',
-        'repeated = usable & clean[keys].where(usable).duplicated(keep="last")',
+        'repeated[usable] = clean.loc[usable, keys].duplicated(keep="first").to_numpy()',
+        'repeated[usable] = clean.loc[usable, keys].duplicated(keep="last").to_numpy()',
         VALIDATE,
     ),
     _m(
