@@ -27,12 +27,16 @@ _WIDTHS: dict[tuple, float] = {}
 _WIDTHS_MAX = 65536
 
 
+#: The rcParams a text's measured width can depend on (its font, FreeType's settings), named
+#: once: going through all of rcParams took longer than the measurement it keyed.
+_TEXT_SETTINGS = tuple(k for k in matplotlib.rcParams if k.startswith(("font.", "text.")))
+
+
 def text_settings() -> tuple:
-    """The rcParams a text's measured width depends on (its font and FreeType's settings)."""
+    """The current values of the rcParams a text's measured width depends on."""
+    params = matplotlib.rcParams
     return tuple(
-        (k, tuple(v) if isinstance(v, list) else v)
-        for k, v in matplotlib.rcParams.items()
-        if k.startswith(("font.", "text."))
+        tuple(v) if isinstance(v, list) else v for v in (params[k] for k in _TEXT_SETTINGS)
     )
 
 
