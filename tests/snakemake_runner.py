@@ -2,8 +2,9 @@
 
 Why: about 33 test calls run the workflow through Snakemake, ~180 s of the suite's time. A
 fresh interpreter spends ~1.3 s importing Snakemake and ~1.5 s importing pandas, pyarrow,
-matplotlib and scipy before it does any work; the tiny review takes 9.8 s as a subprocess and
-6.8 s forked from a process that has them imported already (measured on the 2-core machine).
+matplotlib and scipy before it does any work, most of a small run: the tiny review took
+9.5-11 s of CPU as a subprocess and 6.5-7.3 s forked from here (the forkserver's own start
+costs 3.7 s of CPU once per pytest process), on the 2-core machine.
 
 How: each pytest process (each xdist worker) starts, on its first call, a multiprocessing
 forkserver that imports those third-party modules once (:data:`PRELOAD`: never evsynth's own
@@ -19,8 +20,17 @@ forkserver is stopped and waited for when the pytest process (each xdist worker)
 
 What stays a real subprocess: ``make run``'s wrapper (``python -m evsynth.cli run``, which
 starts Snakemake itself: tests/conftest.py's shared tiny build and tests/test_run.py, the
-suite's end-to-end runs), every other command, and every call when the environment variable
-``EVSYNTH_TEST_SUBPROCESS=1`` is set, to check that both ways give the same results.
+suite's end-to-end runs, which also kill runs and read /proc command lines), every other
+command, a call whose startup variables (:data:`STARTUP_VARIABLES`) differ from the
+forkserver's, and every call when the environment variable ``EVSYNTH_TEST_SUBPROCESS=1`` is
+set, to check that both ways give the same results.
+
+What still differs from a fresh process: the children of one forkserver share its hash seed
+(a set's order is the same from run to run, where a fresh process draws a new seed each time);
+stdin is /dev/null; the child's parent is the forkserver and /proc shows the forkserver's
+command line; and multiprocessing imports the test process's main module in the child (nothing
+under ``python -m pytest`` and xdist; a script that calls this needs its
+``if __name__ == "__main__"`` guard).
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import locale
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import re
 import runpy
 import signal
 import subprocess
@@ -59,6 +70,14 @@ PRELOAD = (
 )
 #: Set to 1 to run every call as a real subprocess instead.
 SUBPROCESS_VARIABLE = "EVSYNTH_TEST_SUBPROCESS"
+#: Environment variables read when an interpreter starts or a preloaded module is imported (the
+#: hash seed, encodings, PYTHONPATH, matplotlib's and the BLAS's settings, cache folders,
+#: PATH for the solvers Snakemake's scheduler looks for): a call whose values differ from the
+#: forkserver's runs as a real subprocess, since a forked child would keep the forkserver's.
+STARTUP_VARIABLES = re.compile(
+    r"PYTHON.*|MPL.*|MATPLOTLIB.*|OPENBLAS.*|OMP_.*|MKL_.*|NPY_.*|NUMPY_.*|PANDAS_.*|SCIPY_.*"
+    r"|ARROW_.*|LC_.*|LANG|LANGUAGE|HOME|XDG_.*|TMPDIR|TMP|TEMP|PATH"
+)
 _MODULE = ("-m", "snakemake")
 
 
@@ -73,19 +92,20 @@ def run_snakemake(
     cwd=cwd)`` for ``command = [sys.executable, "-m", "snakemake", *arguments]``, run in a
     child forked from the warm forkserver (or as that very subprocess, see the module)."""
     command = [str(part) for part in command]
+    env = {str(k): str(v) for k, v in env.items()}
     if os.environ.get(SUBPROCESS_VARIABLE) == "1":
-        return subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd
-        )
+        return _subprocess(command, env, timeout, cwd)
     if command[:1] != [sys.executable] or tuple(command[1:3]) != _MODULE:
         raise ValueError(f"not a `{sys.executable} -m snakemake` command: {command}")
-    env = {str(k): str(v) for k, v in env.items()}
+    context, startup = _forkserver()
+    if _startup_variables(env) != startup:
+        return _subprocess(command, env, timeout, cwd)
     workdir = os.path.abspath(cwd if cwd is not None else os.getcwd())
     with tempfile.TemporaryDirectory(prefix="snakemake-run-") as folder:
         out, err = Path(folder, "stdout"), Path(folder, "stderr")
         out.touch()  # empty if the child dies before it gets to write
         err.touch()
-        child = _context().Process(
+        child = context.Process(
             target=_child,
             args=(command[3:], env, workdir, _fresh_sys_path(env, workdir), str(out), str(err)),
             name="snakemake",
@@ -106,13 +126,28 @@ def run_snakemake(
     return subprocess.CompletedProcess(command, code, stdout, stderr)
 
 
+def _subprocess(
+    command: list[str], env: dict[str, str], timeout: float, cwd: str | os.PathLike[str] | None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd
+    )
+
+
 @functools.cache
-def _context() -> multiprocessing.context.ForkServerContext:
-    """The forkserver context, its preload list set; the server starts on the first child."""
+def _forkserver() -> tuple[multiprocessing.context.ForkServerContext, dict[str, str]]:
+    """The forkserver's context, started now (on this process's first call), and the startup
+    variables it was started with."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
+    startup = _startup_variables(os.environ)
+    multiprocessing.forkserver.ensure_running()
     atexit.register(_stop_forkserver)
-    return context
+    return context, startup
+
+
+def _startup_variables(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if STARTUP_VARIABLES.fullmatch(k)}
 
 
 def _stop_forkserver() -> None:
@@ -130,18 +165,17 @@ def _fresh_sys_path(env: Mapping[str, str], workdir: str) -> list[str]:
     imported Snakemake: the working directory first, then what the interpreter puts there
     (PYTHONPATH, the standard library, site-packages) and what Snakemake's import adds, without
     the folders pytest and tests/conftest.py add (tests/, bench/)."""
-    python = tuple(sorted((k, v) for k, v in env.items() if k.startswith("PYTHON")))
-    rest = _interpreter_path(python)
-    return rest if "PYTHONSAFEPATH" in dict(python) else [workdir, *rest]
+    startup = tuple(sorted(_startup_variables(env).items()))
+    rest = _interpreter_path(startup)
+    return rest if "PYTHONSAFEPATH" in env else [workdir, *rest]
 
 
 @functools.cache
-def _interpreter_path(python_variables: tuple[tuple[str, str], ...]) -> list[str]:
-    """The interpreter's own ``sys.path`` entries under these PYTHON* variables, after
-    ``import snakemake`` (which appends its pip-deployments folder): asked once, 0.2 s."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(python_variables)
-    env["PYTHONSAFEPATH"] = "1"  # -c would put '' first; the caller puts the folder there
+def _interpreter_path(startup: tuple[tuple[str, str], ...]) -> list[str]:
+    """The interpreter's own ``sys.path`` entries under these startup variables (PYTHONPATH,
+    HOME), after ``import snakemake``, which appends its pip-deployments folder: asked once,
+    0.2 s."""
+    env = {**dict(startup), "PYTHONSAFEPATH": "1"}  # not '' first: the caller puts the folder
     probe = "import json, sys, snakemake; print(json.dumps(sys.path))"
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True

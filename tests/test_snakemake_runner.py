@@ -158,13 +158,15 @@ def test_each_run_sees_its_own_environment_and_folder_and_nothing_leaks(
     assert (dict(os.environ), os.getcwd()) == (before_env, before_cwd)
 
 
-def test_the_forkserver_is_warm_and_the_variable_asks_for_a_real_subprocess(
+def test_the_forkserver_is_warm_and_a_real_subprocess_is_used_when_asked_or_needed(
     probe: Path, monkeypatch: pytest.MonkeyPatch
 ):
     cmd = command("--snakefile", str(probe), "--cores", "1", "--dry-run")
     env = {**os.environ, "RUNNER_WARM": "1"}
     monkeypatch.delenv(SUBPROCESS_VARIABLE, raising=False)
     assert "warm: True" in run_snakemake(cmd, env=env, timeout=300).stdout
+    # A variable read at start-up or import that differs from the forkserver's: a fresh process.
+    assert "warm: False" in run_snakemake(cmd, env={**env, "MPLBACKEND": "svg"}, timeout=300).stdout
     monkeypatch.setenv(SUBPROCESS_VARIABLE, "1")
     assert "warm: False" in run_snakemake(cmd, env=env, timeout=300).stdout
 
