@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,14 +22,21 @@ import pyarrow.parquet as pq
 PARQUET_SUFFIX = ".parquet"
 
 
-def _column(values: pd.Series, kind: str | None) -> pa.Array:
-    # In Arrow from end to end: pandas 3 keeps text as Arrow strings, and a round trip through
-    # Python objects (tolist) was most of this function's time (1.7 s of 1.3M clean rows).
-    text = pa.array(values.fillna("").astype("str"), type=pa.string())
-    if isinstance(text, pa.ChunkedArray):
-        # One array, as a list of values gave: the file's bytes then depend on the values
-        # alone, not on how pandas happened to chunk them while reading.
-        text = text.combine_chunks()
+def arrow_strings(values: object) -> pa.Array | None:
+    """The Arrow strings behind a pandas text column kept in Arrow (pandas 3's ``str``), no
+    copy for one chunk; ``None`` for any other column."""
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pa.array(values)
+    return None
+
+
+def _column(values: object, kind: str | None) -> pa.Array:
+    """One column of the typed table from a column's values as the frame holds them."""
+    if kind == "integer" and isinstance(values, np.ndarray) and values.dtype.kind == "i":
+        # Whole numbers already (source_row): the numbers their text would parse to.
+        return pa.array(values, type=pa.int64())
+    text = _text(values)
     if kind not in ("integer", "number"):
         return text
     present = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
@@ -39,10 +47,37 @@ def _column(values: pd.Series, kind: str | None) -> pa.Array:
     return pc.cast(present, pa.int64() if kind == "integer" else pa.float64())
 
 
+def _text(values: object) -> pa.Array:
+    """A column as one array of strings, a blank (missing) cell as ``""``."""
+    strings = arrow_strings(values)
+    if strings is not None:
+        # In Arrow from end to end: a round trip through Python objects (tolist) was most of
+        # this function's time (1.7 s of 1.3M clean rows), and through pandas' fillna and
+        # astype most of a small table's.
+        return pc.fill_null(strings, "").cast(pa.string())
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        # Python strings and blanks (a sheet that is absent gives an empty object column):
+        # as they are, with no pandas call per column.
+        missing = pd.isna(values).tolist()
+        cells = ["" if blank else v for v, blank in zip(values.tolist(), missing, strict=True)]
+        if all(type(v) is str for v in cells):
+            return pa.array(cells, type=pa.string())
+    text = pa.array(pd.Series(values).fillna("").astype("str"), type=pa.string())
+    if isinstance(text, pa.ChunkedArray):
+        # One array, as a list of values gave: the file's bytes then depend on the values
+        # alone, not on how pandas happened to chunk them while reading.
+        text = text.combine_chunks()
+    return text
+
+
 def write_typed(frame: pd.DataFrame, path: Path, types: Mapping[str, str]) -> None:
     """Write ``frame`` (text cells, blanks as ``""``) to ``path`` as Parquet: the columns
     ``types`` maps to ``integer`` or ``number`` as numbers, every other column as strings."""
-    arrays = [_column(frame[name], types.get(name)) for name in frame.columns]
+    # The columns' arrays as pandas holds them, no Series built (as in tables._csv_cells).
+    arrays = [
+        _column(values, types.get(name))
+        for name, values in zip(frame.columns, frame._iter_column_arrays(), strict=True)
+    ]
     table = pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
     path.parent.mkdir(parents=True, exist_ok=True)
     # No pandas metadata and no statistics: the bytes depend on the values alone.

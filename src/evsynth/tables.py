@@ -6,14 +6,20 @@ digits, and rows in an order the stage fixes (never the order a dict or a hash h
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from evsynth import registry
-from evsynth.spreadsheet_safe import escape, quoting, restore
+from evsynth.handoff import arrow_strings
+from evsynth.spreadsheet_safe import escape, escape_arrow, escape_text, quoting, restore
+
+#: How a float is written (pandas' ``float_format``: 10 significant digits).
+FLOAT_FORMAT = "%.10g"
 
 
 def read_clean(path: Path) -> pd.DataFrame:
@@ -23,10 +29,84 @@ def read_clean(path: Path) -> pd.DataFrame:
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path``; text a spreadsheet would run as a formula gets a leading
-    apostrophe (:mod:`evsynth.spreadsheet_safe`), which the readers here remove again."""
+    apostrophe (:mod:`evsynth.spreadsheet_safe`), which the readers here remove again.
+
+    The bytes are those of pandas' ``to_csv`` of the escaped frame (:func:`write_table_pandas`):
+    the columns a table holds (text, whole numbers, floats, booleans, Python objects) are made
+    into the cells pandas would hand the csv writer, and written with the same writer; a frame
+    with any other column (categorical, nullable, dates) or header goes through pandas itself.
+    """
+    cells = _csv_cells(frame)
+    if cells is None:
+        write_table_pandas(frame, path)
+        return
+    header, columns, quote_all = cells
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(
+            handle, lineterminator="\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
+        )
+        writer.writerow(header)
+        writer.writerows(zip(*columns, strict=True))
+
+
+def write_table_pandas(frame: pd.DataFrame, path: Path) -> None:
+    """:func:`write_table` through pandas' ``to_csv`` for every column: what it writes is the
+    reference for the cells made in :func:`_csv_cells` (and the tests compare the two)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     safe = escape(frame)
-    safe.to_csv(path, index=False, lineterminator="\n", float_format="%.10g", quoting=quoting(safe))
+    safe.to_csv(
+        path, index=False, lineterminator="\n", float_format=FLOAT_FORMAT, quoting=quoting(safe)
+    )
+
+
+def _csv_cells(frame: pd.DataFrame) -> tuple[list[str], list[list[object]], bool] | None:
+    """The escaped header, each column's cells as pandas' ``to_csv`` passes them to the csv
+    writer, and whether a carriage return means quoting every field; ``None`` for a frame with
+    a column or header these rules do not cover.
+
+    Per column, with no Series built (``_iter_column_arrays`` is how pandas' own CSV writer
+    walks a frame; a Series per column cost more than a small table's whole write): Arrow text
+    is escaped in Arrow, all text columns at once; numbers are never escaped.
+    """
+    labels = frame.columns.tolist()
+    if not all(isinstance(label, str) for label in labels):
+        return None  # pandas formats numbers, tuples (MultiIndex) and blanks in the header
+    header = [str(escape_text(label)) for label in labels]
+    quote_all = any("\r" in label for label in header)
+    columns: list[list[object]] = []
+    texts: dict[int, pa.Array] = {}
+    for position, values in enumerate(frame._iter_column_arrays()):
+        strings = arrow_strings(values)
+        if strings is not None:
+            texts[position] = strings.cast(pa.large_string())
+            columns.append([])
+            continue
+        if not isinstance(values, np.ndarray) or values.dtype.kind not in "iubfO":
+            return None
+        kind = values.dtype.kind
+        if kind == "f":  # as pandas: the float format, NaN blank
+            columns.append([FLOAT_FORMAT % v if v == v else "" for v in values.tolist()])
+        elif kind == "O":  # as pandas: a missing value blank, any other object as it is
+            missing = pd.isna(values).tolist()
+            cells = [
+                "" if blank else escape_text(v)
+                for v, blank in zip(values.tolist(), missing, strict=True)
+            ]
+            quote_all = quote_all or any(isinstance(v, str) and "\r" in v for v in cells)
+            columns.append(cells)
+        else:  # whole numbers and booleans: Python ints and bools, never text
+            columns.append(values.tolist())
+    if texts:
+        # One array of every text cell: the escaping's fixed cost is paid once a table.
+        joined = pa.chunked_array(list(texts.values()), pa.large_string())
+        escaped, carriage_return = escape_arrow(joined)
+        quote_all = quote_all or carriage_return
+        cells = escaped.to_pylist()  # a null is None, which the csv writer writes as ""
+        rows = len(frame)
+        for offset, position in enumerate(texts):
+            columns[position] = cells[offset * rows : (offset + 1) * rows]
+    return header, columns, quote_all
 
 
 @dataclass(frozen=True)
