@@ -70,8 +70,10 @@ def _csv_cells(frame: pd.DataFrame) -> tuple[list[str], list[list[object]], bool
     is escaped in Arrow, all text columns at once; numbers are never escaped.
     """
     labels = frame.columns.tolist()
-    if not all(isinstance(label, str) for label in labels):
-        return None  # pandas formats numbers, tuples (MultiIndex) and blanks in the header
+    if not labels or not all(isinstance(label, str) for label in labels):
+        # pandas formats numbers, tuples (MultiIndex) and blanks in the header, and writes a
+        # blank line a row for a frame with no columns.
+        return None
     header = [str(escape_text(label)) for label in labels]
     quote_all = any("\r" in label for label in header)
     columns: list[list[object]] = []
