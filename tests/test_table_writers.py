@@ -10,7 +10,9 @@ reference: pandas' ``to_csv`` of the escaped frame, and the Parquet writer's old
 
 from __future__ import annotations
 
+import datetime
 import random
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +44,8 @@ def _column(rng: random.Random, rows: int) -> object:
         cells = [None if rng.random() < 0.15 else _text(rng) for _ in range(rows)]
         return pd.array(cells, dtype="str")
     if kind == "object":
-        others = [None, np.nan, 3, -2.5, True, pd.NA]
+        # Objects whose str() is not their repr(): the csv writer writes str().
+        others = [None, np.nan, 3, -2.5, True, pd.NA, Decimal("1.50"), datetime.date(2020, 1, 2)]
         cells = [rng.choice(others) if rng.random() < 0.3 else _text(rng) for _ in range(rows)]
         if rows:  # pandas' own escaping fails on an object column holding no string
             cells[0] = _text(rng) + "x"

@@ -7,12 +7,14 @@ digits, and rows in an order the stage fixes (never the order a dict or a hash h
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from evsynth import registry
 from evsynth.handoff import arrow_strings
@@ -31,28 +33,31 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path``; text a spreadsheet would run as a formula gets a leading
     apostrophe (:mod:`evsynth.spreadsheet_safe`), which the readers here remove again.
 
-    The bytes are those of pandas' ``to_csv`` of the escaped frame (:func:`write_table_pandas`):
-    the columns a table holds (text, whole numbers, floats, booleans, Python objects) are made
-    into the cells pandas would hand the csv writer, and written with the same writer; a frame
-    with any other column (categorical, nullable, dates) or header goes through pandas itself.
+    The bytes are those of pandas' ``to_csv`` of the escaped frame (:func:`write_table_pandas`),
+    made in Arrow for the columns a table holds (text, whole numbers, floats, booleans, Python
+    objects): each cell as the text the csv writer makes of what pandas hands it, quoted as
+    the csv writer quotes it. A frame with any other column (categorical, nullable, dates) or
+    header goes through pandas itself.
     """
-    cells = _csv_cells(frame)
-    if cells is None:
+    fields = _csv_fields(frame)
+    if fields is None:
         write_table_pandas(frame, path)
         return
-    header, columns, quote_all = cells
+    header, columns, quote_all = fields
+    head = io.StringIO()  # the header by the csv writer itself: one row, and labels are few
+    csv.writer(
+        head, lineterminator="\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
+    ).writerow(header)
+    body = _csv_body(columns, quote_all, len(frame))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(
-            handle, lineterminator="\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
-        )
-        writer.writerow(header)
-        writer.writerows(zip(*columns, strict=True))
+    with path.open("wb") as handle:
+        handle.write(head.getvalue().encode("utf-8"))
+        handle.write(body)
 
 
 def write_table_pandas(frame: pd.DataFrame, path: Path) -> None:
     """:func:`write_table` through pandas' ``to_csv`` for every column: what it writes is the
-    reference for the cells made in :func:`_csv_cells` (and the tests compare the two)."""
+    reference for the Arrow path (and the tests compare the two)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     safe = escape(frame)
     safe.to_csv(
@@ -60,14 +65,25 @@ def write_table_pandas(frame: pd.DataFrame, path: Path) -> None:
     )
 
 
-def _csv_cells(frame: pd.DataFrame) -> tuple[list[str], list[list[object]], bool] | None:
-    """The escaped header, each column's cells as pandas' ``to_csv`` passes them to the csv
-    writer, and whether a carriage return means quoting every field; ``None`` for a frame with
-    a column or header these rules do not cover.
+#: What Python's csv writer quotes under QUOTE_MINIMAL: the delimiter, the quote character and
+#: the line terminator ("\n"; a bare "\r" is not, hence :func:`spreadsheet_safe.quoting`).
+_CSV_SPECIAL = '[,"\n]'
+_TEXT = pa.large_string()
+_QUOTE, _NOTHING, _COMMA, _LF = (pa.scalar(c, _TEXT) for c in ('"', "", ",", "\n"))
+_TRUE, _FALSE, _EMPTY_RECORD = (pa.scalar(c, _TEXT) for c in ("True", "False", '""'))
+_NOTHING_ARRAY = pa.array([], _TEXT)
+
+
+def _csv_fields(frame: pd.DataFrame) -> tuple[list[str], list[pa.Array], bool] | None:
+    """The escaped header, each column's cells as the text the csv writer makes of what pandas'
+    ``to_csv`` hands it (before quoting; a blank is ``""``), and whether a carriage return
+    means quoting every field; ``None`` for a column or header these rules do not cover.
 
     Per column, with no Series built (``_iter_column_arrays`` is how pandas' own CSV writer
-    walks a frame; a Series per column cost more than a small table's whole write): Arrow text
-    is escaped in Arrow, all text columns at once; numbers are never escaped.
+    walks a frame; a Series per column cost more than a small table's whole write). An Arrow
+    call costs about as much on a small table as the rest of its write, so columns of a kind
+    go through together: all text is escaped at once, all whole numbers of a type made digits
+    at once; numbers are never escaped.
     """
     labels = frame.columns.tolist()
     if not labels or not all(isinstance(label, str) for label in labels):
@@ -76,39 +92,81 @@ def _csv_cells(frame: pd.DataFrame) -> tuple[list[str], list[list[object]], bool
         return None
     header = [str(escape_text(label)) for label in labels]
     quote_all = any("\r" in label for label in header)
-    columns: list[list[object]] = []
-    texts: dict[int, pa.Array] = {}
+    columns: list[pa.Array] = []
+    texts: list[tuple[int, pa.Array]] = []
+    integers: dict[np.dtype, list[tuple[int, np.ndarray]]] = {}
     for position, values in enumerate(frame._iter_column_arrays()):
+        columns.append(_NOTHING_ARRAY)  # filled in below, by kind
         strings = arrow_strings(values)
         if strings is not None:
-            texts[position] = strings.cast(pa.large_string())
-            columns.append([])
+            texts.append((position, strings if strings.type == _TEXT else strings.cast(_TEXT)))
             continue
         if not isinstance(values, np.ndarray) or values.dtype.kind not in "iubfO":
             return None
         kind = values.dtype.kind
-        if kind == "f":  # as pandas: the float format, NaN blank
-            columns.append([FLOAT_FORMAT % v if v == v else "" for v in values.tolist()])
-        elif kind == "O":  # as pandas: a missing value blank, any other object as it is
+        if kind in "iu":  # pandas hands Python ints: their digits
+            integers.setdefault(values.dtype, []).append((position, values))
+        elif kind == "b":  # Python bools
+            columns[position] = pc.if_else(values, _TRUE, _FALSE)
+        elif kind == "f":  # as pandas: the float format, NaN blank
+            cells = [FLOAT_FORMAT % v if v == v else "" for v in values.tolist()]
+            columns[position] = pa.array(cells, _TEXT)
+        else:  # as pandas: a missing value blank, any other object as the csv writer's str()
             missing = pd.isna(values).tolist()
-            cells = [
+            objects = [
                 "" if blank else escape_text(v)
                 for v, blank in zip(values.tolist(), missing, strict=True)
             ]
-            quote_all = quote_all or any(isinstance(v, str) and "\r" in v for v in cells)
-            columns.append(cells)
-        else:  # whole numbers and booleans: Python ints and bools, never text
-            columns.append(values.tolist())
+            quote_all = quote_all or any(isinstance(v, str) and "\r" in v for v in objects)
+            columns[position] = pa.array(
+                [v if isinstance(v, str) else str(v) for v in objects], _TEXT
+            )
+    rows = len(frame)
+    for group in integers.values():
+        digits = pa.array(np.concatenate([values for _, values in group])).cast(_TEXT)
+        for offset, (position, _) in enumerate(group):
+            columns[position] = digits.slice(offset * rows, rows)
     if texts:
         # One array of every text cell: the escaping's fixed cost is paid once a table.
-        joined = pa.chunked_array(list(texts.values()), pa.large_string())
+        joined = pa.chunked_array([text for _, text in texts], _TEXT)
         escaped, carriage_return = escape_arrow(joined)
         quote_all = quote_all or carriage_return
-        cells = escaped.to_pylist()  # a null is None, which the csv writer writes as ""
-        rows = len(frame)
-        for offset, position in enumerate(texts):
-            columns[position] = cells[offset * rows : (offset + 1) * rows]
+        escaped = pc.fill_null(escaped, "").combine_chunks()  # the csv writer's None: ""
+        for offset, (position, _) in enumerate(texts):
+            columns[position] = escaped.slice(offset * rows, rows)
     return header, columns, quote_all
+
+
+def _csv_body(columns: list[pa.Array], quote_all: bool, rows: int) -> memoryview:
+    """The CSV lines of ``columns`` (each a row's field text), quoted as Python's csv writer
+    does with ``lineterminator="\n"`` and QUOTE_ALL or QUOTE_MINIMAL: in Arrow, where the csv
+    writer copies each character in its own loop (a long ``study_ids`` cell was most of a
+    large table's write). All columns go through each step at once."""
+    if not rows:
+        return memoryview(b"")
+    cells = pa.chunked_array(columns, _TEXT)
+    if quote_all:
+        cells = _quoted(cells)
+    else:
+        special = pc.match_substring_regex(cells, _CSV_SPECIAL)
+        if pc.any(special).as_py():
+            cells = pc.if_else(special, _quoted(cells), cells)
+        if len(columns) == 1:
+            # A record that would be empty (one blank field) the csv writer writes as "".
+            cells = pc.if_else(pc.equal(cells, ""), _EMPTY_RECORD, cells)
+    cells = cells.combine_chunks()
+    fields = [cells.slice(i * rows, rows) for i in range(len(columns))]
+    lines = pc.binary_join_element_wise(*fields, _COMMA)
+    lines = pc.binary_join_element_wise(lines, _NOTHING, _LF)
+    # The lines' bytes as Arrow holds them, one after the other: no copy.
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset :]
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[rows]]
+
+
+def _quoted(cells: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each cell in quotes, a quote in it doubled (the csv writer's ``doublequote``)."""
+    doubled = pc.replace_substring(cells, '"', '""')
+    return pc.binary_join_element_wise(_QUOTE, doubled, _QUOTE, _NOTHING)
 
 
 @dataclass(frozen=True)
