@@ -1,8 +1,8 @@
 """The table writers' fast paths write what the pandas code they stand in for wrote, byte for byte.
 
-``tables.write_table`` makes the cells pandas' ``to_csv`` would hand the csv writer, escaping
-text in Arrow (``spreadsheet_safe.escape_arrow``); ``handoff.write_typed`` takes pandas' Arrow
-strings and whole numbers as they are. These tests draw many random tables, with the
+``tables.write_table`` makes in Arrow the CSV lines pandas' ``to_csv`` and the csv writer made,
+escaping text in Arrow too (``spreadsheet_safe.escape_arrow``) and quoting as the csv writer
+quotes; ``handoff.write_typed`` takes pandas' Arrow strings and whole numbers as they are. These tests draw many random tables, with the
 characters that decide the escaping and the quoting (triggers, apostrophes, quotes, commas,
 line ends) and every kind of column a stage writes, and compare the files with those of the
 reference: pandas' ``to_csv`` of the escaped frame, and the Parquet writer's old conversion.

@@ -73,7 +73,7 @@ def _text(values: object) -> pa.Array:
 def write_typed(frame: pd.DataFrame, path: Path, types: Mapping[str, str]) -> None:
     """Write ``frame`` (text cells, blanks as ``""``) to ``path`` as Parquet: the columns
     ``types`` maps to ``integer`` or ``number`` as numbers, every other column as strings."""
-    # The columns' arrays as pandas holds them, no Series built (as in tables._csv_cells).
+    # The columns' arrays as pandas holds them, no Series built (as in tables._csv_fields).
     arrays = [
         _column(values, types.get(name))
         for name, values in zip(frame.columns, frame._iter_column_arrays(), strict=True)

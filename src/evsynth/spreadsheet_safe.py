@@ -33,8 +33,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pandas and pyarrow are imported where frames are handled: issues.csv
-    import pandas as pd  # needs only text
+if TYPE_CHECKING:  # imported where frames are handled: issues.csv needs only text
+    import pandas as pd
     import pyarrow as pa
 
 #: First characters a spreadsheet takes as the start of a formula (OWASP list).
@@ -96,10 +96,10 @@ def escape_arrow(text: pa.ChunkedArray) -> tuple[pa.ChunkedArray, bool]:
         armed = [v for v in pc.unique(text.filter(gate)).to_pylist() if is_armed(v)]
         if armed:
             hit = pc.is_in(text, value_set=pa.array(armed, text.type))
-            quoted = pc.binary_join_element_wise(
+            marked = pc.binary_join_element_wise(
                 pa.scalar(QUOTE, text.type), text, pa.scalar("", text.type)
             )
-            text = pc.if_else(hit, quoted, text)
+            text = pc.if_else(hit, marked, text)
     return text, bool(pc.any(pc.match_substring(text, "\r")).as_py())
 
 
