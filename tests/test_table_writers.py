@@ -2,10 +2,11 @@
 
 ``tables.write_table`` makes in Arrow the CSV lines pandas' ``to_csv`` and the csv writer made,
 escaping text in Arrow too (``spreadsheet_safe.escape_arrow``) and quoting as the csv writer
-quotes; ``handoff.write_typed`` takes pandas' Arrow strings and whole numbers as they are. These tests draw many random tables, with the
-characters that decide the escaping and the quoting (triggers, apostrophes, quotes, commas,
-line ends) and every kind of column a stage writes, and compare the files with those of the
-reference: pandas' ``to_csv`` of the escaped frame, and the Parquet writer's old conversion.
+quotes; ``handoff.write_typed`` takes pandas' Arrow strings and whole numbers as they are.
+These tests draw many random tables, with the characters that decide the escaping and the
+quoting (triggers, apostrophes, quotes, commas, line ends) and every kind of column a stage
+writes, and compare the files with those of the reference: pandas' ``to_csv`` of the escaped
+frame, and the Parquet writer's old conversion.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from evsynth import spreadsheet_safe
+from evsynth import spreadsheet_safe, tables
 from evsynth.handoff import write_typed
 from evsynth.spreadsheet_safe import TRIGGERS, escape_arrow, escape_text
 from evsynth.tables import write_table, write_table_pandas
@@ -69,11 +70,13 @@ def _frame(rng: random.Random) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(names, [_column(rng, rows) for _ in names], strict=True)))
 
 
-def test_write_table_writes_what_pandas_to_csv_wrote(tmp_path: Path) -> None:
+def test_write_table_writes_what_pandas_to_csv_wrote(tmp_path: Path, monkeypatch) -> None:
     rng = random.Random(3)
     carriage_returns = escaped = 0
     for case in range(200):
         frame = _frame(rng)
+        # Lines made in batches of rows: every batch size gives the same bytes.
+        monkeypatch.setattr(tables, "BATCH_ROWS", rng.choice([1, 3, 65_536]))
         before = frame.copy()
         write_table(frame, tmp_path / "fast.csv")
         write_table_pandas(frame, tmp_path / "pandas.csv")

@@ -22,6 +22,8 @@ from evsynth.spreadsheet_safe import escape, escape_arrow, escape_text, quoting,
 
 #: How a float is written (pandas' ``float_format``: 10 significant digits).
 FLOAT_FORMAT = "%.10g"
+#: Rows a CSV's lines are made for at a time (the same bytes for any number).
+BATCH_ROWS = 65_536
 
 
 def read_clean(path: Path) -> pd.DataFrame:
@@ -48,11 +50,14 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     csv.writer(
         head, lineterminator="\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
     ).writerow(header)
-    body = _csv_body(columns, quote_all, len(frame))
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         handle.write(head.getvalue().encode("utf-8"))
-        handle.write(body)
+        # In batches of rows, so that the quoted copies of a long table's cells are made for
+        # a batch at a time (a small table is one batch).
+        for start in range(0, len(frame), BATCH_ROWS):
+            batch = [column.slice(start, BATCH_ROWS) for column in columns]
+            handle.write(_csv_body(batch, quote_all))
 
 
 def write_table_pandas(frame: pd.DataFrame, path: Path) -> None:
@@ -137,13 +142,12 @@ def _csv_fields(frame: pd.DataFrame) -> tuple[list[str], list[pa.Array], bool] |
     return header, columns, quote_all
 
 
-def _csv_body(columns: list[pa.Array], quote_all: bool, rows: int) -> memoryview:
-    """The CSV lines of ``columns`` (each a row's field text), quoted as Python's csv writer
-    does with ``lineterminator="\n"`` and QUOTE_ALL or QUOTE_MINIMAL: in Arrow, where the csv
-    writer copies each character in its own loop (a long ``study_ids`` cell was most of a
-    large table's write). All columns go through each step at once."""
-    if not rows:
-        return memoryview(b"")
+def _csv_body(columns: list[pa.Array], quote_all: bool) -> memoryview:
+    """The CSV lines of ``columns`` (each a row's field text, at least one row), quoted as
+    Python's csv writer does with ``lineterminator="\n"`` and QUOTE_ALL or QUOTE_MINIMAL: in
+    Arrow, where the csv writer copies each character in its own loop (a long ``study_ids``
+    cell was most of a large table's write). All columns go through each step at once."""
+    rows = len(columns[0])
     cells = pa.chunked_array(columns, _TEXT)
     if quote_all:
         cells = _quoted(cells)
