@@ -46,6 +46,8 @@ NARRATIVE = "tests/test_narrative.py"
 SECTIONS = "tests/test_mutants_narrative.py"
 RENDER = "tests/test_mutants_render.py"
 ESCAPE = "tests/test_mutants_escape.py"
+WRITERS = "tests/test_table_writers.py"
+SPREADSHEET = "tests/test_spreadsheet_safety.py"
 
 
 @dataclass(frozen=True)
@@ -479,6 +481,36 @@ MUTANTS: tuple[Mutant, ...] = (
         "        col.bad[:] = True",
         "        col.bad[:] = False",
         VALIDATE,
+    ),
+    # --- table writers: spreadsheet_safe.py, tables.py, handoff.py ------------------------------
+    _m(
+        "escape_gate_misses_apostrophe",
+        "spreadsheet_safe",
+        'for c in sorted(_WRITE_STARTS)) + "]"',
+        'for c in sorted(TRIGGERS)) + "]"',
+        WRITERS,
+        SPREADSHEET,
+    ),
+    _m(
+        "carriage_return_quotes_nothing",
+        "spreadsheet_safe",
+        'return text, bool(pc.any(pc.match_substring(text, "\\r")).as_py())',
+        "return text, False",
+        WRITERS,
+    ),
+    _m(
+        "csv_quotes_miss_line_feed",
+        "tables",
+        """_CSV_SPECIAL = '[,"\\n]'""",
+        """_CSV_SPECIAL = '[,"]'""",
+        WRITERS,
+    ),
+    _m(
+        "typed_text_keeps_nulls",
+        "handoff",
+        'return pc.fill_null(strings, "").cast(pa.string())',
+        "return strings.cast(pa.string())",
+        WRITERS,
     ),
     # --- validation: intake.py (reading sheets) --------------------------------------------------
     _m(
