@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from evsynth import spreadsheet_safe, tables
+from evsynth import handoff, spreadsheet_safe, tables
 from evsynth.handoff import write_typed
 from evsynth.spreadsheet_safe import TRIGGERS, escape_arrow, escape_text
 from evsynth.tables import write_table, write_table_pandas
@@ -187,3 +187,27 @@ def test_write_typed_other_columns_as_before(tmp_path: Path, values: list) -> No
     write_typed(frame, tmp_path / "fast.parquet", {})
     _typed_reference(frame, tmp_path / "reference.parquet", {})
     assert (tmp_path / "fast.parquet").read_bytes() == (tmp_path / "reference.parquet").read_bytes()
+
+
+def test_both_writers_write_the_same_bytes_without_pandas_private_column_walk(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``handoff.column_arrays`` uses pandas' private ``_iter_column_arrays`` (what its own CSV
+    writer uses); a pandas without it must get the same files through the public ``.array``."""
+    rng = random.Random(11)
+    frames = [_frame(rng) for _ in range(40)]
+    typed = [_typed_frame(rng) for _ in range(40)]
+
+    def write_all(folder: Path) -> dict[str, bytes]:
+        folder.mkdir()
+        for i, frame in enumerate(frames):
+            write_table(frame, folder / f"{i}.csv")
+        for i, (frame, types) in enumerate(typed):
+            write_typed(frame, folder / f"{i}.parquet", types)
+        return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+    private = write_all(tmp_path / "private")
+    # (pandas' own to_csv, which write_table falls back on, needs the private method itself.)
+    monkeypatch.setattr(tables, "column_arrays", handoff.public_column_arrays)
+    monkeypatch.setattr(handoff, "column_arrays", handoff.public_column_arrays)
+    assert write_all(tmp_path / "public") == private

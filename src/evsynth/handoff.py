@@ -10,7 +10,7 @@ the crosstabs count by.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,20 @@ def arrow_strings(values: object) -> pa.Array | None:
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         return pa.array(values)
     return None
+
+
+def column_arrays(frame: pd.DataFrame) -> Iterator[object]:
+    """Each column's values as the frame holds them (a NumPy or extension array), no Series
+    built: a Series per column costs more than a small table's whole write. pandas' own CSV
+    writer walks a frame with the private ``_iter_column_arrays``; where a pandas version lacks
+    it, each column's public ``.array`` gives the same values."""
+    walk = getattr(frame, "_iter_column_arrays", None)
+    return iter(walk()) if walk is not None else public_column_arrays(frame)
+
+
+def public_column_arrays(frame: pd.DataFrame) -> Iterator[object]:
+    """:func:`column_arrays` through pandas' public API: each column's ``.array``."""
+    return (frame.iloc[:, i].array for i in range(frame.shape[1]))
 
 
 def _column(values: object, kind: str | None) -> pa.Array:
@@ -73,10 +87,9 @@ def _text(values: object) -> pa.Array:
 def write_typed(frame: pd.DataFrame, path: Path, types: Mapping[str, str]) -> None:
     """Write ``frame`` (text cells, blanks as ``""``) to ``path`` as Parquet: the columns
     ``types`` maps to ``integer`` or ``number`` as numbers, every other column as strings."""
-    # The columns' arrays as pandas holds them, no Series built (as in tables._csv_fields).
     arrays = [
         _column(values, types.get(name))
-        for name, values in zip(frame.columns, frame._iter_column_arrays(), strict=True)
+        for name, values in zip(frame.columns, column_arrays(frame), strict=True)
     ]
     table = pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from evsynth import registry
-from evsynth.handoff import arrow_strings
+from evsynth.handoff import arrow_strings, column_arrays
 from evsynth.spreadsheet_safe import escape, escape_arrow, escape_text, quoting, restore
 
 #: How a float is written (pandas' ``float_format``: 10 significant digits).
@@ -84,8 +84,7 @@ def _csv_fields(frame: pd.DataFrame) -> tuple[list[str], list[pa.Array], bool] |
     ``to_csv`` hands it (before quoting; a blank is ``""``), and whether a carriage return
     means quoting every field; ``None`` for a column or header these rules do not cover.
 
-    Per column, with no Series built (``_iter_column_arrays`` is how pandas' own CSV writer
-    walks a frame; a Series per column cost more than a small table's whole write). An Arrow
+    Per column, with no Series built (:func:`evsynth.handoff.column_arrays`). An Arrow
     call costs about as much on a small table as the rest of its write, so columns of a kind
     go through together: all text is escaped at once, all whole numbers of a type made digits
     at once; numbers are never escaped.
@@ -100,7 +99,7 @@ def _csv_fields(frame: pd.DataFrame) -> tuple[list[str], list[pa.Array], bool] |
     columns: list[pa.Array] = []
     texts: list[tuple[int, pa.Array]] = []
     integers: dict[np.dtype, list[tuple[int, np.ndarray]]] = {}
-    for position, values in enumerate(frame._iter_column_arrays()):
+    for position, values in enumerate(column_arrays(frame)):
         columns.append(_NOTHING_ARRAY)  # filled in below, by kind
         strings = arrow_strings(values)
         if strings is not None:
