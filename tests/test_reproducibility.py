@@ -56,10 +56,13 @@ def clean_run(tiny_built: Path) -> Path:
 def test_a_second_clean_run_from_read_only_inputs_is_byte_identical(
     clean_run: Path, tmp_path: Path
 ):
-    # One fresh run checks two things: the bytes do not depend on the run, and the pipeline
-    # never writes under its inputs. The kill -9 recovery is tests/test_run.py's (`make run`
-    # recovers by itself).
+    # One fresh run checks three things: the bytes do not depend on the run, nor on where the
+    # project's folder is (this run is of a copy of the project, its review inside it, as
+    # `make run` runs), and the pipeline never writes under its inputs. The kill -9 recovery is
+    # tests/test_run.py's (`make run` recovers by itself).
     second = fresh_tiny(tmp_path)
+    for part in ("workflow", "reports", "scripts"):
+        shutil.copytree(REPO / part, second / part, ignore=shutil.ignore_patterns("__pycache__"))
     inputs = [second / "sheets", second / "narrative", second / "codebook.yaml"]
 
     def snapshot() -> dict[str, tuple[bytes, int]]:
@@ -72,7 +75,7 @@ def test_a_second_clean_run_from_read_only_inputs_is_byte_identical(
             p.chmod(0o444)
         path.chmod(0o555)
     try:
-        done = snakemake(second)
+        done = snakemake(second, project=second)
     finally:
         for path in inputs[:2]:
             path.chmod(0o755)
@@ -87,6 +90,11 @@ def test_a_second_clean_run_from_read_only_inputs_is_byte_identical(
     first, again = digests(clean_run), digests(second)
     assert len(first) > 20
     assert first == again
+    # The checksum records name the project's files from its folder, so they too are the same
+    # wherever the folder is (the report templates among the render's inputs included).
+    records = {p.name: p.read_text("utf-8") for p in (second / "results/tiny/checksums").iterdir()}
+    assert "  reports/_assets/report.css\n" in records["render-summary-of-evidence.inputs.sha256"]
+    assert not [name for name, text in records.items() if str(tmp_path) in text]
     # The figures' PNGs, the PDF and the Word file are fixed too (no timestamps), although not
     # required.
     fixed = (".png", ".pdf", ".docx")

@@ -23,15 +23,18 @@ from snakemake_runner import run_snakemake
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the project's workflow in ``workdir`` with its config.yaml, as ``python -m snakemake``
-    would (forked from a warm interpreter: tests/snakemake_runner.py)."""
+def snakemake(
+    workdir: Path, *extra: str, env: dict | None = None, project: Path = REPO
+) -> subprocess.CompletedProcess:
+    """Run the workflow of ``project`` (this repository, or a copy of it) in ``workdir`` with its
+    config.yaml, as ``python -m snakemake`` would (forked from a warm interpreter:
+    tests/snakemake_runner.py)."""
     command = [
         sys.executable,
         "-m",
         "snakemake",
         "--snakefile",
-        str(REPO / "workflow/Snakefile"),
+        str(project / "workflow/Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",

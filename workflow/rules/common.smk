@@ -184,9 +184,12 @@ def references_files(wildcards):
 
 
 def report_sources(wildcards):
-    """The Quarto project files a report is built from (a template edit re-renders)."""
+    """The Quarto project files a report is built from (a template edit re-renders). Named from
+    the working directory when the project runs in its own folder (as `make run` does), so the
+    render's checksum record is the same wherever the folder is; else by their full path."""
+    here = Path.cwd()
     return sorted(
-        str(p) for p in REPORTS_DIR.rglob("*")
+        str(p.relative_to(here) if p.is_relative_to(here) else p) for p in REPORTS_DIR.rglob("*")
         if p.is_file() and "narrative" not in p.relative_to(REPORTS_DIR).parts
         and not any(part.startswith(".") for part in p.relative_to(REPORTS_DIR).parts)
     )
