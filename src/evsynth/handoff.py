@@ -22,13 +22,17 @@ import pyarrow.parquet as pq
 PARQUET_SUFFIX = ".parquet"
 
 
-def arrow_strings(values: object) -> pa.Array | None:
-    """The Arrow strings behind a pandas text column kept in Arrow (pandas 3's ``str``), no
-    copy for one chunk; ``None`` for any other column."""
+def arrow_backed(values: object) -> bool:
+    """Whether a column (a Series or its array) is pandas text held in Arrow (pandas 3's
+    ``str``, as every sheet is read, or ``string[pyarrow]``)."""
     dtype = getattr(values, "dtype", None)
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        return pa.array(values)
-    return None
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def arrow_strings(values: object) -> pa.Array | pa.ChunkedArray | None:
+    """The Arrow strings behind a pandas text column kept in Arrow, no copy for one chunk;
+    ``None`` for any other column."""
+    return pa.array(values) if arrow_backed(values) else None
 
 
 def column_arrays(frame: pd.DataFrame) -> Iterator[object]:

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from evsynth.contract import SHEET_COLUMNS
 from evsynth.findings import Finding
+from evsynth.handoff import arrow_backed, arrow_strings
 from evsynth.inputfile import RefusedFile, read_limited, size_text
 
 #: Sheets the contract defines, in the order they are validated.
@@ -841,19 +842,15 @@ WHITESPACE_CLASS = (
 )
 
 
-def _arrow_backed(values: pd.Series) -> bool:
-    """Whether the column is pandas text held in Arrow (``str``, as every sheet is read)."""
-    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
-
-
 def arrow_text(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     """The column's cells as Arrow strings: pandas 3 keeps text in Arrow, so this is no copy,
     and Arrow's compute functions test every cell in C where a pandas ``.str`` call may box
     each cell as a Python string."""
-    if _arrow_backed(values):
+    strings = arrow_strings(values)
+    if strings is not None:
         # Text already in Arrow: taken as it is (``astype`` and ``pa.array`` with a type
         # cost 0.25 ms a call even on five cells, and validation calls this hundreds of times).
-        return pa.array(values.array).cast(pa.string())
+        return strings.cast(pa.string())
     return pa.array(values.astype("str"), type=pa.string())
 
 
@@ -1014,7 +1011,7 @@ def _tidy(
         return None, findings
 
     body = body.set_axis(names, axis=1)
-    if not all(_arrow_backed(values) for _, values in body.items()):
+    if not all(arrow_backed(values) for _, values in body.items()):
         body = body.astype(str)
     stripped = body.copy()
     # Which rows are blank, column by column in Arrow (one conversion of each column, shared

@@ -26,6 +26,7 @@ from evsynth.certainty import CERQUAL_COMPONENTS, GRADE_DOMAINS
 from evsynth.codebook import AppraisalTool, Codebook, load_codebook
 from evsynth.contract import MULTI_SEPARATOR, RATIO_MEASURES, SPREADSHEET_ERROR_PATTERN
 from evsynth.findings import Finding, InputError, sort_key, sorted_findings, write_issues_csv
+from evsynth.handoff import arrow_backed
 from evsynth.intake import (
     CELL_SEPARATOR,
     OPTIONAL_SHEETS,
@@ -674,13 +675,9 @@ def _check_sheet(sheet: Sheet, specs: list[ColumnSpec]) -> tuple[pd.DataFrame, _
 
 
 def _is_text(values: pd.Series) -> bool:
-    """Whether the column is already pandas text (``str``): every sheet's is, as read."""
-    dtype = values.dtype
-    return (
-        isinstance(dtype, pd.StringDtype)
-        and dtype.storage == "pyarrow"
-        and dtype.na_value is not pd.NA
-    )
+    """Whether the column is already pandas ``str`` text, as every sheet's is when read (not
+    ``string[pyarrow]``, whose missing cell is ``pd.NA``: what ``astype(str)`` would change)."""
+    return arrow_backed(values) and values.dtype.na_value is not pd.NA
 
 
 def _check_studies(clean: pd.DataFrame, col: _Collector) -> None:
