@@ -84,9 +84,10 @@ def escape_arrow(text: pa.ChunkedArray) -> tuple[pa.ChunkedArray, bool]:
     """Arrow text cells with :func:`escape_text` applied to each (nulls stay null), and whether
     any cell holds a carriage return (the file is then quoted throughout, see :func:`quoting`).
 
-    A few passes in Arrow over every cell, whatever their number, and :func:`escape_text`
-    itself (the rule's one statement) only on the distinct cells that start with a trigger
-    or an apostrophe: a cell starting with anything else is never armed.
+    A few passes in Arrow over every cell, whatever their number, and the rule's own test
+    (:func:`is_armed`, with the apostrophe :func:`escape_text` adds) only on the distinct cells
+    that start with a trigger or an apostrophe: a cell starting with anything else is never
+    armed. tests/test_table_writers.py checks it against :func:`escape_text` on every cell.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
