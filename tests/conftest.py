@@ -127,3 +127,21 @@ def tiny_copy(tiny_built: Path, tmp_path: Path) -> Path:
     target = tmp_path / "tiny"
     shutil.copytree(tiny_built, target, symlinks=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def examples(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The project's own config, sheets and narrative (two reviews, three house formats), run
+    once through Snakemake with two cores in a private folder that every test (and every xdist
+    worker) reads. It is also the suite's run of several reviews at once."""
+    from test_workflow import snakemake  # imports the forkserver runner only when first used
+
+    def build(workdir: Path) -> None:
+        shutil.copytree(REPO / "config", workdir / "config")
+        shutil.copytree(REPO / "data" / "raw", workdir / "data" / "raw")
+        shutil.copytree(REPO / "reports" / "narrative", workdir / "reports" / "narrative")
+        shutil.copy(workdir / "config" / "config.yaml", workdir / "config.yaml")
+        done = snakemake(workdir)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    return built_once(tmp_path_factory, worker_id, "examples", build)

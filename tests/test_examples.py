@@ -13,7 +13,7 @@ import yaml
 from docx import Document
 from pypdf import PdfReader
 
-from conftest import REPO, built_once
+from conftest import REPO
 from pdf_text import page_texts, pdf_text
 from test_workflow import snakemake
 
@@ -63,22 +63,6 @@ def in_order(text: str, headings: list[str]) -> bool:
         if at < 0:
             return False
     return True
-
-
-@pytest.fixture(scope="session")
-def examples(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """The project's own config, sheets and narrative, run once in a private folder that every
-    test (and every xdist worker) reads."""
-
-    def build(workdir: Path) -> None:
-        shutil.copytree(REPO / "config", workdir / "config")
-        shutil.copytree(REPO / "data" / "raw", workdir / "data" / "raw")
-        shutil.copytree(REPO / "reports" / "narrative", workdir / "reports" / "narrative")
-        shutil.copy(workdir / "config" / "config.yaml", workdir / "config.yaml")
-        done = snakemake(workdir)
-        assert done.returncode == 0, done.stderr[-3000:]
-
-    return built_once(tmp_path_factory, worker_id, "examples", build)
 
 
 def words(text: str) -> str:

@@ -9,8 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO
+from evsynth.run import REPORT_EXTENSIONS
 from test_workflow import snakemake
 
 pytestmark = pytest.mark.workflow
@@ -132,25 +134,27 @@ def test_datapackage_describes_every_result_table(clean_run: Path):
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:5]
 
 
-def test_many_reviews_run_in_parallel(tmp_path: Path):
-    workdir = tmp_path / "many"
-    reviews = {}
-    for i in range(2):  # two reviews, one of each report format, share the two cores
-        shutil.copytree(REPO / "tests/data/tiny", workdir / f"r{i}")
-        reviews[f"review-{i}"] = {
-            "title": f"Review {i}",
-            "sheets": f"r{i}/sheets/",
-            "codebook": f"r{i}/codebook.yaml",
-            "report": "summary-of-evidence" if i % 2 else "strategic-briefing",
-            "illustrative": True,
-        }
-    (workdir / "config.yaml").write_text(json.dumps({"reviews": reviews}), "utf-8")
-    done = snakemake(workdir, "--cores", "2")
-    assert done.returncode == 0, done.stderr[-3000:]
-    for i in range(2):
-        fmt = "summary-of-evidence" if i % 2 else "strategic-briefing"
-        for ext in ("pdf", "docx"):
-            assert (workdir / f"results/review-{i}/report/{fmt}.{ext}").is_file()
+def test_many_reviews_run_in_parallel(examples: Path):
+    # The examples' shared run (tests/conftest.py) is one Snakemake run of two reviews with two
+    # cores: one review's summary of evidence, the other's evidence review and strategic
+    # briefing, built side by side. Each review gets every report its config names, and each
+    # review's files are its own.
+    config = yaml.safe_load((examples / "config.yaml").read_text("utf-8"))
+    expected = {
+        "culturally-responsive": ["summary-of-evidence"],
+        "families": ["evidence-review", "strategic-briefing"],
+    }
+    assert {r: s["report"] for r, s in config["reviews"].items()} == {
+        "culturally-responsive": "summary-of-evidence",
+        "families": ["evidence-review", "strategic-briefing"],
+    }
+    for review, formats in expected.items():
+        folder = examples / f"results/{review}/report"
+        reports = sorted(p.name for p in folder.iterdir() if p.is_file())
+        assert reports == sorted(f"{fmt}.{ext}" for fmt in formats for ext in REPORT_EXTENSIONS)
+        record = json.loads((examples / f"results/{review}/provenance.json").read_text("utf-8"))
+        assert record["review"] == review, record.get("review")
+        assert record["inputs"] and all(review in rel for rel in record["inputs"]), record["inputs"]
 
 
 def test_the_slurm_profile_passes_a_dry_run(tmp_path: Path):
