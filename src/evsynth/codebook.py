@@ -6,8 +6,12 @@ findings on sheet ``codebook`` whose column is the key path (``themes[2].childre
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
@@ -310,13 +314,19 @@ def _shape_problem(text: str, path: Path, sheet: str) -> Finding | None:
     return None
 
 
-def _parse_yaml(path: Path, sheet: str) -> _Document:
+def _read_yaml_bytes(path: Path, sheet: str) -> bytes:
     try:
-        raw = read_limited(path, MAX_YAML_BYTES, "YAML file")
+        return read_limited(path, MAX_YAML_BYTES, "YAML file")
     except RefusedFile as refused:
         raise InputError(
             [Finding.error(sheet, None, "", str(path), refused.rule, refused.message)]
         ) from None
+
+
+def _parse_yaml(path: Path, sheet: str, raw: bytes | None = None) -> _Document:
+    """The document in ``path`` (``raw``: its bytes, if already read)."""
+    if raw is None:
+        raw = _read_yaml_bytes(path, sheet)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -385,10 +395,43 @@ def read_yaml(path: Path, sheet: str) -> Any:
     return _parse_yaml(path, sheet).data
 
 
+#: Codebooks loaded in this process, by the SHA-256 of their bytes, most recent last. A
+#: process that validates many reviews (the tests: hundreds of copies of a few codebooks) would
+#: otherwise parse and check the same text every time (the pure-Python YAML loader is kept for
+#: its located messages: 8 ms for the tiny review's codebook, 70 ms for a full review's). Only
+#: a codebook that loaded is kept: a bad one is read again and reported in full each time.
+_LOADED: OrderedDict[bytes, Codebook] = OrderedDict()
+_LOADED_LOCK = threading.Lock()
+MAX_LOADED = 16
+
+
 def load_codebook(path: Path | str) -> Codebook:
-    """Read and check a codebook; raise :class:`InputError` listing every problem found."""
+    """Read and check a codebook; raise :class:`InputError` listing every problem found.
+
+    The file is read every time, so an edited codebook is always loaded afresh; one whose
+    bytes were loaded before is not parsed again. Each call returns its own copy: a caller may
+    change what it got without changing what the next caller gets.
+    """
     path = Path(path)
-    document = _parse_yaml(path, SHEET)
+    raw = _read_yaml_bytes(path, SHEET)
+    digest = hashlib.sha256(raw).digest()
+    with _LOADED_LOCK:
+        known = _LOADED.get(digest)
+        if known is not None:
+            _LOADED.move_to_end(digest)
+    if known is not None:
+        return copy.deepcopy(known)
+    book = _load_codebook(path, raw)  # nothing in it depends on the path, only the messages
+    with _LOADED_LOCK:
+        _LOADED[digest] = copy.deepcopy(book)
+        while len(_LOADED) > MAX_LOADED:
+            _LOADED.popitem(last=False)
+    return book
+
+
+def _load_codebook(path: Path, raw: bytes) -> Codebook:
+    """:func:`load_codebook`'s checks and build, on the file's bytes as read."""
+    document = _parse_yaml(path, SHEET, raw)
     data = document.data
     if data is None:
         raise InputError(
