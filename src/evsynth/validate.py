@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -1512,9 +1513,14 @@ class ValidationPaths:
 def added_columns(sheet: str) -> dict[str, str]:
     """The columns a clean table adds after the sheet's and ``source_row`` (the registry's
     ``clean/<sheet>``: ``se`` of the outcomes), with their types."""
+    return dict(_added_columns(sheet))
+
+
+@cache  # the package's registry: the same for every review, resolved once per process
+def _added_columns(sheet: str) -> tuple[tuple[str, str], ...]:
     own = set(registry.core_columns(sheet)) | {SOURCE_ROW}
     fields = registry.table_schema(f"clean/{sheet}")["fields"]
-    return {f["name"]: f["type"] for f in fields if f["name"] not in own}
+    return tuple((f["name"], f["type"]) for f in fields if f["name"] not in own)
 
 
 def write_validation(result: ValidationResult, paths: ValidationPaths) -> None:
