@@ -122,21 +122,20 @@ def probe_runs(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Prob
             real = run_snakemake(cmd, env=env, timeout=300, cwd=workdir)
         runs = {
             "cmd": cmd,
-            "forked": [forked.returncode, forked.stdout, forked.stderr],
-            "real": [real.returncode, real.stdout, real.stderr],
+            "forked": [forked.args, forked.returncode, forked.stdout, forked.stderr],
+            "real": [real.args, real.returncode, real.stdout, real.stderr],
             "nothing_leaked": nothing_leaked,
         }
         (folder / "runs.json").write_text(json.dumps(runs), "utf-8")
 
     folder = built_once(tmp_path_factory, worker_id, "runner-probe", build)
     runs = json.loads((folder / "runs.json").read_text("utf-8"))
-    cmd = runs["cmd"]
     return ProbeRuns(
-        cmd,
+        runs["cmd"],
         folder / "probe" / "Snakefile",
         folder / "first",
-        subprocess.CompletedProcess(cmd, *runs["forked"]),
-        subprocess.CompletedProcess(cmd, *runs["real"]),
+        subprocess.CompletedProcess(*runs["forked"]),
+        subprocess.CompletedProcess(*runs["real"]),
         runs["nothing_leaked"],
     )
 
