@@ -16,16 +16,13 @@ A file whose first row names none of the sheet's columns is refused without quot
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 import hashlib
 import io
 import re
-import threading
 import warnings
 import zipfile
 from array import array
-from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,58 +209,12 @@ def _read_csv_folder(folder: Path) -> Intake:
         except RefusedFile as refused:
             findings.append(Finding.error(name, None, "", "", refused.rule, refused.message))
             continue
-        digest = hashlib.sha256(raw).hexdigest()  # of exactly the bytes read
-        hashes[str(path)] = digest
-        sheet, sheet_findings = _read_csv_sheet_kept(path, name, raw, digest)
+        hashes[str(path)] = hashlib.sha256(raw).hexdigest()  # of exactly the bytes read
+        sheet, sheet_findings = read_csv_sheet(path, name, raw)
         findings += sheet_findings
         if sheet is not None:
             sheets[name] = sheet
     return Intake(sheets, findings, hashes)
-
-
-#: Sheets read in this process without a finding, by sheet name and the SHA-256 of their bytes,
-#: most recent last. A process that validates many reviews (the tests: hundreds of copies of a
-#: few small sheets) would otherwise parse and tidy the same bytes each time: 1-3 ms a sheet
-#: of a few rows, in pandas' fixed costs. Only small files are kept, so that holding them costs
-#: little memory, and only sheets read without a finding: a finding names the file, and a sheet
-#: read cleanly depends on its bytes alone, never its path (which is only in its ``source``).
-_KEPT_SHEETS: OrderedDict[tuple[str, str], Sheet] = OrderedDict()
-_KEPT_SHEETS_LOCK = threading.Lock()
-MAX_KEPT_SHEETS = 32
-MAX_KEPT_SHEET_BYTES = 256 * 2**10
-
-
-def _read_csv_sheet_kept(
-    path: Path, name: str, raw: bytes, digest: str
-) -> tuple[Sheet | None, list[Finding]]:
-    """:func:`read_csv_sheet`, from the sheets already read when these bytes were (as a copy:
-    a caller may change its sheet without changing the next caller's)."""
-    key = (name, digest)
-    with _KEPT_SHEETS_LOCK:
-        kept = _KEPT_SHEETS.get(key)
-        if kept is not None:
-            _KEPT_SHEETS.move_to_end(key)
-    if kept is not None:
-        return _sheet_copy(kept, str(path)), []
-    sheet, findings = read_csv_sheet(path, name, raw)
-    if sheet is not None and not findings and len(raw) <= MAX_KEPT_SHEET_BYTES:
-        with _KEPT_SHEETS_LOCK:
-            _KEPT_SHEETS[key] = _sheet_copy(sheet, sheet.source)
-            while len(_KEPT_SHEETS) > MAX_KEPT_SHEETS:
-                _KEPT_SHEETS.popitem(last=False)
-    return sheet, findings
-
-
-def _sheet_copy(sheet: Sheet, source: str) -> Sheet:
-    """``sheet`` read from ``source``: its own frame and rows (pandas copies on write, so the
-    data is shared until one side changes it) and its own mask of broken rows."""
-    return dataclasses.replace(
-        sheet,
-        source=source,
-        frame=sheet.frame.copy(deep=False),
-        rows=sheet.rows.copy(deep=False),
-        broken=None if sheet.broken is None else sheet.broken.copy(),
-    )
 
 
 def read_csv_sheet(
