@@ -395,11 +395,12 @@ def read_yaml(path: Path, sheet: str) -> Any:
     return _parse_yaml(path, sheet).data
 
 
-#: Codebooks loaded in this process, by the SHA-256 of their bytes, most recent last. A
-#: process that validates many reviews (the tests: hundreds of copies of a few codebooks) would
-#: otherwise parse and check the same text every time (the pure-Python YAML loader is kept for
-#: its located messages: 8 ms for the tiny review's codebook, 70 ms for a full review's). Only
-#: a codebook that loaded is kept: a bad one is read again and reported in full each time.
+#: Codebooks loaded in this process, by the SHA-256 of their bytes, most recent last. A run's
+#: jobs share one process (evsynth.runner) and most of them load their review's codebook, so
+#: each review's would otherwise be parsed and checked about ten times a run (the pure-Python
+#: YAML loader is kept for its located messages: 8 ms for the tiny review's codebook, 70 ms
+#: for a full review's); the tests load a few codebooks hundreds of times. Only a codebook
+#: that loaded is kept: a bad one is read again and reported in full each time.
 _LOADED: OrderedDict[bytes, Codebook] = OrderedDict()
 _LOADED_LOCK = threading.Lock()
 MAX_LOADED = 16
