@@ -145,3 +145,28 @@ def examples(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
         assert done.returncode == 0, done.stderr[-3000:]
 
     return built_once(tmp_path_factory, worker_id, "examples", build)
+
+
+#: The session-wide builds, by the fixtures that read them, in the order they are placed.
+SHARED_BUILD_FIXTURES = ("examples", "tiny_built")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put first the test files that read a shared build (the examples' first, then the tiny
+    review's), each file's tests kept together and in order.
+
+    pytest-xdist's worksteal hands each worker one contiguous half of this list, so the first
+    worker builds both at its start while the other works through files that need neither,
+    and takes the rest of the first half over only later. Without this, a worker that reached
+    a test needing a build the other worker was making sat idle for the rest of it (the
+    examples': ~25 s, a core's worth).
+    """
+
+    def rank(fixtures: set[str]) -> int:
+        used = [i for i, name in enumerate(SHARED_BUILD_FIXTURES) if name in fixtures]
+        return used[0] if used else len(SHARED_BUILD_FIXTURES)
+
+    by_file: dict[Path, set[str]] = {}
+    for item in items:
+        by_file.setdefault(item.path, set()).update(getattr(item, "fixturenames", ()))
+    items.sort(key=lambda item: rank(by_file[item.path]))  # stable: order within a file kept
