@@ -559,40 +559,6 @@ def test_traffic_light_plot_of_four_tools_prints_at_full_size(tmp_path, monkeypa
     assert "…" not in drawn.split("Judgement")[0]  # no tool title cut short
 
 
-@pytest.mark.parametrize("n_studies", [1, 5, 120])
-def test_a_traffic_light_panels_least_height_never_passes_its_laid_out_height(n_studies):
-    """The plot goes to two columns without laying the panels out at full width when their
-    least heights already pass the limit; a bound above a laid-out height would choose two
-    columns where one was right. At both widths; 120 studies are more than a panel shows, in
-    denser rows, with a note."""
-    import matplotlib.pyplot as plt
-
-    from evsynth.codebook import AppraisalTool, Judgement
-    from evsynth.figures import STYLE, appraisal
-    from evsynth.figures.layout import measuring_figure
-
-    tool = AppraisalTool(
-        code="rob2",
-        label="RoB 2",
-        designs=("rct",),
-        domains={"d1": "Randomisation", "d2": "Deviations", "overall": "Overall"},
-        judgements={
-            "low": Judgement("low", "Low", "good"),
-            "high": Judgement("high", "High", "poor"),
-        },
-    )
-    rows = pd.DataFrame(
-        [(f"S{i:03d}", d, "good", float(i)) for i in range(n_studies) for d in tool.domains],
-        columns=["study_id", "domain", "level", "weight"],
-    )
-    full = A4_WIDTH_IN - 0.1
-    with plt.rc_context(STYLE):
-        fig = measuring_figure()
-        least = appraisal._least_height(tool, rows)
-        for width in (full, (full - appraisal.COLUMN_GAP_IN) / 2):
-            assert least <= appraisal._measure(fig, tool, rows, width).height
-
-
 def test_theme_chart_indents_sub_themes_under_their_parent(tmp_path, monkeypatch):
     """The hierarchy shows: each level's label starts further right than its parent's (right-
     aligned tick labels hid the indent, issue 13), and a parent is set in bold, a child not."""

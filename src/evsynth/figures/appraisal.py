@@ -233,19 +233,6 @@ def _measure(fig: plt.Figure, tool: AppraisalTool, rows: pd.DataFrame, width: fl
     )
 
 
-def _least_height(tool: AppraisalTool, rows: pd.DataFrame) -> float:
-    """A lower bound of :func:`_measure`'s height at any width, measuring nothing: a title,
-    the legend and each domain's key take a line at least, the headers no height."""
-    ids, note = _studies_shown(rows)
-    fs, row_h = (6.5, 0.15) if len(ids) > 60 else (8.0, 0.2)
-    title_h = (fs + 1) * 1.3 / 72 + 0.06
-    key_h = len(tool.domains) * (fs - 0.5) * 1.3 / 72 + 0.08
-    note_h = fs * 1.25 / 72 + 0.04 if note else 0.0
-    # Less a margin for rounding, so that the bound never passes the limit where the
-    # measured height does not.
-    return title_h + 0.1 + len(ids) * row_h + 0.1 + 0.2 + key_h + note_h + 0.2 - 1e-9
-
-
 def _draw_panel(fig: plt.Figure, ax, p: _Panel, top: float, margin: float) -> None:
     """Draw a measured panel with its top-left corner at (``margin``, ``top``) inches."""
     fs = p.fs
@@ -314,24 +301,13 @@ def traffic_light_plot(
     with plt.rc_context(STYLE):
         fig = measuring_figure()
         rows = {c: judged[judged["tool"] == c] for c in used}
-        limit = MAX_ASPECT * A4_WIDTH_IN
-        # Laying a panel out measures every line of its key; when the panels' least heights
-        # already pass the limit, the full-width layout would only be thrown away.
-        too_tall = len(used) > 1 and sum(_least_height(tools[c], rows[c]) for c in used) > limit
-        panels = (
-            []
-            if too_tall
-            else [_measure(fig, tools[c], rows[c], A4_WIDTH_IN - 2 * margin) for c in used]
-        )
-        # Too tall to print at full size (issue 13: four tools stacked were 2.2 times taller
-        # than wide, and the PDF shrank their text): two columns side by side.
-        too_tall = too_tall or (len(panels) > 1 and sum(p.height for p in panels) > limit)
-        half = (A4_WIDTH_IN - 2 * margin - COLUMN_GAP_IN) / 2
-        columns = (
-            _balanced([_measure(fig, tools[c], rows[c], half) for c in used])
-            if too_tall
-            else [panels]
-        )
+        panels = [_measure(fig, tools[c], rows[c], A4_WIDTH_IN - 2 * margin) for c in used]
+        columns = [panels]
+        if len(panels) > 1 and sum(p.height for p in panels) > MAX_ASPECT * A4_WIDTH_IN:
+            # Too tall to print at full size (issue 13: four tools stacked were 2.2 times
+            # taller than wide, and the PDF shrank their text): two columns side by side.
+            half = (A4_WIDTH_IN - 2 * margin - COLUMN_GAP_IN) / 2
+            columns = _balanced([_measure(fig, tools[c], rows[c], half) for c in used])
         total = max(sum(p.height for p in column) for column in columns)
         fig, ax = inch_canvas(total)
         left = margin
