@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import shutil
 import subprocess
@@ -170,3 +171,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         by_file.setdefault(item.path, set()).update(getattr(item, "fixturenames", ()))
     items.sort(key=lambda item: rank(by_file[item.path]))  # stable: order within a file kept
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection built (the test modules, the package, pandas, matplotlib: ~190,000
+    objects in each xdist worker) out of garbage collection: it lives for the session, and each
+    full collection walked it again, about a third of the collector's time in a worker."""
+    gc.freeze()

